@@ -1,0 +1,111 @@
+"""The one place that decides what a user may see and do.
+
+Pages, the API and tasks all ask these helpers; nothing else filters by team. A user asking for
+an object outside their scope gets ``Http404`` (through ``get_object_or_404`` on a scoped
+queryset), so the object's existence is not revealed.
+"""
+
+from django.db.models import Q, QuerySet
+
+from apps.accounts.roles import Role
+
+
+def roles_of(user) -> set[Role]:
+    if not user.is_authenticated:
+        return set()
+    if user.is_superuser:
+        return {Role.ADMIN}
+    cached = getattr(user, "_modelyard_roles", None)
+    if cached is None:
+        names = set(user.groups.values_list("name", flat=True))
+        cached = {role for role in Role if role.value in names}
+        user._modelyard_roles = cached
+    return cached
+
+
+def primary_role(user) -> Role | None:
+    """The role that picks the home page and navigation, most powerful first."""
+    roles = roles_of(user)
+    for role in (Role.ADMIN, Role.IT_OPERATOR, Role.DATA_SCIENTIST, Role.BUSINESS_OWNER):
+        if role in roles:
+            return role
+    return None
+
+
+def has_role(user, *roles: Role) -> bool:
+    return bool(roles_of(user) & set(roles))
+
+
+def sees_every_model(user) -> bool:
+    return has_role(user, Role.ADMIN, Role.IT_OPERATOR)
+
+
+def team_ids_of(user) -> list[int]:
+    return list(user.teams.values_list("id", flat=True)) if user.is_authenticated else []
+
+
+def teams_visible_to(user) -> QuerySet:
+    from apps.accounts.models import Team
+
+    if sees_every_model(user):
+        return Team.objects.all()
+    return Team.objects.filter(members=user)
+
+
+def models_visible_to(user) -> QuerySet:
+    """Registered models the user may see: all for IT and admins, their teams' models for data
+    scientists, and, for business owners, the models they sponsor as well."""
+    from apps.registry.models import RegisteredModel
+
+    qs = RegisteredModel.objects.all()
+    if not user.is_authenticated or not roles_of(user):
+        return qs.none()
+    if sees_every_model(user):
+        return qs
+    return qs.filter(Q(team__members=user) | Q(business_owner=user)).distinct()
+
+
+def versions_visible_to(user) -> QuerySet:
+    from apps.registry.models import ModelVersion
+
+    return ModelVersion.objects.filter(model__in=models_visible_to(user).values("id"))
+
+
+def can_register_in_team(user, team) -> bool:
+    """Data scientists register models in their own teams; admins anywhere."""
+    if has_role(user, Role.ADMIN):
+        return True
+    return has_role(user, Role.DATA_SCIENTIST) and user.teams.filter(pk=team.pk).exists()
+
+
+def can_edit_model(user, model) -> bool:
+    return can_register_in_team(user, model.team)
+
+
+def can_change_stage(user, model) -> bool:
+    """Owners move their versions between stages; IT operators operate every model."""
+    return can_edit_model(user, model) or has_role(user, Role.IT_OPERATOR)
+
+
+def audit_events_visible_to(user) -> QuerySet:
+    from apps.registry.models import AuditEvent
+
+    qs = AuditEvent.objects.all()
+    if sees_every_model(user):
+        return qs
+    if not has_role(user, Role.DATA_SCIENTIST):
+        return qs.none()
+    return qs.filter(team__in=team_ids_of(user))
+
+
+def jobs_visible_to(user) -> QuerySet:
+    from apps.jobs.models import Job
+
+    qs = Job.objects.all()
+    if sees_every_model(user):
+        return qs
+    return qs.filter(Q(team__in=team_ids_of(user)) | Q(requested_by=user))
+
+
+def audit_events_for_home(user, limit: int = 15):
+    return audit_events_visible_to(user).select_related("actor")[:limit]

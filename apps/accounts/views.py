@@ -1,0 +1,28 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.accounts.models import ApiToken
+from apps.accounts.services import token_create, token_revoke
+
+
+@login_required
+def tokens(request):
+    new_key = None
+    if request.method == "POST":
+        name = (request.POST.get("name") or "web").strip()[:100] or "web"
+        new_key = token_create(user=request.user, name=name)
+    return render(
+        request,
+        "accounts/tokens.html",
+        {"tokens": ApiToken.objects.filter(user=request.user), "new_key": new_key},
+    )
+
+
+@login_required
+@require_POST
+def token_revoke_view(request, pk: int):
+    token_revoke(user=request.user, token_id=pk)
+    messages.success(request, "Token revoked.")
+    return redirect("accounts:tokens")

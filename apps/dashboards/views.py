@@ -1,0 +1,41 @@
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.shortcuts import render
+
+from apps.accounts import access
+from apps.accounts.roles import Role
+from apps.jobs.models import Job
+from apps.registry import selectors
+from apps.registry.models import ModelVersion
+
+
+@login_required
+def home(request):
+    """Each role lands on its own home page."""
+    user = request.user
+    role = access.primary_role(user)
+    models = selectors.model_list_for_user(user)
+    versions = (
+        access.versions_visible_to(user)
+        .select_related("model__team", "created_by")
+        .order_by("-created_at")[:10]
+    )
+    context = {"role": role, "models": models, "recent_versions": versions}
+    if role in (Role.IT_OPERATOR, Role.ADMIN):
+        context["stage_counts"] = dict(
+            ModelVersion.objects.values_list("stage").annotate(n=Count("id")).values_list("stage", "n")
+        )
+        context["jobs"] = access.jobs_visible_to(user).order_by("-created_at")[:10]
+        context["failed_jobs"] = access.jobs_visible_to(user).filter(status=Job.Status.FAILED).count()
+        context["events"] = access.audit_events_for_home(user)
+        template = "dashboards/home_it.html"
+    elif role == Role.DATA_SCIENTIST:
+        context["teams"] = user.teams.all()
+        context["jobs"] = access.jobs_visible_to(user).order_by("-created_at")[:10]
+        template = "dashboards/home_data_scientist.html"
+    elif role == Role.BUSINESS_OWNER:
+        context["sponsored"] = models.filter(business_owner=user)
+        template = "dashboards/home_business.html"
+    else:
+        template = "dashboards/home_norole.html"
+    return render(request, template, context)

@@ -1,0 +1,50 @@
+"""Reads for pages: scoped through apps.accounts.access, so another team's object is a 404."""
+
+from django.shortcuts import get_object_or_404
+
+from apps.accounts import access
+from apps.jobs.models import Job
+from apps.registry.models import AuditEvent, ModelVersion, RegisteredModel
+
+
+def model_for_user(user, pk: int) -> RegisteredModel:
+    return get_object_or_404(access.models_visible_to(user).select_related("team", "business_owner"), pk=pk)
+
+
+def version_for_user(user, pk: int) -> ModelVersion:
+    return get_object_or_404(
+        access.versions_visible_to(user).select_related("model__team", "parent", "created_by"), pk=pk
+    )
+
+
+def model_list_for_user(user):
+    return (
+        access.models_visible_to(user)
+        .select_related("team", "business_owner")
+        .prefetch_related("versions")
+        .order_by("team__name", "name")
+    )
+
+
+def audit_events_for(obj, limit: int = 50):
+    return AuditEvent.objects.filter(object_type=obj._meta.model_name, object_id=obj.pk).select_related(
+        "actor"
+    )[:limit]
+
+
+def model_audit_events(model: RegisteredModel, limit: int = 50):
+    version_ids = list(model.versions.values_list("id", flat=True))
+    from django.db.models import Q
+
+    return (
+        AuditEvent.objects.filter(
+            Q(object_type="registeredmodel", object_id=model.pk)
+            | Q(object_type="modelversion", object_id__in=version_ids)
+        )
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def latest_job_for_version(version: ModelVersion) -> Job | None:
+    return Job.objects.filter(subject_type="version", subject_id=version.pk).order_by("-created_at").first()

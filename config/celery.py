@@ -1,0 +1,30 @@
+"""The Celery app. Queues and routes are declared here, in one place."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("modelyard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+QUEUES = ("default", "packaging", "deployments", "monitoring", "ingestion")
+app.conf.task_queues = [Queue(name) for name in QUEUES]
+app.conf.task_default_queue = "default"
+app.conf.task_routes = {
+    "registry.*": {"queue": "monitoring"},
+    "packaging.*": {"queue": "packaging"},
+    "deployments.*": {"queue": "deployments"},
+    "monitoring.*": {"queue": "monitoring"},
+    "serving.*": {"queue": "ingestion"},
+}
+# Tasks are idempotent (a Job row guards each), so a task lost with its worker is redelivered.
+app.conf.task_acks_late = True
+app.conf.task_reject_on_worker_lost = True
+app.conf.worker_prefetch_multiplier = 1
+app.conf.broker_connection_retry_on_startup = True
+app.conf.beat_schedule = {}
+
+app.autodiscover_tasks()
