@@ -1,6 +1,22 @@
-"""Test settings: the same services as configured (PostgreSQL/Redis in CI), fast hashing."""
+"""Test settings: the services configured in the environment (PostgreSQL and Redis in CI), kept
+apart from the demo's data: their own media folder, broker folder or Redis database."""
+
+from urllib.parse import urlparse
 
 from config.settings.base import *  # noqa: F401,F403
+from config.settings.base import CELERY_BROKER_URL, DATABASES, REDIS_URL, VAR_DIR, env, filesystem_broker_options
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = VAR_DIR / "test-media"
+
+# A Celery worker started by the tests is told the test database's name through this variable.
+if env("MODELYARD_TEST_DB_NAME", default=""):
+    DATABASES["default"]["NAME"] = env("MODELYARD_TEST_DB_NAME")
+
+if REDIS_URL:
+    # Database 15 of the same Redis: the tests never consume the demo's messages.
+    CELERY_BROKER_URL = env("MODELYARD_TEST_BROKER_URL", default=urlparse(REDIS_URL)._replace(path="/15").geturl())
+else:
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "test-broker")

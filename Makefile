@@ -1,0 +1,48 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint format migrate worker beat web install clean
+
+$(STAMP): pyproject.toml client/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e './client[pandas]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Web app + Celery worker + beat on 127.0.0.1:8000 with demo data; Ctrl-C stops everything.
+demo: $(STAMP)
+	PYTHONUNBUFFERED=1 $(BIN)/python manage.py demo
+
+## Lint, migration check and the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate
+
+worker: $(STAMP)
+	$(BIN)/celery -A config worker -Q default,packaging,deployments,monitoring,ingestion --loglevel INFO
+
+beat: $(STAMP)
+	$(BIN)/celery -A config beat --loglevel INFO
+
+web: $(STAMP)
+	$(BIN)/gunicorn config.wsgi --bind 127.0.0.1:8000 --workers 2 --threads 4
+
+clean:
+	rm -rf var staticfiles

@@ -1,0 +1,90 @@
+"""Run the whole platform in the foreground: web, Celery worker and beat. Ctrl-C stops them all."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from apps.demo.seed import DEMO_PASSWORD, USERS, seed
+from config.celery import QUEUES
+
+
+class Command(BaseCommand):
+    help = "Migrate, seed the demo data and run web + worker + beat until interrupted."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default="127.0.0.1:8000")
+        parser.add_argument("--no-seed", action="store_true")
+
+    def handle(self, *args, bind, no_seed, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        python = sys.executable
+        bin_dir = os.path.dirname(python)
+        processes = {
+            "worker": [
+                os.path.join(bin_dir, "celery"),
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                ",".join(QUEUES),
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                "demo@%h",
+            ],
+            "beat": [os.path.join(bin_dir, "celery"), "-A", "config", "beat", "--loglevel", "INFO"],
+            "web": [
+                os.path.join(bin_dir, "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                bind,
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+            ],
+        }
+        children: list[subprocess.Popen] = []
+
+        def stop(*_):
+            for child in children:
+                if child.poll() is None:
+                    child.terminate()
+            deadline = time.monotonic() + 10
+            for child in children:
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            sys.exit(0)
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        # The worker starts first so that the demo's profiling jobs run as soon as they are queued.
+        children.append(subprocess.Popen(processes["worker"]))
+        if not no_seed:
+            self.stdout.write("Seeding demo data (training two small models on ../shared/data)…")
+            seed()
+        children.append(subprocess.Popen(processes["beat"]))
+        children.append(subprocess.Popen(processes["web"]))
+        url = f"http://{bind}/"
+        self.stdout.write(self.style.SUCCESS(f"\nModelyard is running at {url}   (Ctrl-C stops everything)"))
+        self.stdout.write(f"Log in with any of these (password: {DEMO_PASSWORD}):")
+        for u in USERS:
+            self.stdout.write(f"  {u.username:<6} {u.what}")
+        self.stdout.write(f"API docs: {url}api/docs/\n")
+        while True:
+            for child in children:
+                if child.poll() is not None:
+                    self.stderr.write(f"{child.args[0]} exited with {child.returncode}; stopping")
+                    stop()
+            time.sleep(1)

@@ -1,0 +1,110 @@
+"""Demo users, teams and models, registered through the same services a person would use."""
+
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+from django.conf import settings
+
+from apps.accounts.roles import Role
+from apps.accounts.services import user_create
+from apps.demo import training
+from apps.registry.models import RegisteredModel
+from apps.registry.services import Registration, version_register
+
+log = logging.getLogger(__name__)
+
+DEMO_PASSWORD = "modelyard-demo"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: Role
+    team: str | None
+    what: str
+
+
+USERS = [
+    DemoUser("dana", Role.DATA_SCIENTIST, "Credit Risk", "data scientist, Credit Risk team"),
+    DemoUser("mark", Role.DATA_SCIENTIST, "Customer Insights", "data scientist, Customer Insights team"),
+    DemoUser("ivan", Role.IT_OPERATOR, None, "IT operator, every model"),
+    DemoUser("bea", Role.BUSINESS_OWNER, None, "business owner, sponsors the credit model"),
+    DemoUser("admin", Role.ADMIN, None, "administrator"),
+]
+
+
+def data_dir() -> Path:
+    return Path(settings.BASE_DIR).parent / "shared" / "data"
+
+
+def seed_users() -> dict:
+    return {
+        u.username: user_create(username=u.username, role=u.role, team_name=u.team, password=DEMO_PASSWORD)
+        for u in USERS
+    }
+
+
+def _register(*, user, team, name, task_type, trained, description, filename, requirements, tags, owner=None):
+    if RegisteredModel.objects.filter(team=team, name=name).exists():
+        return None
+    artifact = io.BytesIO()
+    joblib.dump(trained.model, artifact)
+    reference = io.BytesIO(trained.reference.to_csv(index=False).encode())
+    return version_register(
+        user=user,
+        reg=Registration(
+            model_name=name,
+            team=team,
+            task_type=task_type,
+            description=description,
+            artifact=artifact,
+            artifact_filename=filename,
+            reference=reference,
+            reference_filename=f"{name}-training.csv",
+            target=trained.target,
+            metrics=trained.metrics,
+            requirements=requirements,
+            environment=training.environment("scikit-learn", "numpy", "scipy", "pandas", "joblib"),
+            code_commit="demo",
+            data_uri=f"file://../shared/data/{'credit' if 'credit' in name else 'reviews'}",
+            tags=tags,
+            business_owner=owner,
+        ),
+    )
+
+
+def seed(stdout=None) -> None:
+    users = seed_users()
+    folder = data_dir()
+    if not folder.is_dir():
+        log.warning("no demo data at %s: users and teams only", folder)
+        return
+    dana, mark = users["dana"], users["mark"]
+    credit = training.train_credit(folder)
+    _register(
+        user=dana,
+        team=dana.teams.get(),
+        name="credit-default",
+        task_type="binary_classification",
+        trained=credit,
+        description="Probability that a consumer credit application ends in default (Status = bad).",
+        filename="credit-default.joblib",
+        requirements="scikit-learn\npandas",
+        tags=["credit", "demo"],
+        owner=users["bea"],
+    )
+    reviews = training.train_reviews(folder)
+    _register(
+        user=mark,
+        team=mark.teams.get(),
+        name="review-sentiment",
+        task_type="text_classification",
+        trained=reviews,
+        description="Is a food review great or not? TF-IDF and logistic regression.",
+        filename="review-sentiment.joblib",
+        requirements="scikit-learn",
+        tags=["text", "demo"],
+    )

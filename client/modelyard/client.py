@@ -1,0 +1,228 @@
+"""The Python API: ``Client`` talks to one Modelyard server with one token."""
+
+import json
+import tempfile
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from modelyard import artifacts, config, task_inference
+from modelyard.environment import capture, requirements_text
+from modelyard.errors import ConfigError, ModelyardError
+from modelyard.http import DEFAULT_TIMEOUT, Http
+from modelyard.progress import follow
+
+
+@dataclass(frozen=True)
+class Version:
+    """A registered model version. ``raw`` is the server's full answer (schemas, profile, ...)."""
+
+    id: int
+    number: int
+    model_name: str
+    team: str
+    stage: str
+    status: str
+    job: int | None
+    framework: str
+    format: str
+    safe_format: bool
+    raw: dict = field(repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: dict) -> "Version":
+        return cls(
+            id=data["id"],
+            number=data["number"],
+            model_name=data.get("model_name", ""),
+            team=data.get("team", ""),
+            stage=data.get("stage", ""),
+            status=data.get("status", ""),
+            job=data.get("job"),
+            framework=data.get("framework", ""),
+            format=data.get("format", ""),
+            safe_format=bool(data.get("safe_format")),
+            raw=data,
+        )
+
+    def __str__(self) -> str:
+        return f"{self.model_name} v{self.number} ({self.team}, {self.framework}/{self.format}, {self.status})"
+
+
+def obtain_token(url: str, username: str, password: str, name: str = "modelyard-cli") -> dict:
+    """Exchange a username and password for a new API token: {"token", "username"}."""
+    http = Http(config.normalise_url(url))
+    return http.post("auth/token/", json={"username": username, "password": password, "name": name})
+
+
+class Client:
+    """``Client()`` reads MODELYARD_URL / MODELYARD_TOKEN, then the file ``modelyard login`` wrote."""
+
+    def __init__(self, url: str | None = None, token: str | None = None, *, timeout=DEFAULT_TIMEOUT):
+        settings = config.resolve(url, token)
+        if not settings.token:
+            raise ConfigError(
+                f"no API token for {settings.url}: run `modelyard login`, set {config.TOKEN_ENV}, "
+                "or pass token="
+            )
+        self.url = settings.url
+        self.http = Http(settings.url, settings.token, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"Client(url={self.url!r})"
+
+    # --- reading -------------------------------------------------------------------------------
+    def me(self) -> dict:
+        return self.http.get("me/")
+
+    def teams(self) -> list[dict]:
+        return list(self.http.paginate("teams/"))
+
+    def models(
+        self, name: str | None = None, team: str | None = None, task_type: str | None = None, tag=None
+    ) -> list[dict]:
+        params = {"name": name, "team": team, "task_type": task_type, "tag": tag}
+        return list(self.http.paginate("models/", params))
+
+    def versions(
+        self, model_name: str | None = None, team: str | None = None, stage: str | None = None
+    ) -> list[Version]:
+        params = {"model_name": model_name, "team": team, "stage": stage}
+        return [Version.from_api(v) for v in self.http.paginate("versions/", params)]
+
+    def version(self, version_id: int) -> Version:
+        return Version.from_api(self.http.get(f"versions/{int(version_id)}/"))
+
+    def job(self, job_id: int) -> dict:
+        return self.http.get(f"jobs/{int(job_id)}/")
+
+    def wait(
+        self, job_id: int, progress: bool = True, interval: float = 1.0, timeout: float | None = None
+    ) -> dict:
+        """Poll a job until done; returns its final dict, raises JobFailed if it failed."""
+        return follow(self.job, job_id, progress=progress, interval=interval, timeout=timeout)
+
+    # --- changing ------------------------------------------------------------------------------
+    def set_stage(self, version_id: int, stage: str, reason: str = "") -> Version:
+        body = self.http.post(f"versions/{int(version_id)}/stage/", json={"stage": stage, "reason": reason})
+        return Version.from_api(body)
+
+    def register(
+        self,
+        model_or_path,
+        *,
+        name: str,
+        reference=None,
+        task: str | None = None,
+        target: str | None = None,
+        team: str | None = None,
+        description: str = "",
+        metrics: dict | None = None,
+        requirements: str | list[str] | None = None,
+        input_schema: dict | None = None,
+        output_schema: dict | None = None,
+        environment: dict | None = None,
+        code_commit: str | None = None,
+        data_uri: str | None = None,
+        parent_version: int | None = None,
+        tags: list[str] | None = None,
+        business_owner: str | None = None,
+        format: str = "joblib",
+        wait: bool = False,
+        progress: bool = True,
+    ) -> Version:
+        """Register a model version; the model is created on its first version.
+
+        ``model_or_path``: a fitted model object (saved with joblib, or skops with format="skops")
+        or the path of a model file. ``reference``: a DataFrame or a CSV/Parquet path; its
+        ``target`` column is the label. ``task`` is inferred for new models when not given (see
+        modelyard.task_inference). For objects, the Python and package versions are captured
+        (see modelyard.environment) and sent as ``environment`` and pinned ``requirements``.
+        With ``wait=True`` the profiling job is followed to the end.
+        """
+        if not name or not str(name).strip():
+            raise ModelyardError("name= is required: the registered model's name")
+        with tempfile.TemporaryDirectory(prefix="modelyard-") as tmp:
+            tmpdir = Path(tmp)
+            if artifacts.is_path(model_or_path):
+                artifact = artifacts.existing_file(model_or_path, "model file")
+                model_object = None
+                env = environment
+            else:
+                artifact = artifacts.dump_model(model_or_path, tmpdir, name, format)
+                model_object = model_or_path
+                env = environment if environment is not None else capture(model_or_path)
+
+            reference_path, target_values = None, None
+            if reference is not None:
+                if artifacts.is_dataframe(reference):
+                    stem = f"{artifacts.safe_stem(name)}-reference"
+                    reference_path = artifacts.dump_frame(reference, tmpdir, stem)
+                    if target and target in reference.columns:
+                        target_values = reference[target]
+                elif artifacts.is_path(reference):
+                    reference_path = artifacts.existing_file(reference, "reference file")
+                    if target and task is None:
+                        target_values = artifacts.read_column(reference_path, target)
+                else:
+                    raise ModelyardError("reference must be a pandas DataFrame or the path of a CSV/Parquet file")
+
+            if task is None and self._is_new_model(name, team):
+                task = _infer(model_object, target_values)
+
+            if requirements is None and env:
+                requirements = requirements_text(env)
+            elif isinstance(requirements, list | tuple):
+                requirements = "".join(f"{line}\n" for line in requirements)
+
+            fields = {
+                "model": name,
+                "team": team,
+                "task_type": task,
+                "description": description,
+                "target": target if reference is not None else None,
+                "requirements": requirements,
+                "code_commit": code_commit,
+                "data_uri": data_uri,
+                "parent_version": parent_version,
+                "business_owner": business_owner,
+                "input_schema": _json(input_schema),
+                "output_schema": _json(output_schema),
+                "metrics": _json(metrics),
+                "environment": _json(env),
+                "tags": _json(list(tags) if tags is not None else None),
+            }
+            data = {k: str(v) for k, v in fields.items() if v not in (None, "")}
+            with ExitStack() as stack:
+                files = {"artifact": (artifact.name, stack.enter_context(open(artifact, "rb")))}
+                if reference_path is not None:
+                    files["reference"] = (reference_path.name, stack.enter_context(open(reference_path, "rb")))
+                body = self.http.post("versions/", data=data, files=files)
+
+        version = Version.from_api(body)
+        if wait and version.job is not None:
+            self.wait(version.job, progress=progress)
+            version = self.version(version.id)
+        return version
+
+    def _is_new_model(self, name: str, team: str | None) -> bool:
+        """Whether registering creates the model: only then may an inferred task type be sent (the
+        server refuses a task type that differs from an existing model's)."""
+        found = self.models(name=name, team=team)
+        if team or not found:
+            return not found
+        # No team given: the server uses the caller's team, so only models there count.
+        mine = set(self.me().get("teams") or [])
+        return not any(m.get("team") in mine for m in found)
+
+
+def _infer(model, target_values) -> str:
+    if target_values is not None:
+        guess = task_inference.from_target(target_values)
+        if guess:
+            return guess
+    return task_inference.infer_task(model=model)
+
+
+def _json(value) -> str | None:
+    return None if value is None else json.dumps(value)
