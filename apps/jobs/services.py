@@ -37,10 +37,11 @@ def job_enqueue(
 
 
 def job_start(*, job_id: int) -> Job | None:
-    """Mark the job running; None when it already finished (a redelivered message)."""
+    """Mark the job running; None when it already finished (a redelivered message) or its row
+    is gone (the transaction that queued it was rolled back, or the data was reset)."""
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job_id)
-        if job.is_done:
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.is_done:
             return None
         job.status = Job.Status.RUNNING
         job.attempts += 1

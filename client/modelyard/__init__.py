@@ -1,7 +1,6 @@
 """Modelyard client: register models and follow their jobs from Python or the ``modelyard`` CLI.
 
-    import modelyard
-    version = modelyard.register(model, name="credit-risk", reference=train_df, target="Status")
+Example: ``modelyard.register(model, name="credit-risk", reference=train_df, target="Status")``
 """
 
 from modelyard._version import __version__

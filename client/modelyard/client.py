@@ -46,7 +46,9 @@ class Version:
         )
 
     def __str__(self) -> str:
-        return f"{self.model_name} v{self.number} ({self.team}, {self.framework}/{self.format}, {self.status})"
+        return (
+            f"{self.model_name} v{self.number} ({self.team}, {self.framework}/{self.format}, {self.status})"
+        )
 
 
 def obtain_token(url: str, username: str, password: str, name: str = "modelyard-cli") -> dict:
@@ -151,7 +153,8 @@ class Client:
             else:
                 artifact = artifacts.dump_model(model_or_path, tmpdir, name, format)
                 model_object = model_or_path
-                env = environment if environment is not None else capture(model_or_path)
+                # The serialiser is needed to load the file, whatever the model is made of.
+                env = environment if environment is not None else capture(model_or_path, also=[format])
 
             reference_path, target_values = None, None
             if reference is not None:
@@ -165,7 +168,9 @@ class Client:
                     if target and task is None:
                         target_values = artifacts.read_column(reference_path, target)
                 else:
-                    raise ModelyardError("reference must be a pandas DataFrame or the path of a CSV/Parquet file")
+                    raise ModelyardError(
+                        "reference must be a pandas DataFrame or the path of a CSV/Parquet file"
+                    )
 
             if task is None and self._is_new_model(name, team):
                 task = _infer(model_object, target_values)
@@ -196,7 +201,10 @@ class Client:
             with ExitStack() as stack:
                 files = {"artifact": (artifact.name, stack.enter_context(open(artifact, "rb")))}
                 if reference_path is not None:
-                    files["reference"] = (reference_path.name, stack.enter_context(open(reference_path, "rb")))
+                    files["reference"] = (
+                        reference_path.name,
+                        stack.enter_context(open(reference_path, "rb")),
+                    )
                 body = self.http.post("versions/", data=data, files=files)
 
         version = Version.from_api(body)

@@ -6,6 +6,7 @@ recursively: scikit-learn brings numpy, scipy, joblib and threadpoolctl. Extras 
 environment markers are evaluated for this interpreter. Nothing is imported or pip-called.
 """
 
+import contextlib
 import importlib.metadata as metadata
 import sys
 from collections.abc import Iterable
@@ -64,10 +65,9 @@ def _children(obj) -> Iterable:
     model a hand-written wrapper keeps."""
     get_params = getattr(obj, "get_params", None)
     if callable(get_params):
-        try:
+        # A third-party get_params may need arguments or fail: then the attributes below suffice.
+        with contextlib.suppress(Exception):
             yield from get_params(deep=False).values()
-        except Exception:  # noqa: BLE001 - a third-party get_params may need arguments or fail
-            pass
     attributes = getattr(obj, "__dict__", None)
     if isinstance(attributes, dict):
         yield from attributes.values()
@@ -122,9 +122,10 @@ def _runtime_requirements(dist) -> list[str]:
     return names
 
 
-def capture(model) -> dict:
-    """{"python": "3.11.7", "packages": {name: version}} for an in-memory model object."""
-    dists = distributions_for_modules(model_modules(model))
+def capture(model, also: Iterable[str] = ()) -> dict:
+    """{"python": "3.11.7", "packages": {name: version}} for an in-memory model object. ``also``
+    names distributions needed besides the model's own (the serialiser: joblib or skops)."""
+    dists = distributions_for_modules(model_modules(model)) | set(also)
     return {"python": python_version(), "packages": resolve_requirements(dists)}
 
 

@@ -41,7 +41,9 @@ class Http:
         try:
             return response.json()
         except ValueError as exc:
-            raise ApiError(response.status_code, "the server answered with something other than JSON") from exc
+            raise ApiError(
+                response.status_code, "the server answered with something other than JSON"
+            ) from exc
 
     def get(self, path: str, params: dict | None = None):
         return self.request("GET", path, params=_clean(params))

@@ -4,7 +4,14 @@ apart from the demo's data: their own media folder, broker folder or Redis datab
 from urllib.parse import urlparse
 
 from config.settings.base import *  # noqa: F401,F403
-from config.settings.base import CELERY_BROKER_URL, DATABASES, REDIS_URL, VAR_DIR, env, filesystem_broker_options
+from config.settings.base import (
+    CELERY_BROKER_URL,
+    DATABASES,
+    REDIS_URL,
+    VAR_DIR,
+    env,
+    filesystem_broker_options,
+)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -1,0 +1,280 @@
+"""The ``modelyard`` command. Every command is a thin shell around modelyard.Client."""
+
+import json
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+from modelyard import config
+from modelyard._version import __version__
+from modelyard.client import Client, Version, obtain_token
+from modelyard.errors import ModelyardError
+from modelyard.progress import last_step
+from modelyard.tables import render, render_pairs
+from modelyard.task_inference import TASK_TYPES
+
+STAGES = ("none", "staging", "production", "archived")
+
+
+class _Group(click.Group):
+    """Turn every ModelyardError into its message on stderr and exit code 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ModelyardError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="modelyard")
+def cli():
+    """Register models in Modelyard and follow their jobs.
+
+    The server and token come from MODELYARD_URL / MODELYARD_TOKEN, else from `modelyard login`.
+    """
+
+
+def _follow(client: Client, job_id: int, version_id: int) -> dict:
+    if not sys.stderr.isatty():
+        click.echo(f"waiting for job {job_id}...", err=True)
+    try:
+        return client.wait(job_id)
+    except KeyboardInterrupt:
+        click.echo(
+            f"\nstopped waiting; job {job_id} keeps running on the server. "
+            f"Follow it with: modelyard status {version_id} --wait",
+            err=True,
+        )
+        sys.exit(130)
+
+
+@cli.command()
+@click.option(
+    "--url", help=f"server root URL [default: ${config.URL_ENV}, the saved one, or {config.DEFAULT_URL}]"
+)
+@click.option("--username", help="your Modelyard user name (prompted when missing)")
+@click.option("--password", help="prompted (hidden) when missing; avoid passing it on the command line")
+@click.option("--token-name", default=None, help="label for the new token [default: modelyard-cli@<host>]")
+def login(url, username, password, token_name):
+    """Get an API token with your password and save it in the config file."""
+    url = config.normalise_url(url or config.resolve().url)
+    username = username or click.prompt("Username")
+    password = password or click.prompt("Password", hide_input=True)
+    answer = obtain_token(url, username, password, name=token_name or f"modelyard-cli@{socket.gethostname()}")
+    path = config.save(url, answer["token"])
+    me = Client(url, answer["token"]).me()
+    click.echo(f"Logged in to {url} as {_who(me)}.")
+    click.echo(f"Token saved to {path}")
+    if config.os.environ.get(config.TOKEN_ENV):
+        click.echo(f"note: ${config.TOKEN_ENV} is set and takes precedence over the saved token", err=True)
+
+
+def _who(me: dict) -> str:
+    teams = ", ".join(me.get("teams") or []) or "no team"
+    return f"{me.get('username')} ({me.get('role') or 'no role'}; teams: {teams})"
+
+
+@cli.command()
+def whoami():
+    """Show the server and the user the token belongs to."""
+    client = Client()
+    me = client.me()
+    click.echo(
+        render_pairs(
+            [
+                ("server", client.url),
+                ("user", me.get("username")),
+                ("role", me.get("role")),
+                ("roles", me.get("roles")),
+                ("teams", me.get("teams")),
+            ]
+        )
+    )
+
+
+@cli.command()
+@click.option("--team", help="only this team's models (slug)")
+@click.option("--name", help="only the model with this exact name")
+def models(team, name):
+    """List the registered models you can see."""
+    rows = Client().models(name=name, team=team)
+    columns = [
+        ("ID", "id"),
+        ("NAME", "name"),
+        ("TEAM", "team"),
+        ("TASK", "task_type"),
+        ("LATEST", "latest_version"),
+        ("VERSIONS", "version_count"),
+        ("OWNER", "business_owner"),
+    ]
+    click.echo(render(rows, columns, empty="(no models)"))
+
+
+@cli.command()
+@click.argument("model_name")
+@click.option("--team", help="team slug, when several teams have a model with this name")
+@click.option("--stage", type=click.Choice(STAGES), help="only versions in this stage")
+def versions(model_name, team, stage):
+    """List a model's versions, newest first."""
+    found = Client().versions(model_name, team=team, stage=stage)
+    rows = [{**v.raw, "created": (v.raw.get("created_at") or "")[:16].replace("T", " ")} for v in found]
+    rows.sort(key=lambda r: (r.get("team") or "", -r["number"]))
+    columns = [
+        ("ID", "id"),
+        ("MODEL", "model_name"),
+        ("TEAM", "team"),
+        ("VERSION", "number"),
+        ("STAGE", "stage"),
+        ("STATUS", "status"),
+        ("FRAMEWORK", "framework"),
+        ("FORMAT", "format"),
+        ("CREATED", "created"),
+        ("BY", "created_by"),
+    ]
+    click.echo(render(rows, columns, empty=f"(no versions of '{model_name}')"))
+
+
+@cli.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="registered model name (created on its first version)")
+@click.option("--reference", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CSV/Parquet")
+@click.option("--target", help="label column in the reference data")
+@click.option("--task", type=click.Choice(TASK_TYPES), help="task type; inferred for new models")
+@click.option("--team", help="team slug; optional when you belong to one team")
+@click.option("--description", default="", help="what changed in this version")
+@click.option(
+    "--requirements",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="requirements.txt the model needs",
+)
+@click.option("--input-schema", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSON")
+@click.option("--tag", "tags", multiple=True, help="a tag for a new model (repeatable)")
+@click.option("--code-commit", help="commit of the training code")
+@click.option("--data-uri", help="where the training data lives")
+@click.option("--parent-version", type=int, help="the version this one was derived from")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="follow the profiling job")
+def register(
+    path,
+    name,
+    reference,
+    target,
+    task,
+    team,
+    description,
+    requirements,
+    input_schema,
+    tags,
+    code_commit,
+    data_uri,
+    parent_version,
+    wait,
+):
+    """Register the model file PATH as a new version of model NAME."""
+    client = Client()
+    schema = None
+    if input_schema is not None:
+        try:
+            schema = json.loads(input_schema.read_text())
+        except ValueError as exc:
+            raise click.BadParameter(f"{input_schema} is not valid JSON: {exc}") from exc
+    version = client.register(
+        path,
+        name=name,
+        reference=reference,
+        target=target,
+        task=task,
+        team=team,
+        description=description,
+        requirements=requirements.read_text() if requirements else None,
+        input_schema=schema,
+        tags=list(tags) or None,
+        code_commit=code_commit,
+        data_uri=data_uri,
+        parent_version=parent_version,
+    )
+    click.echo(
+        f"Registered {version.model_name} version {version.number} in team {version.team} "
+        f"(id {version.id}): framework {version.framework}, format {version.format}, status {version.status}"
+    )
+    if not version.safe_format:
+        click.echo(
+            f"note: {version.format} files run code when loaded; skops or ONNX are safe formats", err=True
+        )
+    if wait and version.job is not None:
+        _follow(client, version.job, version.id)
+        version = client.version(version.id)
+        click.echo(f"{version.model_name} v{version.number}: {version.status}")
+
+
+@cli.command()
+@click.argument("version_id", type=int)
+@click.option("--wait", is_flag=True, help="follow the version's job until it is done")
+def status(version_id, wait):
+    """Show a version and the progress of its latest job."""
+    client = Client()
+    version = client.version(version_id)
+    if wait and version.job is not None:
+        _follow(client, version.job, version.id)
+        version = client.version(version_id)
+    click.echo(_describe(version))
+    if version.job is not None:
+        job = client.job(version.job)
+        click.echo("")
+        click.echo(
+            render_pairs(
+                [
+                    ("job", f"{job['id']} ({job.get('kind')})"),
+                    ("job status", f"{job.get('status')}, {job.get('progress', 0)}%"),
+                    ("last step", last_step(job)),
+                    *([("error", job["error"])] if job.get("error") else []),
+                ]
+            )
+        )
+
+
+def _describe(version: Version) -> str:
+    raw = version.raw
+    features = (raw.get("input_schema") or {}).get("features") or []
+    return render_pairs(
+        [
+            ("version", f"{version.model_name} v{version.number} (id {version.id})"),
+            ("team", version.team),
+            ("stage", version.stage),
+            ("status", version.status),
+            ("framework", version.framework),
+            ("format", f"{version.format} ({'safe' if version.safe_format else 'runs code when loaded'})"),
+            ("artifact", f"{raw.get('artifact_filename')}, {raw.get('artifact_size')} bytes"),
+            ("reference", _reference(raw)),
+            ("features", len(features) if features else None),
+            ("created", f"{raw.get('created_at')} by {raw.get('created_by')}"),
+        ]
+    )
+
+
+def _reference(raw: dict) -> str | None:
+    if not raw.get("reference_filename"):
+        return None
+    target = f", target {raw['target_column']}" if raw.get("target_column") else ""
+    return f"{raw['reference_filename']}, {raw.get('reference_rows')} rows{target}"
+
+
+@cli.command()
+@click.argument("version_id", type=int)
+@click.argument("stage", type=click.Choice(STAGES))
+@click.option("--reason", default="", help="why (kept in the audit log)")
+def stage(version_id, stage, reason):
+    """Move a version to another stage."""
+    version = Client().set_stage(version_id, stage, reason)
+    click.echo(f"{version.model_name} v{version.number} is now in stage {version.stage}")
+
+
+def main() -> None:
+    cli(prog_name="modelyard")
+
+
+if __name__ == "__main__":
+    main()

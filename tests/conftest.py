@@ -1,0 +1,161 @@
+"""Shared fixtures: real users with roles, API clients with real tokens, real model files, and a
+real Celery worker process against the configured broker and the test database."""
+
+import io
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+from rest_framework.test import APIClient
+
+from apps.accounts.roles import Role
+from apps.accounts.services import token_create, user_create
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username, role=Role.DATA_SCIENTIST, team="Credit Risk", password="pw-for-tests"):
+        return user_create(username=username, role=role, team_name=team, password=password)
+
+    return make
+
+
+@pytest.fixture
+def api_for():
+    """An API client authenticated the way the Python client is: with a real hashed token."""
+
+    def make(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=user, name='test')}")
+        return client
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def credit_frame() -> pd.DataFrame:
+    path = DATA / "credit" / "credit_data.csv"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    return pd.read_csv(path)
+
+
+@pytest.fixture(scope="session")
+def credit_model_bytes(credit_frame) -> bytes:
+    """A real scikit-learn pipeline trained on 600 credit applications, dumped with joblib."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from apps.demo.training import CREDIT_CATEGORICAL, CREDIT_NUMERIC
+
+    sample = credit_frame.sample(600, random_state=1)
+    model = Pipeline(
+        [
+            (
+                "features",
+                ColumnTransformer(
+                    [
+                        ("num", make_pipeline(SimpleImputer(), StandardScaler()), CREDIT_NUMERIC),
+                        (
+                            "cat",
+                            make_pipeline(
+                                SimpleImputer(strategy="most_frequent"),
+                                OneHotEncoder(handle_unknown="ignore"),
+                            ),
+                            CREDIT_CATEGORICAL,
+                        ),
+                    ]
+                ),
+            ),
+            ("classify", LogisticRegression(max_iter=500)),
+        ]
+    ).fit(sample[CREDIT_NUMERIC + CREDIT_CATEGORICAL], sample["Status"])
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def credit_csv_bytes(credit_frame) -> bytes:
+    return credit_frame.sample(800, random_state=2).to_csv(index=False).encode()
+
+
+def _wait_for_worker(proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited early:\n{log.read_text()[-3000:]}")
+        if " ready." in log.read_text():
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"the Celery worker did not start within {timeout}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real ``celery -A config worker`` process on every queue, using the test database and the
+    test broker. Tests that use it must be ``django_db(transaction=True)`` so the worker sees
+    their rows."""
+    from django.db import connection
+
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "MODELYARD_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
+        "PYTHONUNBUFFERED": "1",
+    }
+    from config.celery import QUEUES, app
+
+    app.control.purge()  # messages left by an earlier, interrupted run name rows that are gone
+    cmd = [
+        str(Path(sys.executable).parent / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        ",".join(QUEUES),
+        "--pool",
+        "prefork",
+        "--concurrency",
+        "2",
+        "--loglevel",
+        "INFO",
+        "--hostname",
+        f"tests-{os.getpid()}@%h",
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_worker(proc, log)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.3):
+    """Poll until ``predicate()`` returns something truthy; fail with a clear message otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

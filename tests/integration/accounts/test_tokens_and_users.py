@@ -1,0 +1,65 @@
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from apps.accounts.models import ApiToken, Team
+from apps.accounts.roles import Role
+from apps.accounts.services import token_revoke
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_user_command_prints_a_working_token(capsys):
+    call_command(
+        "create_user", "alice", "--team", "Fraud", "--role", "data_scientist", "--password", "s3cret-pass"
+    )
+    key = capsys.readouterr().out.strip()
+    assert key.startswith("my_")
+    team = Team.objects.get(slug="fraud")
+    assert team.members.filter(username="alice").exists()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    me = api.get("/api/v1/me/").json()
+    assert me == {
+        "username": "alice",
+        "roles": ["data_scientist"],
+        "role": "data_scientist",
+        "teams": ["fraud"],
+    }
+    # Only the hash is stored.
+    assert not ApiToken.objects.filter(key_hash=key).exists()
+    assert ApiToken.objects.get(user__username="alice").key_hash != key
+
+
+def test_create_user_needs_a_team_for_data_scientists():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="needs --team"):
+        call_command("create_user", "bob", "--role", "data_scientist")
+
+
+def test_password_login_issues_token_and_revocation_works(make_user):
+    user = make_user("dana", password="correct-horse")
+    api = APIClient()
+    wrong = api.post("/api/v1/auth/token/", {"username": "dana", "password": "nope"}, format="json")
+    assert wrong.status_code == 401
+    response = api.post(
+        "/api/v1/auth/token/", {"username": "dana", "password": "correct-horse"}, format="json"
+    )
+    assert response.status_code == 201
+    key = response.json()["token"]
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert api.get("/api/v1/me/").status_code == 200
+    token = ApiToken.objects.get(user=user)
+    assert token.last_used_at is not None
+    token_revoke(user=user, token_id=token.pk)
+    assert api.get("/api/v1/me/").status_code == 401
+
+
+def test_roles_are_groups_with_permissions(make_user):
+    ivan = make_user("ivan", Role.IT_OPERATOR, team=None)
+    bea = make_user("bea", Role.BUSINESS_OWNER, team=None)
+    assert ivan.has_perm("registry.change_modelversion")
+    assert not ivan.has_perm("registry.add_registeredmodel")
+    assert bea.has_perm("registry.view_registeredmodel")
+    assert not bea.has_perm("registry.change_modelversion")
