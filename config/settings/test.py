@@ -23,7 +23,8 @@ if env("MODELYARD_TEST_DB_NAME", default=""):
 
 if REDIS_URL:
     # Database 15 of the same Redis: the tests never consume the demo's messages.
-    CELERY_BROKER_URL = env("MODELYARD_TEST_BROKER_URL", default=urlparse(REDIS_URL)._replace(path="/15").geturl())
+    _test_broker = urlparse(REDIS_URL)._replace(path="/15").geturl()
+    CELERY_BROKER_URL = env("MODELYARD_TEST_BROKER_URL", default=_test_broker)
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "test-broker")
