@@ -20,6 +20,17 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
 
 
+def pytest_sessionstart(session):
+    """SQLite in WAL mode leaves -wal/-shm files beside a test database that pytest-django has
+    deleted; a new database with stale ones gives "disk I/O error". Remove them first."""
+    from django.conf import settings
+
+    test_name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
+        for suffix in ("-wal", "-shm"):
+            Path(test_name + suffix).unlink(missing_ok=True)
+
+
 @pytest.fixture
 def make_user(db):
     def make(username, role=Role.DATA_SCIENTIST, team="Credit Risk", password="pw-for-tests"):

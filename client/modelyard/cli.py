@@ -1,6 +1,7 @@
 """The ``modelyard`` command. Every command is a thin shell around modelyard.Client."""
 
 import json
+import os
 import socket
 import sys
 from pathlib import Path
@@ -69,7 +70,7 @@ def login(url, username, password, token_name):
     me = Client(url, answer["token"]).me()
     click.echo(f"Logged in to {url} as {_who(me)}.")
     click.echo(f"Token saved to {path}")
-    if config.os.environ.get(config.TOKEN_ENV):
+    if os.environ.get(config.TOKEN_ENV):
         click.echo(f"note: ${config.TOKEN_ENV} is set and takes precedence over the saved token", err=True)
 
 

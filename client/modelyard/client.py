@@ -144,6 +144,8 @@ class Client:
         """
         if not name or not str(name).strip():
             raise ModelyardError("name= is required: the registered model's name")
+        if target and reference is None:
+            raise ModelyardError("target= names a column of the reference data: pass reference= too")
         with tempfile.TemporaryDirectory(prefix="modelyard-") as tmp:
             tmpdir = Path(tmp)
             if artifacts.is_path(model_or_path):
@@ -185,7 +187,7 @@ class Client:
                 "team": team,
                 "task_type": task,
                 "description": description,
-                "target": target if reference is not None else None,
+                "target": target,
                 "requirements": requirements,
                 "code_commit": code_commit,
                 "data_uri": data_uri,

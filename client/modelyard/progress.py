@@ -26,7 +26,14 @@ def follow(
     it failed, or when ``timeout`` seconds pass first (the job itself keeps running)."""
     show = progress and sys.stderr.isatty()
     deadline = None if timeout is None else time.monotonic() + timeout
-    bar = tqdm(total=100, disable=not show, desc=f"job {job_id}", unit="%", file=sys.stderr, leave=True)
+    bar = tqdm(
+        total=100,
+        disable=not show,
+        desc=f"job {job_id}",
+        file=sys.stderr,
+        leave=True,
+        bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}{postfix}",  # a rate in %/s means nothing
+    )
     try:
         while True:
             job = fetch(job_id)

@@ -1,15 +1,10 @@
 """Fixtures for the client's tests. Unit tests need no server; live tests start Django's
 ``live_server`` and talk to it over real HTTP, exactly as a data scientist's laptop would."""
 
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CREDIT_CSV = PROJECT_ROOT / ".." / "shared" / "data" / "credit" / "credit_data.csv"
-PASSWORD = "client-tests-password"
-TARGET = "Status"
+from client_helpers import CREDIT_CSV, PASSWORD, make_user, train_credit_pipeline
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +18,7 @@ def isolated_config(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def credit_frame():
+def credit_sample():
     """200 rows of the credit data set, NaNs included (the pipeline imputes them)."""
     if not CREDIT_CSV.exists():
         pytest.skip(f"credit data not found at {CREDIT_CSV.resolve()}; it lives in the shared data folder")
@@ -31,47 +26,9 @@ def credit_frame():
     return pd.read_csv(CREDIT_CSV).sample(200, random_state=7).reset_index(drop=True)
 
 
-def train_credit_pipeline(frame):
-    """A realistic sklearn model: impute + scale numbers, impute + one-hot categories, logistic."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    features = frame.drop(columns=[TARGET])
-    numeric = [c for c in features.columns if features[c].dtype.kind in "if"]
-    categorical = [c for c in features.columns if c not in numeric]
-    prepare = ColumnTransformer(
-        [
-            ("num", Pipeline([("impute", SimpleImputer()), ("scale", StandardScaler())]), numeric),
-            (
-                "cat",
-                Pipeline(
-                    [
-                        ("impute", SimpleImputer(strategy="most_frequent")),
-                        ("onehot", OneHotEncoder(handle_unknown="ignore")),
-                    ]
-                ),
-                categorical,
-            ),
-        ]
-    )
-    model = Pipeline([("prepare", prepare), ("classify", LogisticRegression(max_iter=1000))])
-    return model.fit(features, frame[TARGET])
-
-
 @pytest.fixture
-def credit_model(credit_frame):
-    return train_credit_pipeline(credit_frame)
-
-
-def make_user(username: str, team_name: str):
-    from apps.accounts.roles import Role
-    from apps.accounts.services import token_create, user_create
-
-    user = user_create(username=username, role=Role.DATA_SCIENTIST, team_name=team_name, password=PASSWORD)
-    return token_create(user=user, name="client-tests")
+def credit_model(credit_sample):
+    return train_credit_pipeline(credit_sample)
 
 
 @pytest.fixture

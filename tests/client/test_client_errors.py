@@ -65,3 +65,15 @@ def test_cli_without_token_explains_login():
     result = CliRunner().invoke(cli, ["whoami"])
     assert result.exit_code == 1
     assert "modelyard login" in result.stderr
+
+
+def test_register_checks_its_arguments_before_any_request():
+    from modelyard import Client
+
+    client = Client(url=_closed_port_url(), token="t")  # nothing listens: any request would fail
+    with pytest.raises(ModelyardError, match="pass reference="):
+        client.register({"w": 1}, name="m", target="y")
+    with pytest.raises(ModelyardError, match="name= is required"):
+        client.register({"w": 1}, name=" ")
+    with pytest.raises(ModelyardError, match="does not exist"):
+        client.register("/no/such/model.joblib", name="m")

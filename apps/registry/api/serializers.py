@@ -135,13 +135,16 @@ class VersionRegisterSerializer(serializers.Serializer):
     team = serializers.CharField(required=False, help_text="team slug; optional when you belong to one team")
     task_type = serializers.ChoiceField(choices=TaskType.choices, required=False)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    artifact = serializers.FileField(help_text="the model file")
-    reference = serializers.FileField(required=False, help_text="reference (training) data, CSV or Parquet")
+    # Empty files pass here so that the registry's own check names the problem precisely.
+    artifact = serializers.FileField(help_text="the model file", allow_empty_file=True)
+    reference = serializers.FileField(
+        required=False, allow_empty_file=True, help_text="reference (training) data, CSV or Parquet"
+    )
     target = serializers.CharField(required=False, allow_blank=True, default="", help_text="label column")
     input_schema = serializers.JSONField(required=False)
     output_schema = serializers.JSONField(required=False)
     metrics = serializers.JSONField(required=False)
-    requirements = serializers.CharField(required=False, allow_blank=True, default="")
+    requirements = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     environment = serializers.JSONField(required=False)
     code_commit = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     data_uri = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)

@@ -103,7 +103,7 @@ def test_bad_reference_files_name_the_field(make_user, api_for, credit_model_byt
     for content, expected in [
         (b"", "empty"),
         (b"a,b,c\n", "no rows"),
-        (b"\xff\xfe\x00garbage\x00", "cannot"),
+        (b"\xff\xfe\x00garbage\x00", "neither CSV"),
     ]:
         response = register(client, credit_model_bytes, content)
         assert response.status_code == 400, content

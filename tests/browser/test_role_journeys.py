@@ -1,0 +1,75 @@
+"""Each role logs in through a real browser and lands on its own home page."""
+
+import pytest
+
+from apps.accounts.roles import Role
+from tests.conftest import DATA
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "browser-pass-1"
+
+
+@pytest.mark.parametrize(
+    ("username", "role", "team", "title", "nav"),
+    [
+        ("dana", Role.DATA_SCIENTIST, "Credit Risk", "Data science — Credit Risk", "Register a model"),
+        ("ivan", Role.IT_OPERATOR, None, "Operations — every team's models", "Models"),
+        ("bea", Role.BUSINESS_OWNER, None, "Business — the models you sponsor", "Models"),
+        ("root", Role.ADMIN, None, "Operations — every team's models", "Admin"),
+    ],
+)
+def test_each_role_sees_its_home_page(make_user, login, username, role, team, title, nav):
+    make_user(username, role, team=team, password=PASSWORD)
+    page = login(username, PASSWORD)
+    assert page.get_by_test_id("home-title").inner_text() == title
+    assert page.get_by_role("navigation").get_by_text(nav, exact=True).is_visible()
+    assert role.label in page.get_by_test_id("who").inner_text()
+    if role == Role.BUSINESS_OWNER:
+        assert page.get_by_role("navigation").get_by_text("Register a model").count() == 0
+
+
+def test_wrong_password_stays_on_login(make_user, login):
+    make_user("dana", password=PASSWORD)
+    page = login("dana", "not-the-password")
+    assert "/accounts/login/" in page.url
+    assert page.get_by_text("Wrong username or password").is_visible()
+
+
+def test_data_scientist_registers_in_the_browser_and_sees_schema_and_profile(
+    celery_worker, make_user, login, tmp_path, credit_model_bytes, credit_csv_bytes
+):
+    if not DATA.exists():
+        pytest.skip("shared data not present")
+    make_user("dana", password=PASSWORD)
+    model_file, csv_file = tmp_path / "credit.joblib", tmp_path / "train.csv"
+    model_file.write_bytes(credit_model_bytes)
+    csv_file.write_bytes(credit_csv_bytes)
+    page = login("dana", PASSWORD)
+    page.get_by_role("navigation").get_by_role("link", name="Register a model").click()
+
+    # A bad file first: the error names the field, and nothing is registered.
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a model")
+    page.fill("#id_model", "credit-default")
+    page.set_input_files("#id_artifact", str(bad))
+    page.get_by_role("button", name="Register", exact=True).click()
+    assert "unrecognised model format" in page.locator(".errorlist").first.inner_text()
+
+    page.fill("#id_model", "credit-default")
+    page.set_input_files("#id_artifact", str(model_file))
+    page.set_input_files("#id_reference", str(csv_file))
+    page.fill("#id_target", "Status")
+    page.get_by_role("button", name="Register", exact=True).click()
+    page.wait_for_url("**/versions/*/")
+    assert "credit-default v1" in page.locator("h1").inner_text()
+    assert "unsafe format" in page.content()
+    schema = page.get_by_test_id("schema")
+    assert schema.get_by_text("Income", exact=True).is_visible()
+    # htmx polls the job until the worker has profiled the reference data.
+    page.get_by_test_id("job-status").filter(has_text="succeeded").wait_for(timeout=60_000)
+    page.reload()
+    page.locator("#profile-chart .main-svg").first.wait_for()
+    page.get_by_role("link", name="Income").first.click()
+    page.locator("#profile-chart .main-svg").first.wait_for()
+    assert "Income" in page.locator("#profile-chart").inner_text()

@@ -1,0 +1,132 @@
+"""The ``modelyard`` command against a live server, run in-process with click's CliRunner."""
+
+import json
+import re
+import stat
+
+import joblib
+import pytest
+from click.testing import CliRunner
+from client_helpers import TARGET
+
+from modelyard import Client
+from modelyard.cli import cli
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def run(scientist):
+    """Invoke the CLI as the scientist, with URL and token from the environment."""
+    env = {"MODELYARD_URL": scientist.url, "MODELYARD_TOKEN": scientist.token}
+
+    def invoke(*args, **kwargs):
+        return CliRunner().invoke(cli, list(args), env=env, **kwargs)
+
+    return invoke
+
+
+@pytest.fixture
+def model_files(tmp_path, credit_sample, credit_model):
+    artifact = tmp_path / "credit.joblib"
+    joblib.dump(credit_model, artifact)
+    reference = tmp_path / "reference.csv"
+    credit_sample.to_csv(reference, index=False)
+    return artifact, reference
+
+
+def test_register_then_list_models_versions_and_status(run, model_files):
+    artifact, reference = model_files
+    result = run(
+        "register", str(artifact), "--name", "cli-model", "--reference", str(reference),
+        "--target", TARGET, "--description", "from the CLI", "--no-wait",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Registered cli-model version 1 in team credit-risk" in result.stdout
+    assert "framework sklearn, format joblib, status profiling" in result.stdout
+    assert "joblib files run code when loaded" in result.stderr
+
+    result = run("models")
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.splitlines()
+    assert header.split() == ["ID", "NAME", "TEAM", "TASK", "LATEST", "VERSIONS", "OWNER"]
+    assert row.split()[1:] == ["cli-model", "credit-risk", "binary_classification", "1", "1", "-"]
+
+    result = run("versions", "cli-model")
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.splitlines()
+    assert header.split()[:8] == ["ID", "MODEL", "TEAM", "VERSION", "STAGE", "STATUS", "FRAMEWORK", "FORMAT"]
+    assert row.split()[1:8] == ["cli-model", "credit-risk", "1", "none", "profiling", "sklearn", "joblib"]
+    version_id = row.split()[0]
+
+    result = run("status", version_id)
+    assert result.exit_code == 0, result.output
+    assert "cli-model v1" in result.stdout
+    assert "reference.csv, 200 rows, target Status" in result.stdout
+    assert "job status  queued, 0%" in result.stdout
+
+    result = run("stage", version_id, "staging", "--reason", "review passed")
+    assert (result.exit_code, result.stdout.strip()) == (0, "cli-model v1 is now in stage staging")
+
+
+def test_status_wait_follows_the_job(run, scientist, credit_sample, credit_model):
+    from apps.registry.tasks import profile_reference
+
+    client = Client(url=scientist.url, token=scientist.token)
+    version = client.register(credit_model, name="followed", reference=credit_sample, target=TARGET)
+    profile_reference(version.job)  # what a worker would do, run here in-process
+    result = run("status", str(version.id), "--wait")
+    assert result.exit_code == 0, result.output
+    assert f"waiting for job {version.job}" in result.stderr
+    assert re.search(r"^status\s+ready$", result.stdout, re.MULTILINE)
+    assert "job status  succeeded, 100%" in result.stdout
+
+
+def test_bad_registration_exits_1_with_the_servers_field_error(run, tmp_path):
+    empty = tmp_path / "empty.joblib"
+    empty.write_bytes(b"")
+    schema = tmp_path / "schema.json"
+    schema.write_text(json.dumps({"features": [{"name": "Age", "type": "integer", "nullable": False}]}))
+    result = run("register", str(empty), "--name", "broken", "--input-schema", str(schema), "--no-wait")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: HTTP 400:")
+    assert "artifact" in result.stderr
+    assert "file is empty" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_unknown_version_and_empty_lists(run):
+    result = run("status", "999999")
+    assert result.exit_code == 1
+    assert "HTTP 404" in result.stderr
+    result = run("versions", "nothing-here")
+    assert (result.exit_code, result.stdout.strip()) == (0, "(no versions of 'nothing-here')")
+    assert run("models").stdout.strip() == "(no models)"
+
+
+def test_login_saves_the_token_and_whoami_uses_it(scientist, isolated_config):
+    runner = CliRunner()
+    answers = f"{scientist.username}\n{scientist.password}\n"  # the username and password prompts
+    result = runner.invoke(cli, ["login", "--url", scientist.url + "/api/v1/"], input=answers)
+    assert result.exit_code == 0, result.output
+    assert scientist.password not in result.output
+    assert f"Logged in to {scientist.url} as dana (data_scientist; teams: credit-risk)" in result.stdout
+    assert stat.S_IMODE(isolated_config.stat().st_mode) == 0o600
+    saved = json.loads(isolated_config.read_text())
+    assert saved["url"] == scientist.url
+    assert saved["token"]
+
+    result = runner.invoke(cli, ["whoami"])  # no MODELYARD_* variables: the file is used
+    assert result.exit_code == 0, result.output
+    assert f"server  {scientist.url}" in result.stdout
+    assert "user    dana" in result.stdout
+    assert "teams   credit-risk" in result.stdout
+
+
+def test_login_with_a_wrong_password_exits_1(scientist, isolated_config):
+    result = CliRunner().invoke(
+        cli, ["login", "--url", scientist.url, "--username", "dana", "--password", "nope"]
+    )
+    assert result.exit_code == 1
+    assert "wrong username or password" in result.stderr
+    assert not isolated_config.exists()
