@@ -32,24 +32,37 @@ class DatasetError(ValueError):
 def read_table(fileobj: BinaryIO, filename: str) -> tuple[pd.DataFrame, str]:
     """A CSV or Parquet file as a DataFrame, and which of the two it was."""
     fileobj.seek(0)
-    head = fileobj.read(4)
+    head = fileobj.read(8192)
     fileobj.seek(0)
     if not head:
         raise DatasetError("the file is empty")
+    kind = "parquet" if head[:4] == b"PAR1" or filename.lower().endswith(".parquet") else "csv"
+    if kind == "csv" and b"\x00" in head:
+        raise DatasetError("is a binary file, neither CSV text nor Parquet")
     try:
-        if head == b"PAR1" or filename.lower().endswith(".parquet"):
-            return pd.read_parquet(io.BytesIO(fileobj.read())), "parquet"
-        frame = pd.read_csv(fileobj, low_memory=False)
-    except (ValueError, OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"cannot be read as CSV or Parquet: {_first_line(exc)}") from exc
+        if kind == "parquet":
+            frame = pd.read_parquet(io.BytesIO(fileobj.read()))
+        else:
+            frame = pd.read_csv(fileobj, low_memory=False)
+    except pd.errors.EmptyDataError as exc:
+        raise DatasetError("has no header row and no data (only blank lines)") from exc
+    except UnicodeDecodeError as exc:
+        raise DatasetError(
+            f"is neither UTF-8 text (CSV) nor Parquet: {_first_line(exc)}; save the CSV as UTF-8"
+        ) from exc
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        label = "CSV" if kind == "csv" else "Parquet"
+        raise DatasetError(f"cannot be read as {label}: {_first_line(exc)}") from exc
     finally:
         fileobj.seek(0)
-    if frame.shape[1] == 0 or frame.empty:
-        raise DatasetError("has a header but no rows")
+    if frame.shape[1] == 0:
+        raise DatasetError("has no columns")
+    if frame.empty:
+        raise DatasetError("has a header but no rows" if kind == "csv" else "has columns but no rows")
     unnamed = [c for c in frame.columns if str(c).startswith("Unnamed: ")]
     if unnamed and len(unnamed) == frame.shape[1]:
         raise DatasetError("has no header row")
-    return frame, "csv"
+    return frame, kind
 
 
 def _first_line(exc: Exception) -> str:
@@ -65,12 +78,15 @@ def infer_feature(series: pd.Series) -> dict:
     if pd.api.types.is_datetime64_any_dtype(series):
         return {"name": name, "type": "datetime", "nullable": nullable}
     if pd.api.types.is_numeric_dtype(series):
+        numbers = values.to_numpy(dtype=float)
+        finite = np.isfinite(numbers)
         is_int = pd.api.types.is_integer_dtype(series) or (
-            len(values) > 0 and bool(np.all(np.mod(values.to_numpy(dtype=float), 1) == 0))
+            len(numbers) > 0 and bool(finite.all()) and bool(np.all(np.mod(numbers, 1) == 0))
         )
         feature = {"name": name, "type": "integer" if is_int else "number", "nullable": nullable}
-        if len(values):
-            lo, hi = values.min(), values.max()
+        if finite.any():  # bounds from finite values: an infinity would make the schema invalid JSON
+            bounded = values.iloc[finite]  # the column's own values: exact for large integers
+            lo, hi = bounded.min(), bounded.max()
             feature["min"] = int(lo) if is_int else float(lo)
             feature["max"] = int(hi) if is_int else float(hi)
         return feature
@@ -91,15 +107,38 @@ def infer_schema(frame: pd.DataFrame, target: str | None = None) -> dict:
 
 
 def infer_output_schema(target: pd.Series, task_type: str) -> dict:
-    """The model's output, from the reference data's target column."""
+    """The model's output, from the reference data's target column. Classes are listed in the order a
+    model sorts them (numbers numerically, as ``numpy.unique`` and scikit-learn's ``classes_`` do)."""
     values = target.dropna()
-    if task_type == "regression":
+    if task_type in ("regression", "ranking"):
         return {"outputs": [{"name": "prediction", "type": "number"}]}
-    classes = sorted(values.astype(str).unique())
+    if _sortable(values):
+        classes = _labels(pd.Series(np.sort(values.unique())))
+    else:
+        classes = sorted(_labels(pd.Series(values.unique())))
     outputs = [{"name": "prediction", "type": "categorical", "categories": classes}]
     if task_type in ("binary_classification", "multiclass_classification", "text_classification"):
         outputs.append({"name": "probabilities", "type": "probabilities", "classes": classes})
     return {"outputs": outputs}
+
+
+def _sortable(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def _labels(values: pd.Series) -> list[str]:
+    """Values as label strings; whole floats (an integer column that had a missing value) without
+    the ``.0`` pandas' float conversion added, so 1 and 1.0 are both "1"."""
+    return [str(v) for v in _as_label_series(values)]
+
+
+def _as_label_series(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(values):
+        numbers = values.to_numpy(dtype=float)
+        whole = np.all(np.abs(numbers) < 2**53) and np.all(np.mod(numbers, 1) == 0)  # False for nan/inf
+        if len(numbers) and whole:
+            return values.astype("int64").astype(str)
+    return values.astype(str)
 
 
 def validate_schema(schema: object) -> list[str]:
@@ -118,15 +157,24 @@ def validate_schema(schema: object) -> list[str]:
             problems.append(f"{where}.name: required, a non-empty string")
         elif name in seen:
             problems.append(f"{where}.name: '{name}' appears twice")
-        seen.add(name)
+        else:
+            seen.add(name)
         ftype = feature.get("type")
         if ftype not in FEATURE_TYPES:
             problems.append(f"{where}.type: '{ftype}' is not one of {', '.join(FEATURE_TYPES)}")
         if "nullable" in feature and not isinstance(feature["nullable"], bool):
             problems.append(f"{where}.nullable: must be true or false")
+        bounds = {}
         for bound in ("min", "max"):
-            if bound in feature and not isinstance(feature[bound], int | float):
+            value = feature.get(bound)
+            if bound not in feature:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
                 problems.append(f"{where}.{bound}: must be a number")
+            else:
+                bounds[bound] = value
+        if len(bounds) == 2 and bounds["min"] > bounds["max"]:
+            problems.append(f"{where}.min: {bounds['min']} is greater than max {bounds['max']}")
         cats = feature.get("categories")
         if cats is not None and (not isinstance(cats, list) or not all(isinstance(c, str) for c in cats)):
             problems.append(f"{where}.categories: must be a list of strings")
@@ -169,20 +217,29 @@ def profile_column(series: pd.Series, feature: dict) -> dict:
         profile["type_errors"] = int(len(values) - len(numbers))
         zeros = int(np.count_nonzero(numbers == 0))
         profile.update(zeros=zeros, zero_rate=zeros / count if count else 0.0)
+        # Infinities are counted, not binned: they would break the histogram and the JSON.
+        finite = np.isfinite(numbers)
+        profile["infinite"] = int(np.count_nonzero(~finite))
+        numbers = numbers[finite]
         if len(numbers):
-            quantiles = np.quantile(numbers, QUANTILE_GRID)
-            counts, edges = np.histogram(numbers, bins=HISTOGRAM_BINS)
+            # Values beyond ~1e150 would overflow in the variance and interpolation: work on them
+            # scaled by a power of two (exact), then scale back. Ordinary data has scale 1.
+            scale = _power_of_two_scale(numbers)
+            scaled = numbers / scale
+            lo, hi = numbers.min(), numbers.max()
+            quantiles = np.clip(np.quantile(scaled, QUANTILE_GRID) * scale, lo, hi)
+            quantiles[0], quantiles[-1] = lo, hi  # exact even where scaling lost tiny values
             profile.update(
-                mean=float(numbers.mean()),
-                std=float(numbers.std(ddof=1)) if len(numbers) > 1 else 0.0,
-                min=float(numbers.min()),
-                max=float(numbers.max()),
+                mean=float(scaled.mean() * scale),
+                std=float(scaled.std(ddof=1) * scale) if len(numbers) > 1 else 0.0,
+                min=float(lo),
+                max=float(hi),
                 distinct=int(len(np.unique(numbers))),
                 quantiles=[float(q) for q in quantiles],
-                histogram={"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+                histogram=_histogram(scaled, scale),
             )
     elif feature["type"] in ("categorical", "boolean"):
-        counts = values.astype(str).value_counts()
+        counts = _as_label_series(values).value_counts()
         top = counts.head(TOP_CATEGORIES)
         profile.update(
             distinct=int(len(counts)),
@@ -194,13 +251,32 @@ def profile_column(series: pd.Series, feature: dict) -> dict:
         empties = int(np.count_nonzero(lengths == 0))
         profile.update(empty=empties, empty_rate=empties / count if count else 0.0)
         if len(lengths):
-            counts, edges = np.histogram(lengths, bins=HISTOGRAM_BINS)
             profile.update(
                 length_mean=float(lengths.mean()),
                 length_quantiles=[float(q) for q in np.quantile(lengths, [0, 0.25, 0.5, 0.75, 1])],
-                histogram={"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+                histogram=_histogram(lengths),
             )
     return profile
+
+
+def _power_of_two_scale(numbers: np.ndarray) -> float:
+    largest = float(np.max(np.abs(numbers)))
+    return 1.0 if largest < 2.0**500 else float(np.ldexp(1.0, int(np.frexp(largest)[1]) - 1))
+
+
+def _histogram(values: np.ndarray, scale: float = 1.0) -> dict:
+    """HISTOGRAM_BINS equal bins over the values' range, as numpy.histogram makes them. A range too
+    narrow for that many distinct float edges (adjacent floats, one huge value), or edges beyond the
+    largest float, give one bin from the minimum to the maximum."""
+    try:
+        counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+        with np.errstate(over="ignore"):
+            edges = edges * scale
+        if not np.all(np.isfinite(edges)):
+            raise ValueError("edges beyond the float range")
+    except ValueError:
+        counts, edges = np.array([len(values)]), np.array([values.min(), values.max()]) * scale
+    return {"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]}
 
 
 def profile_frame(frame: pd.DataFrame, schema: dict, progress=None) -> dict:
