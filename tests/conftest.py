@@ -102,6 +102,30 @@ def credit_csv_bytes(credit_frame) -> bytes:
     return credit_frame.sample(800, random_state=2).to_csv(index=False).encode()
 
 
+def named_file(name: str, content: bytes) -> io.BytesIO:
+    handle = io.BytesIO(content)
+    handle.name = name
+    return handle
+
+
+@pytest.fixture
+def post_credit_version(credit_model_bytes, credit_csv_bytes):
+    """POST the credit model with its reference data through the API as ``api``'s user."""
+
+    def post(api, **fields):
+        data = {
+            "model": "credit-default",
+            "task_type": "binary_classification",
+            "artifact": named_file("model.joblib", credit_model_bytes),
+            "reference": named_file("train.csv", credit_csv_bytes),
+            "target": "Status",
+            **fields,
+        }
+        return api.post("/api/v1/versions/", data, format="multipart")
+
+    return post
+
+
 def _wait_for_worker(proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

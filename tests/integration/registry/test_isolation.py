@@ -1,7 +1,5 @@
 """A user sees only what their role and team allow; another team's objects are a 404."""
 
-import io
-
 import pytest
 
 from apps.accounts.roles import Role
@@ -10,23 +8,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def credit_version(make_user, api_for, credit_model_bytes, credit_csv_bytes):
-    dana = make_user("dana", team="Credit Risk")
-    artifact = io.BytesIO(credit_model_bytes)
-    artifact.name = "model.joblib"
-    reference = io.BytesIO(credit_csv_bytes)
-    reference.name = "train.csv"
-    response = api_for(dana).post(
-        "/api/v1/versions/",
-        {
-            "model": "credit-default",
-            "task_type": "binary_classification",
-            "artifact": artifact,
-            "reference": reference,
-            "target": "Status",
-        },
-        format="multipart",
-    )
+def credit_version(make_user, api_for, post_credit_version):
+    response = post_credit_version(api_for(make_user("dana", team="Credit Risk")))
     assert response.status_code == 201, response.json()
     return response.json()
 

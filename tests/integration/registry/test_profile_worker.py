@@ -1,6 +1,5 @@
 """The reference profile is computed by a real Celery worker process through the real broker."""
 
-import io
 import time
 
 import pytest
@@ -12,27 +11,11 @@ from tests.conftest import wait_for
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 
-def _post(api, model_bytes, csv_bytes):
-    artifact, reference = io.BytesIO(model_bytes), io.BytesIO(csv_bytes)
-    artifact.name, reference.name = "model.joblib", "train.csv"
-    return api.post(
-        "/api/v1/versions/",
-        {
-            "model": "credit-default",
-            "task_type": "binary_classification",
-            "artifact": artifact,
-            "reference": reference,
-            "target": "Status",
-        },
-        format="multipart",
-    )
-
-
 def test_worker_profiles_reference_and_reports_progress(
-    celery_worker, make_user, api_for, credit_model_bytes, credit_csv_bytes, credit_frame
+    celery_worker, make_user, api_for, post_credit_version, credit_frame
 ):
     api = api_for(make_user("dana"))
-    body = _post(api, credit_model_bytes, credit_csv_bytes).json()
+    body = post_credit_version(api).json()
     job = wait_for(
         lambda: (
             api.get(f"/api/v1/jobs/{body['job']}/").json()["done"]
@@ -53,11 +36,11 @@ def test_worker_profiles_reference_and_reports_progress(
 
 
 def test_redelivered_message_does_not_redo_finished_work(
-    celery_worker, make_user, api_for, credit_model_bytes, credit_csv_bytes
+    celery_worker, make_user, api_for, post_credit_version
 ):
     """Asking again for the same profile returns the same job; a re-sent message is a no-op."""
     api = api_for(make_user("dana"))
-    body = _post(api, credit_model_bytes, credit_csv_bytes).json()
+    body = post_credit_version(api).json()
     wait_for(lambda: Job.objects.get(pk=body["job"]).is_done)
     again = api.post(f"/api/v1/versions/{body['id']}/profile/")
     assert again.status_code == 202 and again.json()["job"] == body["job"]
