@@ -137,11 +137,11 @@ def _wait_for_worker(proc: subprocess.Popen, log: Path, timeout: float = 60) -> 
     raise RuntimeError(f"the Celery worker did not start within {timeout}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+@pytest.fixture
+def celery_worker(django_db_setup, tmp_path_factory):
     """A real ``celery -A config worker`` process on every queue, using the test database and the
     test broker. Tests that use it must be ``django_db(transaction=True)`` so the worker sees
-    their rows."""
+    their rows. One worker per test, so that tests without one can rely on jobs staying queued."""
     from django.db import connection
 
     log = tmp_path_factory.mktemp("worker") / "worker.log"
