@@ -9,5 +9,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("accounts/", include("apps.accounts.urls")),
     path("", include("apps.registry.urls")),
+    path("", include("apps.packaging.urls")),
     path("", include("apps.dashboards.urls")),
 ]

@@ -109,3 +109,9 @@ def jobs_visible_to(user) -> QuerySet:
 
 def audit_events_for_home(user, limit: int = 15):
     return audit_events_visible_to(user).select_related("actor")[:limit]
+
+
+def packages_visible_to(user) -> QuerySet:
+    from apps.packaging.models import PackageBuild
+
+    return PackageBuild.objects.filter(version__in=versions_visible_to(user).values("id"))

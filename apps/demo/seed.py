@@ -47,12 +47,28 @@ def seed_users() -> dict:
     }
 
 
-def _register(*, user, team, name, task_type, trained, description, filename, requirements, tags, owner=None):
-    if RegisteredModel.objects.filter(team=team, name=name).exists():
+def _register(
+    *,
+    user,
+    team,
+    name,
+    task_type,
+    trained,
+    description,
+    filename,
+    requirements,
+    tags,
+    owner=None,
+    thresholds=None,
+    version=1,
+):
+    model = RegisteredModel.objects.filter(team=team, name=name).first()
+    if model is not None and model.versions.filter(number__gte=version).exists():
         return None
     artifact = io.BytesIO()
     joblib.dump(trained.model, artifact)
     reference = io.BytesIO(trained.reference.to_csv(index=False).encode())
+    holdout = io.BytesIO(trained.holdout[trained.reference.columns].to_csv(index=False).encode())
     return version_register(
         user=user,
         reg=Registration(
@@ -72,6 +88,10 @@ def _register(*, user, team, name, task_type, trained, description, filename, re
             data_uri=f"file://../shared/data/{'credit' if 'credit' in name else 'reviews'}",
             tags=tags,
             business_owner=owner,
+            holdout=holdout,
+            holdout_filename=f"{name}-holdout.csv",
+            thresholds=thresholds or {},
+            parent_version=version - 1 if version > 1 else None,
         ),
     )
 
@@ -95,6 +115,22 @@ def seed(stdout=None) -> None:
         requirements="scikit-learn\npandas",
         tags=["credit", "demo"],
         owner=users["bea"],
+        thresholds={"roc_auc": 0.75},
+    )
+    # v2 is held to a stricter bar it does not meet: its validation fails, so it cannot go to
+    # production unless IT overrides with a reason. People decide.
+    _register(
+        user=dana,
+        team=dana.teams.get(),
+        name="credit-default",
+        task_type="binary_classification",
+        trained=training.train_credit_boosted(folder),
+        description="Gradient boosting instead of logistic regression; asked to reach AUC 0.9.",
+        filename="credit-default-v2.joblib",
+        requirements="scikit-learn\npandas",
+        tags=["credit", "demo"],
+        thresholds={"roc_auc": 0.9},
+        version=2,
     )
     reviews = training.train_reviews(folder)
     _register(
@@ -107,4 +143,5 @@ def seed(stdout=None) -> None:
         filename="review-sentiment.joblib",
         requirements="scikit-learn",
         tags=["text", "demo"],
+        thresholds={"accuracy": 0.7},
     )

@@ -71,6 +71,15 @@ class ModelVersion(models.Model):
     target_column = models.CharField(max_length=200, blank=True)
     reference_profile = models.JSONField(null=True, blank=True)
 
+    holdout_data = models.FileField(
+        max_length=300, blank=True, help_text="labelled rows kept out of training"
+    )
+    holdout_filename = models.CharField(max_length=255, blank=True)
+    holdout_sha256 = models.CharField(max_length=64, blank=True)
+    validation_thresholds = models.JSONField(
+        default=dict, blank=True, help_text='metric → bound the holdout must meet, e.g. {"roc_auc": 0.75}'
+    )
+
     metrics = models.JSONField(default=dict, blank=True, help_text="training metrics, name → number")
     requirements = models.TextField(blank=True, help_text="declared requirements, one per line")
     environment = models.JSONField(default=dict, blank=True, help_text="captured: python and packages")

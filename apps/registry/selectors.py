@@ -1,5 +1,6 @@
 """Reads for pages: scoped through apps.accounts.access, so another team's object is a 404."""
 
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 from apps.accounts import access
@@ -26,20 +27,30 @@ def model_list_for_user(user):
     )
 
 
-def audit_events_for(obj, limit: int = 50):
-    return AuditEvent.objects.filter(object_type=obj._meta.model_name, object_id=obj.pk).select_related(
-        "actor"
-    )[:limit]
+def version_audit_events(version: ModelVersion, limit: int = 50):
+    """Events of the version and of its package builds."""
+    build_ids = list(version.packages.values_list("id", flat=True))
+    return (
+        AuditEvent.objects.filter(
+            Q(object_type="modelversion", object_id=version.pk)
+            | Q(object_type="packagebuild", object_id__in=build_ids)
+        )
+        .select_related("actor")
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 def model_audit_events(model: RegisteredModel, limit: int = 50):
+    from apps.packaging.models import PackageBuild
+
     version_ids = list(model.versions.values_list("id", flat=True))
-    from django.db.models import Q
+    build_ids = list(PackageBuild.objects.filter(version_id__in=version_ids).values_list("id", flat=True))
 
     return (
         AuditEvent.objects.filter(
             Q(object_type="registeredmodel", object_id=model.pk)
             | Q(object_type="modelversion", object_id__in=version_ids)
+            | Q(object_type="packagebuild", object_id__in=build_ids)
         )
         .select_related("actor")
         .order_by("-created_at", "-id")[:limit]
@@ -48,3 +59,10 @@ def model_audit_events(model: RegisteredModel, limit: int = 50):
 
 def latest_job_for_version(version: ModelVersion) -> Job | None:
     return Job.objects.filter(subject_type="version", subject_id=version.pk).order_by("-created_at").first()
+
+
+def latest_job_for_package_of(version: ModelVersion) -> Job | None:
+    build_ids = list(version.packages.values_list("id", flat=True))
+    return (
+        Job.objects.filter(subject_type="package", subject_id__in=build_ids).order_by("-created_at").first()
+    )

@@ -12,6 +12,7 @@ from apps.accounts import access
 from apps.accounts.models import Team
 from apps.jobs.models import Job
 from apps.jobs.services import job_enqueue
+from apps.packaging.metrics import threshold_problems
 from apps.registry import datasets, formats
 from apps.registry.audit import audit_record
 from apps.registry.models import ModelVersion, RegisteredModel, Stage, TaskType
@@ -41,6 +42,9 @@ class Registration:
     parent_version: int | None = None
     tags: list = field(default_factory=list)
     business_owner: object | None = None
+    holdout: object | None = None
+    holdout_filename: str = ""
+    thresholds: dict = field(default_factory=dict)
 
 
 def _max_upload_bytes() -> int:
@@ -142,6 +146,25 @@ def _load_reference(reg: Registration, schema_given: dict | None):
     return frame, fmt, schema_given
 
 
+def _check_holdout(reg: Registration, schema: dict, task_type: str) -> None:
+    """Holdout rows need the schema's features and the label; thresholds need known metrics."""
+    problems = threshold_problems(reg.thresholds or {}, task_type)
+    if problems:
+        raise ValidationError({"thresholds": problems})
+    if reg.holdout is None:
+        return
+    if not reg.target:
+        raise ValidationError({"target": "holdout data needs the name of its label column (target)"})
+    _check_size(reg.holdout, "holdout")
+    try:
+        frame, _ = datasets.read_table(reg.holdout, reg.holdout_filename)
+    except datasets.DatasetError as exc:
+        raise ValidationError({"holdout": f"'{reg.holdout_filename}' {exc}"}) from exc
+    problems = datasets.check_columns(frame, schema, reg.target)
+    if problems:
+        raise ValidationError({"holdout": [f"'{reg.holdout_filename}': {p}" for p in problems]})
+
+
 @transaction.atomic
 def version_register(*, user, reg: Registration) -> ModelVersion:
     """Register a new version (creating the model on its first version) in one transaction.
@@ -190,6 +213,8 @@ def version_register(*, user, reg: Registration) -> ModelVersion:
     if schema is None:
         raise ValidationError({"input_schema": "give an input schema, or reference data to infer it from"})
 
+    _check_holdout(reg, schema, model.task_type)
+
     parent = None
     if reg.parent_version is not None:
         parent = model.versions.filter(number=reg.parent_version).first()
@@ -206,6 +231,10 @@ def version_register(*, user, reg: Registration) -> ModelVersion:
         if reg.reference is not None:
             reference = store_by_hash(reg.reference, kind="reference", filename=reg.reference_filename)
             stored.append(reference)
+        holdout = None
+        if reg.holdout is not None:
+            holdout = store_by_hash(reg.holdout, kind="holdout", filename=reg.holdout_filename)
+            stored.append(holdout)
         number = (model.versions.aggregate(n=Max("number"))["n"] or 0) + 1
         version = ModelVersion.objects.create(
             model=model,
@@ -228,6 +257,10 @@ def version_register(*, user, reg: Registration) -> ModelVersion:
             reference_format=fmt or "",
             reference_rows=len(frame) if frame is not None else None,
             target_column=reg.target,
+            holdout_data=holdout.path if holdout else "",
+            holdout_filename=reg.holdout_filename[:255] if holdout else "",
+            holdout_sha256=holdout.sha256 if holdout else "",
+            validation_thresholds=reg.thresholds,
             metrics=reg.metrics,
             requirements=reg.requirements,
             environment=reg.environment,
@@ -247,6 +280,9 @@ def version_register(*, user, reg: Registration) -> ModelVersion:
         )
         if reference is not None:
             version_profile_enqueue(version=version, user=user)
+        from apps.packaging.services import package_build_enqueue
+
+        package_build_enqueue(version=version, user=user)
     except BaseException:
         discard(stored)
         raise
@@ -287,6 +323,12 @@ def version_set_stage(*, user, version: ModelVersion, stage: str, reason: str = 
         raise PermissionDenied("only the owning team or IT may change a version's stage")
     if version.stage == stage:
         return version
+    if stage == Stage.PRODUCTION:
+        from apps.packaging.services import production_blocker
+
+        blocker = production_blocker(version)
+        if blocker:
+            raise ValidationError({"stage": blocker})
     previous = version.stage
     version.stage = stage
     version.save(update_fields=["stage"])

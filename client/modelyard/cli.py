@@ -273,6 +273,62 @@ def stage(version_id, stage, reason):
     click.echo(f"{version.model_name} v{version.number} is now in stage {version.stage}")
 
 
+@cli.group()
+def package():
+    """Build, inspect and download deployable packages."""
+
+
+def _package_summary(build: dict) -> str:
+    verdict = {True: "passed", False: "FAILED", None: "not run"}[build.get("validation_passed")]
+    pairs = [
+        ("package", f"{build['id']} for {build['model_name']} v{build['version_number']}"),
+        ("status", build["status"]),
+        ("validation", verdict + (" (overridden by IT)" if build.get("override_at") else "")),
+        ("sha256", build.get("archive_sha256") or None),
+        ("error", build.get("error") or None),
+    ]
+    lines = [render_pairs(pairs)]
+    checks = (build.get("report") or {}).get("checks") or []
+    if checks:
+        lines.append("")
+        lines.append(render(checks, [("CHECK", "name"), ("RESULT", "status"), ("DETAIL", "detail")]))
+    return "\n".join(lines)
+
+
+@package.command("build")
+@click.argument("version_id", type=int)
+@click.option(
+    "--wait/--no-wait", default=True, show_default=True, help="follow the build with a progress bar"
+)
+def package_build(version_id, wait):
+    """Build a version's package: validate, lock, scaffold, archive."""
+    build = Client().build_package(version_id, wait=wait)
+    click.echo(_package_summary(build))
+    if build["status"] == "failed":
+        sys.exit(1)
+
+
+@package.command("status")
+@click.argument("version_id", type=int)
+def package_status(version_id):
+    """The newest package build of a version and its validation report."""
+    builds = Client().packages(version_id)
+    if not builds:
+        raise click.ClickException(f"version {version_id} has no package builds")
+    click.echo(_package_summary(builds[0]))
+
+
+@package.command("download")
+@click.argument("version_id", type=int)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="file or folder [default: ./MODEL-vN.tar.gz]"
+)
+def package_download(version_id, output):
+    """Download a version's newest package and verify its SHA-256."""
+    path = Client().download_package(version_id, output)
+    click.echo(f"saved {path} (checksum verified)")
+
+
 def main() -> None:
     cli(prog_name="modelyard")
 

@@ -1,14 +1,15 @@
 """The Python API: ``Client`` talks to one Modelyard server with one token."""
 
+import hashlib
 import json
 import tempfile
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelyard import artifacts, config, task_inference
 from modelyard.environment import capture, requirements_text
-from modelyard.errors import ConfigError, ModelyardError
+from modelyard.errors import ConfigError, JobFailed, ModelyardError
 from modelyard.http import DEFAULT_TIMEOUT, Http
 from modelyard.progress import follow
 
@@ -104,7 +105,39 @@ class Client:
         """Poll a job until done; returns its final dict, raises JobFailed if it failed."""
         return follow(self.job, job_id, progress=progress, interval=interval, timeout=timeout)
 
+    def packages(self, version_id: int) -> list[dict]:
+        """Package builds of a version, newest first."""
+        return list(self.http.paginate("packages/", {"version": int(version_id)}))
+
+    def package(self, package_id: int) -> dict:
+        return self.http.get(f"packages/{int(package_id)}/")
+
+    def download_package(self, version_id: int, destination=None) -> Path:
+        """Download the newest package of a version and check its SHA-256; returns the file path."""
+        builds = [b for b in self.packages(version_id) if b.get("archive_sha256")]
+        if not builds:
+            raise ModelyardError(f"version {version_id} has no package yet: run `modelyard package build`")
+        build = builds[0]
+        path = Path(destination or f"{build['model_name']}-v{build['version_number']}.tar.gz")
+        if path.is_dir():
+            path = path / f"{build['model_name']}-v{build['version_number']}.tar.gz"
+        self.http.download(f"packages/{build['id']}/download/", path)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != build["archive_sha256"]:
+            raise ModelyardError(
+                f"downloaded {path} has SHA-256 {digest}, expected {build['archive_sha256']}"
+            )
+        return path
+
     # --- changing ------------------------------------------------------------------------------
+    def build_package(self, version_id: int, wait: bool = False, progress: bool = True) -> dict:
+        """Build (or rebuild) a version's package; with wait=True follow it and return the build."""
+        queued = self.http.post(f"versions/{int(version_id)}/package/")
+        if wait and queued.get("job"):
+            with suppress(JobFailed):  # the build itself says why; return it
+                self.wait(queued["job"], progress=progress)
+        return self.package(queued["package"])
+
     def set_stage(self, version_id: int, stage: str, reason: str = "") -> Version:
         body = self.http.post(f"versions/{int(version_id)}/stage/", json={"stage": stage, "reason": reason})
         return Version.from_api(body)
@@ -129,6 +162,8 @@ class Client:
         parent_version: int | None = None,
         tags: list[str] | None = None,
         business_owner: str | None = None,
+        holdout=None,
+        thresholds: dict | None = None,
         format: str = "joblib",
         wait: bool = False,
         progress: bool = True,
@@ -140,7 +175,9 @@ class Client:
         ``target`` column is the label. ``task`` is inferred for new models when not given (see
         modelyard.task_inference). For objects, the Python and package versions are captured
         (see modelyard.environment) and sent as ``environment`` and pinned ``requirements``.
-        With ``wait=True`` the profiling job is followed to the end.
+        ``holdout``: labelled rows kept out of training (DataFrame or path, with the ``target``
+        column); ``thresholds``: metric bounds it must meet, e.g. {"roc_auc": 0.75}, checked when
+        the package is validated. With ``wait=True`` the profiling job is followed to the end.
         """
         if not name or not str(name).strip():
             raise ModelyardError("name= is required: the registered model's name")
@@ -174,6 +211,19 @@ class Client:
                         "reference must be a pandas DataFrame or the path of a CSV/Parquet file"
                     )
 
+            holdout_path = None
+            if holdout is not None:
+                if artifacts.is_dataframe(holdout):
+                    holdout_path = artifacts.dump_frame(
+                        holdout, tmpdir, f"{artifacts.safe_stem(name)}-holdout"
+                    )
+                elif artifacts.is_path(holdout):
+                    holdout_path = artifacts.existing_file(holdout, "holdout file")
+                else:
+                    raise ModelyardError(
+                        "holdout must be a pandas DataFrame or the path of a CSV/Parquet file"
+                    )
+
             if task is None and self._is_new_model(name, team):
                 task = _infer(model_object, target_values)
 
@@ -198,6 +248,7 @@ class Client:
                 "metrics": _json(metrics),
                 "environment": _json(env),
                 "tags": _json(list(tags) if tags is not None else None),
+                "thresholds": _json(thresholds),
             }
             data = {k: str(v) for k, v in fields.items() if v not in (None, "")}
             with ExitStack() as stack:
@@ -207,6 +258,8 @@ class Client:
                         reference_path.name,
                         stack.enter_context(open(reference_path, "rb")),
                     )
+                if holdout_path is not None:
+                    files["holdout"] = (holdout_path.name, stack.enter_context(open(holdout_path, "rb")))
                 body = self.http.post("versions/", data=data, files=files)
 
         version = Version.from_api(body)

@@ -51,6 +51,22 @@ class Http:
     def post(self, path: str, json=None, data=None, files=None):
         return self.request("POST", path, json=json, data=data, files=files)
 
+    def download(self, path: str, destination) -> int:
+        """Stream a file answer to ``destination`` (a path); returns the bytes written."""
+        url = urljoin(self.base, path.lstrip("/"))
+        try:
+            response = self.session.get(url, stream=True, timeout=self.timeout)
+        except requests.ConnectionError as exc:
+            raise ConnectionFailed(f"cannot reach Modelyard at {self.url}: {_root_cause(exc)}") from exc
+        if response.status_code >= 400:
+            raise _error(response)
+        written = 0
+        with open(destination, "wb") as out:
+            for chunk in response.iter_content(1024 * 1024):
+                out.write(chunk)
+                written += len(chunk)
+        return written
+
     def paginate(self, path: str, params: dict | None = None) -> Iterator[dict]:
         """Every item of a LimitOffset-paginated list, following ``next`` links."""
         page = self.get(path, params)

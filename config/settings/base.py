@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.jobs",
     "apps.registry",
+    "apps.packaging",
     "apps.dashboards",
     "apps.demo",
 ]

@@ -61,6 +61,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     status = serializers.SerializerMethodField(help_text="ready, profiling, profile_failed or no_reference")
     job = serializers.SerializerMethodField(help_text="id of the latest job working on this version")
+    package = serializers.SerializerMethodField(help_text="the latest package build, in short")
 
     class Meta:
         model = ModelVersion
@@ -74,6 +75,7 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "stage",
             "status",
             "job",
+            "package",
             "framework",
             "format",
             "safe_format",
@@ -89,6 +91,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "reference_format",
             "reference_rows",
             "target_column",
+            "holdout_filename",
+            "holdout_sha256",
+            "validation_thresholds",
             "reference_profile",
             "metrics",
             "requirements",
@@ -117,6 +122,17 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     def get_job(self, obj) -> int | None:
         job = self._latest_job(obj)
         return job.pk if job else None
+
+    def get_package(self, obj) -> dict | None:
+        build = obj.packages.order_by("-created_at", "-id").first()
+        if build is None:
+            return None
+        return {
+            "id": build.pk,
+            "status": build.status,
+            "validation_passed": build.validation_passed,
+            "deployable_to_production": build.deployable_to_production,
+        }
 
 
 class VersionListSerializer(ModelVersionSerializer):
@@ -149,6 +165,13 @@ class VersionRegisterSerializer(serializers.Serializer):
     code_commit = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     data_uri = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
     parent_version = serializers.IntegerField(required=False, min_value=1)
+    holdout = serializers.FileField(
+        required=False, allow_empty_file=True, help_text="labelled rows kept out of training, CSV or Parquet"
+    )
+    thresholds = serializers.JSONField(
+        required=False,
+        help_text='holdout metric bounds, e.g. {"roc_auc": 0.75}; rmse/mae/log_loss are maxima',
+    )
     tags = serializers.JSONField(required=False)
     business_owner = serializers.SlugRelatedField(
         slug_field="username", queryset=get_user_model().objects.all(), required=False, allow_null=True
@@ -171,6 +194,9 @@ class VersionRegisterSerializer(serializers.Serializer):
         if bad:
             raise serializers.ValidationError(f"metric values must be numbers: {', '.join(bad)}")
         return value
+
+    def validate_thresholds(self, value):
+        return self._expect(value, dict, "thresholds")
 
     def validate_environment(self, value):
         return self._expect(value, dict, "environment")

@@ -1,4 +1,4 @@
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -137,6 +137,9 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             parent_version=v.get("parent_version"),
             tags=v.get("tags") or [],
             business_owner=v.get("business_owner"),
+            holdout=v.get("holdout"),
+            holdout_filename=v["holdout"].name if v.get("holdout") else "",
+            thresholds=v.get("thresholds") or {},
         )
         version = services.version_register(user=request.user, reg=reg)
         return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
@@ -166,6 +169,24 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             return Response({"detail": "this version has no reference data"}, status=404)
         return FileResponse(
             version.reference_data.open("rb"), as_attachment=True, filename=version.reference_filename
+        )
+
+    @extend_schema(
+        request=None, responses={202: OpenApiResponse(description="the package build and its job")}
+    )
+    @action(detail=True, methods=["post"])
+    def package(self, request, pk=None):
+        """Build this version's package (again). Same inputs give the same build."""
+        from apps.packaging.services import package_build_enqueue
+
+        version = self.get_object()
+        if not access.can_change_stage(request.user, version.model):
+            raise PermissionDenied("only the owning team or IT may build packages")
+        build = package_build_enqueue(version=version, user=request.user)
+        job = Job.objects.filter(subject_type="package", subject_id=build.pk).order_by("-created_at").first()
+        return Response(
+            {"package": build.pk, "status": build.status, "job": job.pk if job else None},
+            status=status.HTTP_202_ACCEPTED,
         )
 
     @extend_schema(request=None, responses={202: OpenApiResponse(description="the profiling job")})

@@ -1,0 +1,222 @@
+"""Check records against a model's input schema. Standard library only, so any client can use it too.
+
+A schema is {"features": [{"name", "type", "nullable", "min", "max", "categories"}, ...]} with type one
+of number, integer, boolean, categorical, text, datetime. Error messages name the record and the
+feature but never repeat a submitted value: request bodies can hold personal data, and error
+responses end up in logs and tickets.
+"""
+
+import datetime
+import math
+import numbers
+
+PAYLOAD_KEYS = ("records", "dataframe_records", "dataframe_split", "instances", "inputs")
+_SHAPES = (
+    '{"records": [{...}]}, {"dataframe_records": [{...}]}, '
+    '{"dataframe_split": {"columns": [...], "data": [[...]]}}, {"instances": [{...}]} '
+    'or {"inputs": {"column": [...]}}'
+)
+_MAX_NAMES_LISTED = 20
+
+
+def records_from_payload(payload) -> list[dict]:
+    """The records of a request body in any of the accepted shapes; ValueError saying what is wrong."""
+    if not isinstance(payload, dict):
+        raise ValueError(f"the body must be a JSON object, one of: {_SHAPES}")
+    present = [key for key in PAYLOAD_KEYS if key in payload]
+    if len(present) != 1:
+        found = "none" if not present else "more than one"
+        raise ValueError(f"the body must have exactly one of {', '.join(PAYLOAD_KEYS)} (found {found})")
+    key = present[0]
+    body = payload[key]
+    if key == "dataframe_split":
+        records = _from_split(body)
+    elif key in ("instances", "inputs") and isinstance(body, dict):
+        records = _from_columns(body, key)
+    else:
+        records = _from_rows(body, key)
+    if not records:
+        raise ValueError(f"{key} holds no records: send at least one")
+    return records
+
+
+def _from_rows(rows, key: str) -> list[dict]:
+    if not isinstance(rows, list):
+        raise ValueError(f"{key} must be a list of objects, one per record")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValueError(f"{key}[{i}] must be an object of feature name to value")
+    return rows
+
+
+def _from_columns(columns: dict, key: str) -> list[dict]:
+    if not all(isinstance(values, list) for values in columns.values()):
+        raise ValueError(f"every value in {key} must be a list, one value per record")
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"the columns in {key} have different lengths")
+    count = lengths.pop() if lengths else 0
+    return [{name: values[i] for name, values in columns.items()} for i in range(count)]
+
+
+def _from_split(split) -> list[dict]:
+    if not isinstance(split, dict) or not isinstance(split.get("columns"), list):
+        raise ValueError('dataframe_split must be an object with a "columns" list and a "data" list')
+    columns, data = split["columns"], split.get("data")
+    if not all(isinstance(c, str) for c in columns):
+        raise ValueError("dataframe_split.columns must be a list of strings")
+    if len(set(columns)) != len(columns):
+        raise ValueError("dataframe_split.columns has a repeated name")
+    if not isinstance(data, list):
+        raise ValueError("dataframe_split.data must be a list of rows")
+    records = []
+    for i, row in enumerate(data):
+        if not isinstance(row, list):
+            raise ValueError(f"dataframe_split.data[{i}] must be a list of values")
+        if len(row) != len(columns):
+            raise ValueError(f"dataframe_split.data[{i}] has {len(row)} values for {len(columns)} columns")
+        records.append(dict(zip(columns, row, strict=True)))
+    return records
+
+
+def validate_records(records: list[dict], schema: dict, *, allow_extra: bool = False) -> list[str]:
+    """Every way the records break the schema, e.g. "records[3].Age: expected integer"; [] if none.
+    A feature absent from every record is reported once, as "missing feature Income"."""
+    features = _features(schema)
+    rows = [r for r in records if isinstance(r, dict)]
+    absent = [name for name in features if rows and all(name not in r for r in rows)]
+    errors = [f"missing feature {name}" for name in absent]
+    if not allow_extra and features:  # with no features listed there is nothing to call extra
+        unexpected = sorted({str(k) for r in rows for k in r} - set(features))
+        if unexpected:
+            errors.append(f"unexpected fields: {_listed(unexpected)}")
+    checked = {name: f for name, f in features.items() if name not in absent}
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            errors.append(f"records[{i}]: expected an object")
+            continue
+        for feature, message in _record_problems(record, checked):
+            errors.append(f"records[{i}].{feature}: {message}" if feature else f"records[{i}]: {message}")
+    return errors
+
+
+def record_errors(record: dict, schema: dict) -> list[str]:
+    """One record's problems, e.g. "Age: expected integer" or "missing feature Income"; extra keys are
+    not checked (a file being scored usually has an id or label column besides the features)."""
+    problems = _record_problems(record, _features(schema))
+    return [f"{feature}: {message}" if feature else message for feature, message in problems]
+
+
+def _features(schema: dict) -> dict[str, dict]:
+    return {
+        str(f["name"]): f for f in (schema or {}).get("features", []) if isinstance(f, dict) and "name" in f
+    }
+
+
+def _record_problems(record: dict, features: dict[str, dict]) -> list[tuple[str, str]]:
+    problems = []
+    for name, feature in features.items():
+        if name not in record:
+            problems.append(("", f"missing feature {name}"))
+            continue
+        value = record[name]
+        if is_missing(value):
+            if not feature.get("nullable", False):
+                problems.append((name, "null is not allowed"))
+            continue
+        message = value_problem(value, feature)
+        if message:
+            problems.append((name, message))
+    return problems
+
+
+def is_missing(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    # pandas' NA and NaT, recognised without importing pandas
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
+def value_problem(value, feature: dict) -> str | None:
+    """What is wrong with one present value, in words that do not repeat it; None when it fits."""
+    kind = feature.get("type")
+    if kind in ("number", "integer"):
+        return _number_problem(value, feature, integer=kind == "integer")
+    if kind == "boolean":
+        return None if _is_bool(value) else "expected boolean"
+    if kind == "categorical":
+        return _category_problem(value, feature)
+    if kind == "text":
+        return None if isinstance(value, str) else "expected string"
+    if kind == "datetime":
+        return None if _is_datetime(value) else "expected an ISO 8601 date or date-time"
+    return None  # a type this checker does not know: leave it to the model
+
+
+def _number_problem(value, feature: dict, *, integer: bool) -> str | None:
+    expected = "expected integer" if integer else "expected number"
+    if _is_bool(value) or not isinstance(value, numbers.Real):
+        return expected
+    number = float(value)
+    if not math.isfinite(number):
+        return "expected a finite number"
+    if integer and not number.is_integer():
+        return expected
+    low, high = feature.get("min"), feature.get("max")
+    if isinstance(low, int | float) and number < low:
+        return f"below the allowed minimum {low}"
+    if isinstance(high, int | float) and number > high:
+        return f"above the allowed maximum {high}"
+    return None
+
+
+def _category_problem(value, feature: dict) -> str | None:
+    label = category_label(value)
+    if label is None:
+        return "expected string"
+    categories = feature.get("categories")
+    if categories and label not in set(map(str, categories)):
+        return "unknown category"
+    return None
+
+
+def category_label(value) -> str | None:
+    """A category as the string the schema lists it by: numbers sent as JSON numbers count, and whole
+    floats lose their ".0" (a CSV column of codes with a gap is read as floats)."""
+    if isinstance(value, str):
+        return value
+    if _is_bool(value):
+        return str(bool(value))
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real) and math.isfinite(float(value)):
+        number = float(value)
+        return str(int(number)) if number.is_integer() else str(number)
+    return None
+
+
+def _is_bool(value) -> bool:
+    # numpy's bool (numpy.bool_, named numpy.bool since 2.0) is no Python bool nor int
+    return isinstance(value, bool) or (
+        type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")
+    )
+
+
+def _is_datetime(value) -> bool:
+    if isinstance(value, datetime.date):  # datetime and pandas' Timestamp are dates too
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        datetime.datetime.fromisoformat(value)  # dates alone parse too
+    except ValueError:
+        return False
+    return True
+
+
+def _listed(names: list[str]) -> str:
+    shown = [repr(n[:60]) for n in names[:_MAX_NAMES_LISTED]]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")

@@ -1,0 +1,216 @@
+"""The parent side of the sandbox: run one request in a fresh, resource-limited child process and turn
+whatever happens to it (answer, timeout, crash) into a dict.
+
+The child gets copies of its input files in a fresh temporary directory, an environment built from
+scratch (no settings, database URLs or secrets), its own process group, and limits on address space,
+CPU time and file size. Started as root, it switches to ``SANDBOX_USER`` before it touches the model
+(privileges.py explains why that happens in the child rather than here).
+"""
+
+import contextlib
+import json
+import os
+import pwd
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SANDBOX_USER = "nobody"
+# Importing numpy, pandas, pyarrow and one framework and loading a small model takes 450-570 MB of address
+# space (measured for sklearn, skops, ONNX, XGBoost, LightGBM); this leaves about 1.5 GB for the model.
+DEFAULT_MEMORY_MB = 2048
+FILE_SIZE_LIMIT = 512 * 1024**2
+_RESPONSE_LIMIT = 256 * 1024**2
+_COPIED_ENV = ("PATH", "LANG", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+# How running out of address space shows in Python, C++, Arrow, glibc and thread start-up errors.
+_MEMORY_SIGNS = (
+    "MemoryError",
+    "bad_alloc",
+    "Cannot allocate memory",
+    "failed to map segment",
+    "malloc of size",
+    "Failed to launch worker thread",
+    "pthread_create failed",
+    "out of memory",
+)
+_INPUTS = {"artifact": "artifact", "sample": "sample.pkl", "null_sample": "null_sample.pkl"}
+
+
+def run_in_sandbox(
+    request: dict,
+    *,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    cpu_seconds: int = 120,
+    timeout_seconds: float = 180,
+    project_root: str,
+) -> dict:
+    """Run ``request`` (see runner.py for its keys and the response) in a sandboxed child process.
+    Never raises for anything the model does; returns {"ok": false, "stage": ..., "error": ...}."""
+    workdir = tempfile.mkdtemp(prefix="modelyard-sandbox-")
+    try:
+        try:
+            child_request = _stage_inputs(request, workdir)
+        except KeyError as exc:
+            return {"ok": False, "stage": "request", "error": f"the request lacks {exc}"}
+        except OSError as exc:
+            return {
+                "ok": False,
+                "stage": "request",
+                "error": f"cannot copy the inputs into the sandbox: {exc}",
+            }
+        return _run_child(child_request, workdir, memory_mb, cpu_seconds, timeout_seconds, project_root)
+    finally:
+        _remove_tree(workdir)
+
+
+def _stage_inputs(request: dict, workdir: str) -> dict:
+    """Copy the input files where the unprivileged child can read them; return the rewritten request."""
+    os.chmod(workdir, 0o755)
+    child_request = dict(request)
+    for key, name in _INPUTS.items():
+        source = request.get(key) if key == "null_sample" else request[key]
+        if not source:
+            continue
+        if key == "artifact":
+            name += Path(source).suffix
+        target = os.path.join(workdir, name)
+        shutil.copyfile(source, target)
+        os.chmod(target, 0o644)
+        child_request[key] = target
+    return child_request
+
+
+def _run_child(request, workdir, memory_mb, cpu_seconds, timeout_seconds, project_root) -> dict:
+    scratch = os.path.join(workdir, "home")  # HOME and TMPDIR: the only place the child may write
+    os.mkdir(scratch, 0o700)
+    if os.geteuid() == 0:
+        user = pwd.getpwnam(SANDBOX_USER)
+        os.chown(scratch, user.pw_uid, user.pw_gid)
+    env = {key: os.environ[key] for key in _COPIED_ENV if key in os.environ}
+    env.update(
+        HOME=scratch,
+        TMPDIR=scratch,
+        PYTHONPATH=str(project_root),
+        PYTHONDONTWRITEBYTECODE="1",
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MODELYARD_SANDBOX_USER=SANDBOX_USER,
+    )
+    env.setdefault("LANG", "C.UTF-8")
+    paths = {name: os.path.join(workdir, name) for name in ("request.json", "stdout", "stderr")}
+    Path(paths["request.json"]).write_text(json.dumps(request), encoding="utf-8")
+
+    with (
+        open(paths["request.json"], "rb") as stdin,
+        open(paths["stdout"], "wb") as stdout,
+        open(paths["stderr"], "wb") as stderr,
+    ):
+        # Files, not pipes: a child (or a grandchild that left the group) cannot block us on a full pipe.
+        child = subprocess.Popen(
+            [sys.executable, "-P", "-m", "apps.packaging.sandbox.runner"],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=workdir,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_limiter(memory_mb, cpu_seconds),
+        )
+        try:
+            child.wait(timeout=timeout_seconds)
+        except subprocess.TimeoutExpired:
+            _kill_group(child.pid)
+            child.wait()
+            return {
+                "ok": False,
+                "stage": "timeout",
+                "error": f"the model did not finish within {timeout_seconds:g} s and was stopped"
+                + _last_lines(paths["stderr"]),
+            }
+        finally:
+            _kill_group(child.pid)  # anything the model left running in the group
+    return _interpret(child.returncode, paths, memory_mb, cpu_seconds)
+
+
+def _limiter(memory_mb: int, cpu_seconds: int):
+    def apply_limits() -> None:  # runs in the child between fork and exec
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024**2,) * 2)
+        # The soft limit sends SIGXCPU; the hard one, a second later, SIGKILL if that was caught.
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT,) * 2)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply_limits
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _interpret(returncode: int, paths: dict, memory_mb: int, cpu_seconds: int) -> dict:
+    with open(paths["stdout"], "rb") as fileobj:
+        output = fileobj.read(_RESPONSE_LIMIT)
+    try:
+        response = json.loads(output)
+    except ValueError:
+        response = None
+    if isinstance(response, dict) and "ok" in response:
+        error = str(response.get("error") or "")
+        if not response["ok"] and any(sign in error for sign in _MEMORY_SIGNS):
+            return {
+                "ok": False,
+                "stage": "crashed",
+                "error": "the model ran out of memory: it needs more than the memory limit of "
+                f"{memory_mb} MB (during {response.get('stage')}: {error[:500]})",
+            }
+        return response
+    return {
+        "ok": False,
+        "stage": "crashed",
+        "error": _crash_reason(returncode, paths, memory_mb, cpu_seconds),
+    }
+
+
+def _crash_reason(returncode: int, paths: dict, memory_mb: int, cpu_seconds: int) -> str:
+    tail = _last_lines(paths["stderr"])
+    memory = f"the memory limit of {memory_mb} MB"
+    if returncode == -signal.SIGXCPU:
+        reason = f"it was stopped at the CPU limit of {cpu_seconds} s"
+    elif returncode == -signal.SIGKILL:
+        reason = f"it was killed (SIGKILL): the CPU limit of {cpu_seconds} s or the system ran out of memory"
+    elif returncode == -signal.SIGXFSZ:
+        reason = f"it wrote a file larger than the limit of {FILE_SIZE_LIMIT // 1024**2} MB"
+    elif any(sign in tail for sign in _MEMORY_SIGNS):
+        reason = f"it ran out of memory: it needs more than {memory}"
+    elif returncode < 0:
+        name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else -returncode
+        reason = f"it died from signal {name}, often a native library failing to allocate under {memory}"
+    else:
+        reason = f"it exited with code {returncode} without a response"
+    return f"the sandbox process crashed: {reason}" + tail
+
+
+def _last_lines(path: str, lines: int = 12, limit: int = 4096) -> str:
+    """The end of the child's stderr, to show with an error ('' when it wrote nothing)."""
+    with open(path, "rb") as fileobj:
+        fileobj.seek(max(0, os.fstat(fileobj.fileno()).st_size - limit))
+        text = fileobj.read().decode("utf-8", errors="replace").strip()
+    return ("; last output: " + " | ".join(text.splitlines()[-lines:])) if text else ""
+
+
+def _remove_tree(path: str) -> None:
+    if os.geteuid() != 0:
+        # Same user as the child, which may have made directories unreadable: open them up first
+        # (never through a symlink, which could point anywhere).
+        for root, dirs, _files in os.walk(path):
+            for name in dirs:
+                target = os.path.join(root, name)
+                if not os.path.islink(target):
+                    with contextlib.suppress(OSError):
+                        os.chmod(target, 0o700)
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,50 @@
+"""Artifacts written by hand for the sandbox tests."""
+
+import zipfile
+from pathlib import Path
+
+PYTHON_MODEL = '''
+import numpy as np
+
+
+class RuleModel:
+    """A hand-written rule: positive when a + b / 2 > 0."""
+
+    classes_ = [0, 1]
+
+    def __init__(self):
+        print("loading the rule model")  # must not end up in the sandbox's JSON response
+
+    def predict(self, frame):
+        return (frame["a"] + 0.5 * frame["b"] > 0).astype(int)
+'''
+
+MLMODEL = """\
+artifact_path: model
+flavors:
+  python_function:
+    env:
+      conda: conda.yaml
+    loader_module: mlflow.sklearn
+    model_path: model.pkl
+    predict_fn: predict
+    python_version: 3.11.7
+  sklearn:
+    code: null
+    pickled_model: model.pkl
+    serialization_format: pickle
+    sklearn_version: 1.5.0
+mlflow_version: 2.14.0
+model_uuid: 0f6c1d8e2b8a4c7e9a7d3f1e5b2c4a6d
+"""
+
+
+def write_mlflow_zip(path: Path, root: str, model: bytes, mlmodel: str = MLMODEL, extra=()) -> Path:
+    """An MLflow model directory, zipped by hand; ``extra`` adds (ZipInfo or name, bytes) members."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(f"{root}MLmodel", mlmodel)
+        archive.writestr(f"{root}model.pkl", model)
+        archive.writestr(f"{root}conda.yaml", "dependencies:\n  - scikit-learn\n")
+        for member, data in extra:
+            archive.writestr(member, data)
+    return path
