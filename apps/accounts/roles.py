@@ -23,6 +23,7 @@ class Role(StrEnum):
 # models) is decided in apps.accounts.access; these say which kinds of action a role may take.
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.DATA_SCIENTIST: [
+        "packaging.view_packagebuild",
         "registry.view_registeredmodel",
         "registry.add_registeredmodel",
         "registry.change_registeredmodel",
@@ -38,8 +39,13 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "registry.change_modelversion",
         "registry.view_auditevent",
         "jobs.view_job",
+        # IT sets what the sandbox trusts and allows, in the admin (IT operators are staff).
+        "packaging.view_packagingpolicy",
+        "packaging.change_packagingpolicy",
+        "packaging.view_packagebuild",
     ],
     Role.BUSINESS_OWNER: [
+        "packaging.view_packagebuild",
         "registry.view_registeredmodel",
         "registry.view_modelversion",
         "jobs.view_job",

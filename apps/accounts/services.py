@@ -26,7 +26,9 @@ def user_create(
         user.set_password(password)
     elif not user.has_usable_password():
         user.set_unusable_password()
-    user.is_superuser = user.is_staff = role == Role.ADMIN
+    user.is_superuser = role == Role.ADMIN
+    # IT operators use the admin for the policies they own (packaging policy, later library policy).
+    user.is_staff = role in (Role.ADMIN, Role.IT_OPERATOR)
     user.save()
     if not Group.objects.filter(name=role.value).exists():
         ensure_role_groups()

@@ -7,12 +7,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts import access
 from apps.packaging import services
 from apps.registry import selectors
-
-
-def _message(exc) -> str:
-    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-    return " ".join(getattr(exc, "messages", [str(exc)]))
+from apps.registry.views import error_text
 
 
 @login_required
@@ -34,5 +29,5 @@ def package_override(request, pk: int):
         services.package_override(user=request.user, build=build, reason=request.POST.get("reason", ""))
         messages.success(request, "Validation overridden; the reason is in the audit trail.")
     except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _message(exc))
+        messages.error(request, error_text(exc))
     return redirect("registry:version-detail", pk=build.version_id)

@@ -12,6 +12,13 @@ from apps.registry.filters import RegisteredModelFilter
 from apps.registry.forms import RegisterVersionForm, StageForm
 
 
+def error_text(exc) -> str:
+    """A ValidationError or PermissionDenied as one sentence for a page message."""
+    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+        return "; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
+    return " ".join(getattr(exc, "messages", [str(exc)]))
+
+
 def _add_errors(form, exc: ValidationError) -> None:
     for field, errors in (exc.message_dict if hasattr(exc, "error_dict") else {None: exc.messages}).items():
         form.add_error(
@@ -81,7 +88,7 @@ def version_stage(request, pk: int):
             services.version_set_stage(user=request.user, version=version, **form.cleaned_data)
             messages.success(request, f"v{version.number} is now {form.cleaned_data['stage']}.")
         except (ValidationError, PermissionDenied) as exc:
-            messages.error(request, str(exc))
+            messages.error(request, error_text(exc))
     return redirect("registry:version-detail", pk=version.pk)
 
 

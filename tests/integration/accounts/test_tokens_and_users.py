@@ -63,3 +63,29 @@ def test_roles_are_groups_with_permissions(make_user):
     assert not ivan.has_perm("registry.add_registeredmodel")
     assert bea.has_perm("registry.view_registeredmodel")
     assert not bea.has_perm("registry.change_modelversion")
+
+
+def test_it_operators_edit_the_packaging_policy_in_the_admin(make_user, client):
+    from apps.packaging.models import PackagingPolicy
+
+    ivan = make_user("ivan", Role.IT_OPERATOR, team=None)
+    policy = PackagingPolicy.current()
+    client.force_login(ivan)
+    url = f"/admin/packaging/packagingpolicy/{policy.pk}/change/"
+    assert client.get(url).status_code == 200
+    response = client.post(
+        url,
+        {
+            "skops_trusted_types": '["sklearn.pipeline.Pipeline"]',
+            "latency_budget_ms_per_row": "5",
+            "sandbox_memory_mb": "2048",
+            "sandbox_cpu_seconds": "60",
+            "sandbox_timeout_seconds": "90",
+        },
+    )
+    assert response.status_code == 302
+    policy.refresh_from_db()
+    assert policy.skops_trusted_types == ["sklearn.pipeline.Pipeline"] and policy.updated_by == ivan
+    # Data scientists are not staff: the policy is not theirs to change.
+    client.force_login(make_user("dana"))
+    assert client.get(url).status_code == 302

@@ -206,3 +206,13 @@ def test_mlflow_zip_with_path_traversal_is_refused(make_user, frame, tmp_path):
     result = build(version)
     assert result.status == PackageBuild.Status.FAILED
     assert "escape.pkl" in result.error
+
+
+def test_a_schema_the_model_does_not_match_fails_with_the_reason(make_user, frame):
+    """The model was fitted on six features; the reference data (and so the schema) has three."""
+    filename, content = model_zoo.sklearn_joblib(frame)
+    narrow = frame[["Age", "Amount", "Price", "Status"]]
+    version = register(make_user("dana"), filename, content, narrow)
+    result = build(version)
+    assert result.status == PackageBuild.Status.FAILED
+    assert "predict" in result.error and "Seniority" in result.error, result.error
