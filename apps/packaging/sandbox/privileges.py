@@ -33,11 +33,33 @@ _NOT_PRELOADED = {
 }
 
 
-def drop_privileges(username: str, frameworks: tuple[str, ...] = ()) -> None:
-    """When running as root, become ``username`` (no supplementary groups). ``frameworks`` are the
-    modules to import beforehand should the interpreter or its packages be unreadable for that user."""
+def unreadable_packages(username: str) -> list[str]:
+    """Folders of installed packages (and the project) that ``username`` cannot reach. Packages
+    are imported lazily while a model runs, so these must be readable after the switch; the
+    standard library alone can be imported beforehand."""
+    user = pwd.getpwnam(username)
+    stdlib = os.path.dirname(os.__file__)
+    return [
+        entry
+        for entry in sys.path
+        if entry
+        and os.path.isdir(entry)
+        and not os.path.realpath(entry).startswith(os.path.realpath(stdlib))
+        and not _reachable(entry, user)
+    ]
+
+
+def drop_privileges(username: str, frameworks: tuple[str, ...] = ()) -> str:
+    """When running as root, become ``username`` (no supplementary groups) and return who the
+    sandbox now runs as. ``frameworks`` are imported beforehand should the interpreter be
+    unreadable for that user. When the installed packages themselves are unreadable for it (a
+    virtualenv inside a folder only root may enter), the switch cannot work: the sandbox stays
+    the worker's user and says so, relying on its other limits."""
     if os.geteuid() != 0:
-        return
+        return "the worker's user (not root, so no switch)"
+    blocked = unreadable_packages(username)
+    if blocked:
+        return f"root: '{username}' cannot read the installed packages in {blocked[0]}"
     user = pwd.getpwnam(username)
     if any(os.path.isdir(entry) and not _reachable(entry, user) for entry in sys.path):
         _preload(frameworks)
@@ -46,6 +68,7 @@ def drop_privileges(username: str, frameworks: tuple[str, ...] = ()) -> None:
     os.setuid(user.pw_uid)
     if os.geteuid() == 0 or os.getegid() == 0:
         raise PermissionError(f"could not switch to the user '{username}'")
+    return username
 
 
 def _reachable(path: str, user: pwd.struct_passwd) -> bool:

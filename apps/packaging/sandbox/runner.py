@@ -58,7 +58,7 @@ def main() -> None:
 def handle(text: str) -> dict:
     request = _stage("request", _parse_request, text)
     user = os.environ.get("MODELYARD_SANDBOX_USER", "nobody")
-    _stage("sandbox", drop_privileges, user, _FRAMEWORKS.get(request["format"], ()))
+    runs_as = _stage("sandbox", drop_privileges, user, _FRAMEWORKS.get(request["format"], ()))
     columns = request.get("columns") or None
     sample = _stage("request", _read_rows, request["sample"], columns)
 
@@ -91,6 +91,7 @@ def handle(text: str) -> dict:
         "latency_ms_per_row": statistics.median(timings) * 1000 / max(len(sample), 1),
         "null_rows": null_rows,
         "load_seconds": load_seconds,
+        "runs_as": runs_as,
     }
 
 
