@@ -194,3 +194,33 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.3):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def failed_validation_build(make_user, credit_frame):
+    """dana's rule-based model held to an accuracy it cannot reach: a package whose validation failed."""
+    from apps.packaging.services import package_build_enqueue, package_build_run
+    from apps.registry.services import Registration, version_register
+    from tests import model_zoo
+
+    frame = model_zoo.training_frame(credit_frame)
+    dana = make_user("dana", password="browser-pass-1")
+    filename, content = model_zoo.python_source(frame)
+    version = version_register(
+        user=dana,
+        reg=Registration(
+            model_name="rule",
+            task_type="binary_classification",
+            artifact=io.BytesIO(content),
+            artifact_filename=filename,
+            reference=io.BytesIO(model_zoo.reference_csv(frame)),
+            reference_filename="train.csv",
+            target="Status",
+            holdout=io.BytesIO(model_zoo.reference_csv(frame.head(200))),
+            holdout_filename="holdout.csv",
+            thresholds={"accuracy": 0.99},
+        ),
+    )
+    build = package_build_run(build=package_build_enqueue(version=version), step=lambda p, m: None)
+    assert build.validation_passed is False and build.archive_sha256
+    return build

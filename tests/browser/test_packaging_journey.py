@@ -1,42 +1,18 @@
 """IT operator, in a real browser: sees a failed validation and accepts it with a written reason."""
 
-import io
-
 import pytest
 
 from apps.accounts.roles import Role
-from apps.packaging.services import package_build_enqueue, package_build_run
-from apps.registry.services import Registration, version_register
-from tests import model_zoo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "browser-pass-1"
 
 
 def test_it_overrides_a_failed_validation_then_the_version_can_go_to_production(
-    make_user, login, credit_frame
+    make_user, login, failed_validation_build
 ):
-    frame = model_zoo.training_frame(credit_frame)
-    dana = make_user("dana", password=PASSWORD)
+    version = failed_validation_build.version
     make_user("ivan", Role.IT_OPERATOR, team=None, password=PASSWORD)
-    filename, content = model_zoo.python_source(frame)
-    version = version_register(
-        user=dana,
-        reg=Registration(
-            model_name="rule",
-            task_type="binary_classification",
-            artifact=io.BytesIO(content),
-            artifact_filename=filename,
-            reference=io.BytesIO(model_zoo.reference_csv(frame)),
-            reference_filename="train.csv",
-            target="Status",
-            holdout=io.BytesIO(model_zoo.reference_csv(frame.head(200))),
-            holdout_filename="holdout.csv",
-            thresholds={"accuracy": 0.99},
-        ),
-    )
-    package_build_run(build=package_build_enqueue(version=version), step=lambda p, m: None)
-
     page = login("ivan", PASSWORD)
     page.goto(page.url.rstrip("/") + f"/versions/{version.pk}/")
     assert page.get_by_test_id("validation-verdict").inner_text() == "validation failed"

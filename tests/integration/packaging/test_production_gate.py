@@ -1,41 +1,16 @@
 """A failed validation blocks production until an IT operator overrides it with a reason."""
 
-import io
-
 import pytest
 
 from apps.accounts.roles import Role
-from apps.packaging.services import package_build_enqueue, package_build_run
 from apps.registry.models import AuditEvent
-from apps.registry.services import Registration, version_register
-from tests import model_zoo
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def failed_build(make_user, credit_frame):
-    frame = model_zoo.training_frame(credit_frame)
-    dana = make_user("dana")
-    filename, content = model_zoo.python_source(frame)
-    version = version_register(
-        user=dana,
-        reg=Registration(
-            model_name="rule",
-            task_type="binary_classification",
-            artifact=io.BytesIO(content),
-            artifact_filename=filename,
-            reference=io.BytesIO(model_zoo.reference_csv(frame)),
-            reference_filename="train.csv",
-            target="Status",
-            holdout=io.BytesIO(model_zoo.reference_csv(frame.head(200))),
-            holdout_filename="holdout.csv",
-            thresholds={"accuracy": 0.99},
-        ),
-    )
-    build = package_build_run(build=package_build_enqueue(version=version), step=lambda p, m: None)
-    assert build.validation_passed is False and build.archive_sha256
-    return build
+def failed_build(failed_validation_build):
+    return failed_validation_build
 
 
 def test_failed_validation_blocks_production_until_it_overrides(failed_build, make_user, api_for, client):
