@@ -67,7 +67,9 @@ def test_data_scientist_registers_in_the_browser_and_sees_schema_and_profile(
     schema = page.get_by_test_id("schema")
     assert schema.get_by_text("Income", exact=True).is_visible()
     # htmx polls the job until the worker has profiled the reference data.
-    page.get_by_test_id("job-status").filter(has_text="succeeded").wait_for(timeout=60_000)
+    page.get_by_test_id("profile-job").get_by_test_id("job-status").filter(has_text="succeeded").wait_for(
+        timeout=60_000
+    )
     page.reload()
     page.locator("#profile-chart .main-svg").first.wait_for()
     page.get_by_role("link", name="Income").first.click()
