@@ -1,10 +1,12 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from apps.accounts.api.views import TeamViewSet, me, token_obtain
+from apps.accounts.api.views import TeamViewSet, me, server, token_obtain
+from apps.deployments.api.views import DeploymentViewSet, EndpointViewSet
 from apps.jobs.api.views import JobViewSet
 from apps.packaging.api.views import PackageBuildViewSet
 from apps.registry.api.views import AuditEventViewSet, ModelVersionViewSet, RegisteredModelViewSet
+from apps.serving.api.views import outcomes
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
@@ -13,10 +15,14 @@ router.register("versions", ModelVersionViewSet, basename="version")
 router.register("audit-events", AuditEventViewSet, basename="audit-event")
 router.register("jobs", JobViewSet, basename="job")
 router.register("packages", PackageBuildViewSet, basename="package")
+router.register("deployments", DeploymentViewSet, basename="deployment")
+router.register("endpoints", EndpointViewSet, basename="endpoint")
 
 app_name = "api"
 urlpatterns = [
     path("me/", me, name="me"),
+    path("server/", server, name="server"),
+    path("outcomes/", outcomes, name="outcomes"),
     path("auth/token/", token_obtain, name="token-obtain"),
     path("", include(router.urls)),
 ]

@@ -25,6 +25,9 @@ app.conf.task_acks_late = True
 app.conf.task_reject_on_worker_lost = True
 app.conf.worker_prefetch_multiplier = 1
 app.conf.broker_connection_retry_on_startup = True
-app.conf.beat_schedule = {}
+app.conf.beat_schedule = {
+    # The prediction log: from its buffer into the database, a few seconds behind the service.
+    "serving.ingest": {"task": "serving.ingest", "schedule": 2.0, "options": {"expires": 10}},
+}
 
 app.autodiscover_tasks()

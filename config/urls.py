@@ -10,5 +10,6 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("", include("apps.registry.urls")),
     path("", include("apps.packaging.urls")),
+    path("", include("apps.deployments.urls")),
     path("", include("apps.dashboards.urls")),
 ]

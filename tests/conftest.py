@@ -224,3 +224,34 @@ def failed_validation_build(make_user, credit_frame):
     build = package_build_run(build=package_build_enqueue(version=version), step=lambda p, m: None)
     assert build.validation_passed is False and build.archive_sha256
     return build
+
+
+@pytest.fixture
+def packaged_version(make_user, credit_frame):
+    """A factory: dana's credit model registered as a new version and packaged (validation passes)."""
+    from apps.packaging.services import package_build_enqueue, package_build_run
+    from apps.registry.services import Registration, version_register
+    from tests import model_zoo
+
+    frame = model_zoo.training_frame(credit_frame)
+    dana = make_user("dana", password="browser-pass-1")
+
+    def make(name="credit", seed=0):
+        filename, content = model_zoo.sklearn_joblib(frame.sample(frac=1.0, random_state=seed))
+        version = version_register(
+            user=dana,
+            reg=Registration(
+                model_name=name,
+                task_type="binary_classification",
+                artifact=io.BytesIO(content),
+                artifact_filename=filename,
+                reference=io.BytesIO(model_zoo.reference_csv(frame)),
+                reference_filename="train.csv",
+                target="Status",
+            ),
+        )
+        build = package_build_run(build=package_build_enqueue(version=version), step=lambda p, m: None)
+        assert build.validation_passed, build.report
+        return version
+
+    return make

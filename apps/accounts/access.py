@@ -115,3 +115,18 @@ def packages_visible_to(user) -> QuerySet:
     from apps.packaging.models import PackageBuild
 
     return PackageBuild.objects.filter(version__in=versions_visible_to(user).values("id"))
+
+
+def endpoints_visible_to(user) -> QuerySet:
+    from apps.deployments.models import Endpoint
+
+    qs = Endpoint.objects.all()
+    if sees_every_model(user):
+        return qs
+    return qs.filter(Q(team__members=user) | Q(deployments__version__model__business_owner=user)).distinct()
+
+
+def deployments_visible_to(user) -> QuerySet:
+    from apps.deployments.models import Deployment
+
+    return Deployment.objects.filter(version__in=versions_visible_to(user).values("id"))

@@ -2,6 +2,7 @@
 
 import io
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,6 +133,7 @@ def seed(stdout=None) -> None:
         thresholds={"roc_auc": 0.9},
         version=2,
     )
+    seed_deployments(users)
     reviews = training.train_reviews(folder)
     _register(
         user=mark,
@@ -145,3 +147,40 @@ def seed(stdout=None) -> None:
         tags=["text", "demo"],
         thresholds={"accuracy": 0.7},
     )
+
+
+def _wait_for_package(version, timeout: float = 300):
+    """The worker builds packages after registration; deployments need them."""
+    from apps.packaging.models import PackageBuild
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        build = version.packages.filter(status=PackageBuild.Status.SUCCEEDED).first()
+        if build is not None:
+            return build
+        time.sleep(1)
+    log.warning("no package for %s after %ss: deployments skipped", version, timeout)
+    return None
+
+
+def seed_deployments(users) -> None:
+    """credit-default v1 serves in staging and, approved by IT, in production. v2 failed its
+    validation, so it stays out of production until IT decides otherwise."""
+    from apps.deployments.models import Deployment, Endpoint
+    from apps.deployments.services import deployment_approve, deployment_request
+
+    if Endpoint.objects.filter(name="credit-risk").exists():
+        return
+    dana, ivan = users["dana"], users["ivan"]
+    v1 = RegisteredModel.objects.get(name="credit-default").versions.get(number=1)
+    if _wait_for_package(v1) is None:
+        return
+    deployment_request(user=dana, version=v1, endpoint="credit-risk", environment="staging")
+    production = deployment_request(user=dana, version=v1, endpoint="credit-risk", environment="production")
+    deployment_approve(user=ivan, deployment=production, reason="validation passed; demo launch")
+    deadline = time.monotonic() + 120
+    while (
+        Deployment.objects.filter(status=Deployment.Status.ROLLING_OUT).exists()
+        and time.monotonic() < deadline
+    ):
+        time.sleep(1)

@@ -329,6 +329,91 @@ def package_download(version_id, output):
     click.echo(f"saved {path} (checksum verified)")
 
 
+@cli.command()
+@click.argument("model_name")
+@click.argument("version", type=int)
+@click.option("--endpoint", required=True, help="endpoint name, e.g. credit-risk")
+@click.option("--environment", default="staging", show_default=True)
+@click.option(
+    "--strategy", type=click.Choice(["direct", "canary", "shadow"]), default="direct", show_default=True
+)
+@click.option("--percent", type=float, help="share of traffic for a canary")
+@click.option("--team", help="team slug, when several teams have a model with this name")
+def deploy(model_name, version, endpoint, environment, strategy, percent, team):
+    """Deploy a model version behind an endpoint (production waits for IT's approval)."""
+    d = Client().deploy(
+        model_name,
+        version,
+        endpoint=endpoint,
+        environment=environment,
+        strategy=strategy,
+        percent=percent,
+        team=team,
+    )
+    click.echo(
+        f"deployment {d['id']}: {d['model_name']} v{d['version_number']} → {d['endpoint']} "
+        f"({d['environment']}, {d['role']}) is {d['status']}"
+    )
+
+
+@cli.command()
+@click.argument("endpoint")
+@click.option("--environment", default="production", show_default=True)
+@click.option("--reason", default="", help="why (kept in the audit log)")
+def rollback(endpoint, environment, reason):
+    """Put back the version that served before the current one."""
+    d = Client().rollback(endpoint, environment, reason)
+    click.echo(f"{endpoint} ({environment}) now serves {d['model_name']} v{d['version_number']}")
+
+
+@cli.command()
+@click.argument("endpoint")
+@click.option("--environment", default="production", show_default=True)
+@click.option("--reason", default="")
+def promote(endpoint, environment, reason):
+    """The live canary (or shadow) of an endpoint takes all traffic."""
+    d = Client().promote(endpoint, environment, reason)
+    click.echo(f"{endpoint} ({environment}) now serves {d['model_name']} v{d['version_number']}")
+
+
+@cli.command()
+@click.argument("endpoint")
+@click.option("--environment", default="production", show_default=True)
+@click.option("--json", "json_text", help='records as JSON: {"Age": 30, ...} or a list of them')
+@click.option(
+    "--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CSV or JSON"
+)
+def predict(endpoint, environment, json_text, path):
+    """Score records on the inference service and print the answer as JSON."""
+    if path is not None and path.suffix.lower() == ".csv":
+        import pandas as pd
+
+        records = pd.read_csv(path)
+    else:
+        text = path.read_text() if path is not None else json_text
+        if not text:
+            raise click.ClickException("give the records with --json or --file")
+        records = json.loads(text)
+    click.echo(json.dumps(Client().predict(endpoint, records, environment), indent=2))
+
+
+@cli.group()
+def outcomes():
+    """Ground truth that arrives after the predictions."""
+
+
+@outcomes.command("send")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--endpoint", required=True)
+@click.option("--key-field", help="input field holding the business key, when the CSV has business_key")
+def outcomes_send(path, endpoint, key_field):
+    """Send a CSV of outcomes (request_id[,row],value or business_key,value)."""
+    answer = Client().send_outcomes(endpoint, path, key_field=key_field)
+    click.echo(f"accepted {answer['accepted']}; unknown ids {answer['unknown_count']}")
+    for request_id in answer["unknown"][:20]:
+        click.echo(f"  unknown: {request_id}")
+
+
 def main() -> None:
     cli(prog_name="modelyard")
 

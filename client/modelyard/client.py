@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import tempfile
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -129,7 +130,89 @@ class Client:
             )
         return path
 
+    def deployments(self, endpoint: str | None = None, environment: str | None = None) -> list[dict]:
+        params = {"endpoint__name": endpoint, "endpoint__environment__name": environment}
+        return list(self.http.paginate("deployments/", params))
+
+    def endpoints(self, environment: str | None = None) -> list[dict]:
+        return list(self.http.paginate("endpoints/", {"environment__name": environment}))
+
     # --- changing ------------------------------------------------------------------------------
+    def deploy(
+        self,
+        model_name: str,
+        version: int,
+        *,
+        endpoint: str,
+        environment: str = "staging",
+        strategy: str = "direct",
+        percent: float | None = None,
+        team: str | None = None,
+    ) -> dict:
+        """Deploy version number ``version`` of a model behind ``endpoint``. Production waits for an
+        IT operator's approval (the answer's status says pending_approval)."""
+        matches = [v for v in self.versions(model_name, team=team) if v.number == int(version)]
+        if not matches:
+            raise ModelyardError(f"model '{model_name}' has no version {version}")
+        body = {
+            "version": matches[0].id,
+            "endpoint": endpoint,
+            "environment": environment,
+            "strategy": strategy,
+        }
+        if percent is not None:
+            body["percent"] = percent
+        return self.http.post("deployments/", json=body)
+
+    def _endpoint_id(self, endpoint: str, environment: str) -> int:
+        found = self.http.get("endpoints/", {"name": endpoint, "environment__name": environment})
+        results = found.get("results", []) if isinstance(found, dict) else found
+        if not results:
+            raise ModelyardError(f"no endpoint '{endpoint}' in {environment}")
+        return results[0]["id"]
+
+    def rollback(self, endpoint: str, environment: str = "production", reason: str = "") -> dict:
+        """Put back the version that served before the current one."""
+        return self.http.post(
+            f"endpoints/{self._endpoint_id(endpoint, environment)}/rollback/", json={"reason": reason}
+        )
+
+    def promote(self, endpoint: str, environment: str = "production", reason: str = "") -> dict:
+        """The live canary (or shadow) takes all traffic."""
+        return self.http.post(
+            f"endpoints/{self._endpoint_id(endpoint, environment)}/promote/", json={"reason": reason}
+        )
+
+    def send_outcomes(self, endpoint: str, outcomes, *, key_field: str | None = None) -> dict:
+        """Ground truth for logged predictions: a list of {"request_id", "row"?, "value"} or
+        {"business_key", "value"} dicts, a DataFrame, or the path of a CSV file with those columns.
+        Answers how many were accepted and which ids are unknown."""
+        if artifacts.is_path(outcomes):
+            path = artifacts.existing_file(outcomes, "outcomes file")
+            with open(path, "rb") as handle:
+                data = {"endpoint": endpoint, **({"key_field": key_field} if key_field else {})}
+                return self.http.post("outcomes/", data=data, files={"file": (path.name, handle)})
+        if artifacts.is_dataframe(outcomes):
+            outcomes = json.loads(outcomes.to_json(orient="records"))
+        body = {
+            "endpoint": endpoint,
+            "outcomes": list(outcomes),
+            **({"key_field": key_field} if key_field else {}),
+        }
+        return self.http.post("outcomes/", json=body)
+
+    def inference_url(self) -> str:
+        return os.environ.get("MODELYARD_INFERENCE_URL") or self.http.get("server/")["inference_url"]
+
+    def predict(self, endpoint: str, records, environment: str = "production") -> dict:
+        """Score one record (a dict) or many (a list of dicts or a DataFrame) on the inference service."""
+        if artifacts.is_dataframe(records):
+            records = json.loads(records.to_json(orient="records"))
+        elif isinstance(records, dict):
+            records = [records]
+        url = f"{self.inference_url().rstrip('/')}/v1/endpoints/{endpoint}/predict"
+        return self.http.request("POST", url, params={"environment": environment}, json={"records": records})
+
     def build_package(self, version_id: int, wait: bool = False, progress: bool = True) -> dict:
         """Build (or rebuild) a version's package; with wait=True follow it and return the build."""
         queued = self.http.post(f"versions/{int(version_id)}/package/")

@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.registry",
     "apps.packaging",
+    "apps.serving",
+    "apps.deployments",
     "apps.dashboards",
     "apps.demo",
 ]
@@ -139,6 +141,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+
+# Where clients send predictions: the inference service (its own process; `manage.py inference`).
+MODELYARD_INFERENCE_URL = env("MODELYARD_INFERENCE_URL", default="http://127.0.0.1:8100")
 
 # Largest accepted artifact or reference upload, in megabytes.
 MODELYARD_MAX_UPLOAD_MB = env.int("MODELYARD_MAX_UPLOAD_MB", default=200)

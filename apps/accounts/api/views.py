@@ -49,3 +49,12 @@ def token_obtain(request):
         raise exceptions.AuthenticationFailed("wrong username or password")
     key = token_create(user=user, name=data.validated_data["name"])
     return Response({"token": key, "username": user.username}, status=201)
+
+
+@extend_schema(responses={200: dict})
+@api_view(["GET"])
+def server(request):
+    """What a client needs to know about this server: where to send predictions."""
+    from django.conf import settings
+
+    return Response({"inference_url": settings.MODELYARD_INFERENCE_URL})

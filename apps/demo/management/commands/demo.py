@@ -18,9 +18,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8000")
+        parser.add_argument("--inference-bind", default="127.0.0.1:8100")
         parser.add_argument("--no-seed", action="store_true")
 
-    def handle(self, *args, bind, no_seed, **options):
+    def handle(self, *args, bind, inference_bind, no_seed, **options):
         call_command("migrate", interactive=False, verbosity=0)
         python = sys.executable
         bin_dir = os.path.dirname(python)
@@ -53,6 +54,15 @@ class Command(BaseCommand):
                 "-",
             ],
         }
+        processes["inference"] = [
+            python,
+            "manage.py",
+            "inference",
+            "--bind",
+            inference_bind,
+            "--workers",
+            "2",
+        ]
         children: list[subprocess.Popen] = []
 
         def stop(*_):
@@ -76,12 +86,17 @@ class Command(BaseCommand):
             seed()
         children.append(subprocess.Popen(processes["beat"]))
         children.append(subprocess.Popen(processes["web"]))
+        children.append(subprocess.Popen(processes["inference"]))
         url = f"http://{bind}/"
         self.stdout.write(self.style.SUCCESS(f"\nModelyard is running at {url}   (Ctrl-C stops everything)"))
         self.stdout.write(f"Log in with any of these (password: {DEMO_PASSWORD}):")
         for u in USERS:
             self.stdout.write(f"  {u.username:<6} {u.what}")
-        self.stdout.write(f"API docs: {url}api/docs/\n")
+        self.stdout.write(f"API docs: {url}api/docs/")
+        self.stdout.write(
+            f"Predictions: curl -X POST http://{inference_bind}/v1/endpoints/credit-risk/predict "
+            "-H 'Content-Type: application/json' -d @- (see README)\n"
+        )
         while True:
             for child in children:
                 if child.poll() is not None:

@@ -1,0 +1,76 @@
+from rest_framework import serializers
+
+from apps.deployments.models import Deployment, Endpoint
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    endpoint = serializers.CharField(source="endpoint.name", read_only=True)
+    environment = serializers.CharField(source="endpoint.environment.name", read_only=True)
+    model_name = serializers.CharField(source="version.model.name", read_only=True)
+    version_number = serializers.IntegerField(source="version.number", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Deployment
+        fields = [
+            "id",
+            "endpoint",
+            "environment",
+            "model_name",
+            "version",
+            "version_number",
+            "package",
+            "strategy",
+            "role",
+            "traffic_percent",
+            "status",
+            "requested_by",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+            "error",
+            "created_at",
+            "live_at",
+            "retired_at",
+        ]
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    environment = serializers.CharField(source="environment.name", read_only=True)
+    team = serializers.CharField(source="team.slug", read_only=True)
+    live = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Endpoint
+        fields = [
+            "id",
+            "name",
+            "environment",
+            "team",
+            "allow_extra_fields",
+            "sticky_key",
+            "slo_latency_p99_ms",
+            "slo_availability",
+            "live",
+            "created_at",
+        ]
+
+    def get_live(self, obj) -> list[dict]:
+        live = [d for d in obj.deployments.all() if d.status == Deployment.Status.LIVE]
+        return [
+            {"deployment": d.pk, "version": d.version.number, "role": d.role, "percent": d.traffic_percent}
+            for d in live
+        ]
+
+
+class DeployRequestSerializer(serializers.Serializer):
+    version = serializers.IntegerField(help_text="the version's id")
+    endpoint = serializers.CharField(max_length=100)
+    environment = serializers.CharField(max_length=50, default="staging")
+    strategy = serializers.ChoiceField(choices=Deployment.Strategy.choices, default="direct")
+    percent = serializers.FloatField(required=False, min_value=0, max_value=100)
+
+
+class DecisionSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)

@@ -1,0 +1,328 @@
+"""Deployments: request, approve, roll out, promote, roll back. Every step is audited; nothing here
+ever acts on its own — monitoring may suggest a rollback, a person performs it."""
+
+import io
+import shutil
+import tarfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from apps.accounts import access
+from apps.accounts.roles import Role
+from apps.deployments.models import Deployment, Endpoint, Environment
+from apps.jobs.services import job_enqueue
+from apps.packaging.bundle.archive import verify_archive
+from apps.packaging.models import PackageBuild
+from apps.packaging.services import production_blocker
+from apps.registry.audit import audit_record
+from apps.registry.models import ModelVersion
+
+LIVE = Deployment.Status.LIVE
+
+
+def environment_named(name: str) -> Environment:
+    env = Environment.objects.filter(name=name).first()
+    if env is None:
+        known = ", ".join(Environment.objects.values_list("name", flat=True))
+        raise ValidationError({"environment": f"'{name}' is not an environment; use one of {known}"})
+    return env
+
+
+def _may_operate(user, endpoint_or_model_team, environment: Environment) -> bool:
+    """IT operates every endpoint; a team operates its own outside environments needing approval."""
+    if access.has_role(user, Role.IT_OPERATOR, Role.ADMIN):
+        return True
+    return (
+        not environment.requires_approval
+        and access.has_role(user, Role.DATA_SCIENTIST)
+        and user.teams.filter(pk=endpoint_or_model_team.pk).exists()
+    )
+
+
+def _latest_package(version: ModelVersion) -> PackageBuild:
+    build = version.packages.filter(status=PackageBuild.Status.SUCCEEDED).order_by("-created_at").first()
+    if build is None:
+        raise ValidationError(
+            {"version": f"v{version.number} has no package yet; wait for its build to finish"}
+        )
+    return build
+
+
+def _endpoint_for(*, user, version: ModelVersion, name: str, environment: Environment) -> Endpoint:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"endpoint": "name the endpoint, e.g. credit-risk"})
+    endpoint = Endpoint.objects.filter(environment=environment, name=name).first()
+    if endpoint is None:
+        if slugify(name) != name:
+            raise ValidationError({"endpoint": f"'{name}' must be lower-case letters, digits and hyphens"})
+        return Endpoint.objects.create(
+            environment=environment, name=name, team=version.model.team, created_by=user
+        )
+    if endpoint.team_id != version.model.team_id:
+        raise ValidationError({"endpoint": f"'{name}' in {environment} belongs to another team"})
+    return endpoint
+
+
+@transaction.atomic
+def deployment_request(
+    *,
+    user,
+    version: ModelVersion,
+    endpoint: str,
+    environment: str = "staging",
+    strategy: str = "direct",
+    percent: float | None = None,
+) -> Deployment:
+    """Ask for a version to serve behind an endpoint. Environments that require approval wait for
+    an IT operator; the others roll out at once."""
+    if not access.can_edit_model(user, version.model) and not access.has_role(user, Role.IT_OPERATOR):
+        raise PermissionDenied("only the owning team or IT may deploy this model")
+    env = environment_named(environment)
+    if strategy not in Deployment.Strategy.values:
+        raise ValidationError(
+            {"strategy": f"'{strategy}' is not one of {', '.join(Deployment.Strategy.values)}"}
+        )
+    package = _latest_package(version)
+    if env.name == "production" or env.requires_approval:
+        blocker = production_blocker(version)
+        if blocker:
+            raise ValidationError({"version": blocker})
+    target = _endpoint_for(user=user, version=version, name=endpoint, environment=env)
+    role = {
+        "direct": Deployment.Role.PRIMARY,
+        "canary": Deployment.Role.CANARY,
+        "shadow": Deployment.Role.SHADOW,
+    }[strategy]
+    if strategy == "canary" and (percent is None or not 0 < float(percent) < 100):
+        raise ValidationError({"percent": "a canary takes a share of traffic between 0 and 100 (exclusive)"})
+    percent = float(percent) if strategy == "canary" else (0.0 if strategy == "shadow" else 100.0)
+    if (
+        role != Deployment.Role.PRIMARY
+        and not target.deployments.filter(status=LIVE, role="primary").exists()
+    ):
+        raise ValidationError(
+            {"strategy": f"{strategy} needs a live version on '{target.name}' to compare with"}
+        )
+    deployment = Deployment.objects.create(
+        endpoint=target,
+        version=version,
+        package=package,
+        strategy=strategy,
+        role=role,
+        traffic_percent=percent,
+        status=Deployment.Status.PENDING_APPROVAL if env.requires_approval else Deployment.Status.ROLLING_OUT,
+        requested_by=user,
+    )
+    audit_record(
+        actor=user,
+        action="deployment.requested",
+        obj=deployment,
+        team=version.model.team,
+        endpoint=target.name,
+        environment=env.name,
+        strategy=strategy,
+        percent=percent,
+    )
+    if not env.requires_approval:
+        deployment_rollout_enqueue(deployment=deployment, user=user)
+    return deployment
+
+
+def _decide(*, user, deployment: Deployment, approve: bool, reason: str) -> Deployment:
+    if not access.has_role(user, Role.IT_OPERATOR, Role.ADMIN):
+        raise PermissionDenied("only an IT operator may approve or reject a deployment")
+    deployment = Deployment.objects.select_for_update().select_related("version__model").get(pk=deployment.pk)
+    if deployment.status != Deployment.Status.PENDING_APPROVAL:
+        raise ValidationError(
+            {"deployment": f"this deployment is {deployment.status}, not waiting for approval"}
+        )
+    if not approve and len((reason or "").strip()) < 5:
+        raise ValidationError({"reason": "say why the deployment is rejected"})
+    deployment.status = Deployment.Status.ROLLING_OUT if approve else Deployment.Status.REJECTED
+    deployment.decided_by, deployment.decided_at, deployment.decision_reason = (
+        user,
+        timezone.now(),
+        reason or "",
+    )
+    deployment.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+    audit_record(
+        actor=user,
+        action="deployment.approved" if approve else "deployment.rejected",
+        obj=deployment,
+        team=deployment.version.model.team,
+        reason=reason or "",
+    )
+    if approve:
+        deployment_rollout_enqueue(deployment=deployment, user=user)
+    return deployment
+
+
+@transaction.atomic
+def deployment_approve(*, user, deployment: Deployment, reason: str = "") -> Deployment:
+    return _decide(user=user, deployment=deployment, approve=True, reason=reason)
+
+
+@transaction.atomic
+def deployment_reject(*, user, deployment: Deployment, reason: str) -> Deployment:
+    return _decide(user=user, deployment=deployment, approve=False, reason=reason)
+
+
+def deployment_rollout_enqueue(*, deployment: Deployment, user=None):
+    from apps.deployments.tasks import rollout
+
+    return job_enqueue(
+        kind="deployments.rollout",
+        subject_type="deployment",
+        subject_id=deployment.pk,
+        idempotency_key=f"deployments.rollout:{deployment.pk}",
+        send=lambda job_id: rollout.delay(job_id),
+        team=deployment.endpoint.team,
+        requested_by=user,
+    )
+
+
+def unpack_package(build: PackageBuild) -> Path:
+    """Unpack a package once, by content hash, after checking its manifest."""
+    folder = Path(settings.VAR_DIR) / "deployments" / build.archive_sha256
+    if (folder / ".complete").exists():
+        return folder
+    data = build.archive.open("rb").read()
+    problems = verify_archive(data)
+    if problems:
+        raise ValueError(f"the package does not verify: {'; '.join(problems[:3])}")
+    partial = folder.with_name(folder.name + f".partial-{timezone.now().timestamp()}")
+    partial.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        archive.extractall(partial, filter="data")
+    roots = [p for p in partial.iterdir() if p.is_dir()]
+    if len(roots) != 1:
+        raise ValueError("the package must hold exactly one top folder")
+    if folder.exists():  # another worker unpacked it meanwhile
+        shutil.rmtree(partial)
+    else:
+        roots[0].rename(folder)
+        (folder / ".complete").touch()
+        partial.rmdir()
+    return folder
+
+
+@transaction.atomic
+def _go_live(deployment: Deployment, package_dir: Path, actor=None) -> Deployment:
+    deployment = (
+        Deployment.objects.select_for_update()
+        .select_related("endpoint", "version__model")
+        .get(pk=deployment.pk)
+    )
+    if deployment.status == LIVE:
+        return deployment
+    live = Deployment.objects.select_for_update().filter(endpoint=deployment.endpoint, status=LIVE)
+    # A direct deployment replaces everything on the endpoint; a canary or shadow replaces its kind.
+    replaced = live if deployment.role == Deployment.Role.PRIMARY else live.filter(role=deployment.role)
+    now = timezone.now()
+    for old in replaced:
+        old.status, old.retired_at = Deployment.Status.RETIRED, now
+        old.save(update_fields=["status", "retired_at"])
+    deployment.status, deployment.live_at, deployment.package_dir = LIVE, now, str(package_dir)
+    deployment.save(update_fields=["status", "live_at", "package_dir"])
+    audit_record(
+        actor=actor,
+        action="deployment.live",
+        obj=deployment,
+        team=deployment.version.model.team,
+        endpoint=deployment.endpoint.name,
+        environment=deployment.endpoint.environment.name,
+        role=deployment.role,
+        percent=deployment.traffic_percent,
+        replaced=[d.pk for d in replaced],
+    )
+    return deployment
+
+
+def deployment_rollout_run(*, deployment: Deployment, step) -> Deployment:
+    step(10, "verifying and unpacking the package")
+    try:
+        folder = unpack_package(deployment.package)
+    except (ValueError, OSError, tarfile.TarError) as exc:
+        Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.FAILED, error=str(exc))
+        raise
+    step(80, "switching traffic")
+    return _go_live(deployment, folder)
+
+
+@transaction.atomic
+def endpoint_promote(*, user, endpoint: Endpoint, reason: str = "") -> Deployment:
+    """The live canary (or, failing that, the shadow) becomes the primary, taking all traffic."""
+    if not _may_operate(user, endpoint.team, endpoint.environment):
+        raise PermissionDenied("only IT (or the owning team outside production) may promote")
+    candidate = (
+        endpoint.deployments.filter(status=LIVE, role__in=["canary", "shadow"])
+        .order_by("role", "-live_at")
+        .first()
+    )
+    if candidate is None:
+        raise ValidationError({"endpoint": f"'{endpoint.name}' has no live canary or shadow to promote"})
+    promoted = Deployment.objects.create(
+        endpoint=endpoint,
+        version=candidate.version,
+        package=candidate.package,
+        strategy=Deployment.Strategy.DIRECT,
+        role=Deployment.Role.PRIMARY,
+        traffic_percent=100.0,
+        status=Deployment.Status.ROLLING_OUT,
+        requested_by=user,
+        decided_by=user,
+        decided_at=timezone.now(),
+        decision_reason=reason or f"promoted from {candidate.role}",
+    )
+    audit_record(actor=user, action="deployment.promoted", obj=promoted, team=endpoint.team, reason=reason)
+    return _go_live(promoted, Path(candidate.package_dir), actor=user)
+
+
+@transaction.atomic
+def endpoint_rollback(*, user, endpoint: Endpoint, reason: str = "") -> Deployment:
+    """Put back the primary that served before the current one. A person's decision, audited."""
+    if not _may_operate(user, endpoint.team, endpoint.environment):
+        raise PermissionDenied("only IT (or the owning team outside production) may roll back")
+    current = endpoint.deployments.filter(status=LIVE, role="primary").first()
+    previous = (
+        endpoint.deployments.filter(role="primary", status=Deployment.Status.RETIRED)
+        .exclude(version_id=current.version_id if current else None)
+        .order_by("-live_at")
+        .first()
+    )
+    if previous is None:
+        raise ValidationError({"endpoint": f"'{endpoint.name}' has no earlier version to roll back to"})
+    restored = Deployment.objects.create(
+        endpoint=endpoint,
+        version=previous.version,
+        package=previous.package,
+        strategy=Deployment.Strategy.DIRECT,
+        role=Deployment.Role.PRIMARY,
+        traffic_percent=100.0,
+        status=Deployment.Status.ROLLING_OUT,
+        requested_by=user,
+        decided_by=user,
+        decided_at=timezone.now(),
+        decision_reason=reason or "rollback",
+    )
+    audit_record(
+        actor=user,
+        action="deployment.rolled_back",
+        obj=restored,
+        team=endpoint.team,
+        reason=reason,
+        from_version=current.version.number if current else None,
+        to_version=previous.version.number,
+    )
+    return _go_live(restored, Path(previous.package_dir), actor=user)
+
+
+def seed_environments() -> None:
+    Environment.objects.get_or_create(name="staging", defaults={"requires_approval": False, "order": 1})
+    Environment.objects.get_or_create(name="production", defaults={"requires_approval": True, "order": 2})

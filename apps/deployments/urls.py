@@ -1,0 +1,11 @@
+from django.urls import path
+
+from apps.deployments import views
+
+app_name = "deployments"
+urlpatterns = [
+    path("deployments/", views.overview, name="overview"),
+    path("versions/<int:version_pk>/deploy/", views.deploy, name="deploy"),
+    path("deployments/<int:pk>/<str:decision>/", views.decide, name="decide"),
+    path("endpoints/<int:pk>/<str:action>/", views.endpoint_action, name="endpoint-action"),
+]

@@ -1,0 +1,97 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.accounts import access
+from apps.accounts.roles import Role
+from apps.deployments import services
+from apps.deployments.models import Deployment
+from apps.registry import selectors
+from apps.registry.views import error_text
+
+
+@login_required
+def overview(request):
+    """Endpoints with their live versions and traffic split, approvals waiting, and history."""
+    endpoints = (
+        access.endpoints_visible_to(request.user)
+        .select_related("environment", "team")
+        .prefetch_related("deployments__version__model")
+    )
+    deployments = access.deployments_visible_to(request.user).select_related(
+        "endpoint__environment", "version__model", "requested_by", "decided_by"
+    )
+    return render(
+        request,
+        "deployments/overview.html",
+        {
+            "endpoints": endpoints,
+            "pending": deployments.filter(status=Deployment.Status.PENDING_APPROVAL),
+            "history": deployments[:50],
+            "is_it": access.has_role(request.user, Role.IT_OPERATOR, Role.ADMIN),
+        },
+    )
+
+
+def _act(request, action, success: str):
+    try:
+        action()
+        messages.success(request, success)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
+
+
+@login_required
+@require_POST
+def deploy(request, version_pk: int):
+    version = selectors.version_for_user(request.user, version_pk)
+    percent = request.POST.get("percent") or None
+    _act(
+        request,
+        lambda: services.deployment_request(
+            user=request.user,
+            version=version,
+            endpoint=request.POST.get("endpoint", ""),
+            environment=request.POST.get("environment", "staging"),
+            strategy=request.POST.get("strategy", "direct"),
+            percent=float(percent) if percent and percent.replace(".", "", 1).isdigit() else None,
+        ),
+        "Deployment requested.",
+    )
+    return redirect("registry:version-detail", pk=version.pk)
+
+
+@login_required
+@require_POST
+def decide(request, pk: int, decision: str):
+    deployment = get_object_or_404(access.deployments_visible_to(request.user), pk=pk)
+    reason = request.POST.get("reason", "")
+    if decision == "approve":
+        _act(
+            request,
+            lambda: services.deployment_approve(user=request.user, deployment=deployment, reason=reason),
+            "Approved; rolling out.",
+        )
+    else:
+        _act(
+            request,
+            lambda: services.deployment_reject(user=request.user, deployment=deployment, reason=reason),
+            "Rejected.",
+        )
+    return redirect("deployments:overview")
+
+
+@login_required
+@require_POST
+def endpoint_action(request, pk: int, action: str):
+    endpoint = get_object_or_404(access.endpoints_visible_to(request.user), pk=pk)
+    reason = request.POST.get("reason", "")
+    service = services.endpoint_promote if action == "promote" else services.endpoint_rollback
+    _act(
+        request,
+        lambda: service(user=request.user, endpoint=endpoint, reason=reason),
+        f"{action.title()} done.",
+    )
+    return redirect("deployments:overview")

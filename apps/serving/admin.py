@@ -1,0 +1,39 @@
+from django.contrib import admin
+
+from apps.serving.models import Outcome, Prediction, RejectedRequest
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """The log is written by ingestion only; the admin looks, it never edits."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Prediction)
+class PredictionAdmin(ReadOnlyAdmin):
+    list_display = ("ts", "endpoint", "environment", "role", "request_id", "row", "version_id", "latency_ms")
+    list_filter = ("environment", "role", "batch")
+    search_fields = ("request_id", "endpoint")
+    date_hierarchy = "ts"
+    show_full_result_count = False  # counting a large log on every page is slow
+
+
+@admin.register(RejectedRequest)
+class RejectedRequestAdmin(ReadOnlyAdmin):
+    list_display = ("ts", "endpoint", "environment", "request_id", "version_id")
+    list_filter = ("environment",)
+    search_fields = ("request_id", "endpoint")
+    date_hierarchy = "ts"
+
+
+@admin.register(Outcome)
+class OutcomeAdmin(ReadOnlyAdmin):
+    list_display = ("observed_at", "endpoint", "request_id", "row", "business_key")
+    search_fields = ("request_id", "business_key", "endpoint")

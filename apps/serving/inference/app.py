@@ -1,0 +1,409 @@
+"""The inference service's WSGI application: plain Python on the request path (no Django), so a
+request costs a dict lookup, a JSON parse, a schema check and the model's own time.
+
+    POST /v1/endpoints/<name>/predict[?environment=...]   score records
+    GET  /health                                          routes and models loaded in this worker
+    GET  /metrics                                         Prometheus text
+"""
+
+import copy
+import datetime
+import logging
+import os
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from http import HTTPStatus
+from urllib.parse import parse_qs
+
+import numpy as np
+import pandas as pd
+
+from apps.packaging.bundle.templates.schema_check import records_from_payload, validate_records
+from apps.serving.inference.cache import ModelCache, ModelUnavailable
+from apps.serving.inference.choosing import choose_arm
+from apps.serving.inference.metrics import Metrics, field_problem
+from apps.serving.inference.payload import BadRequest, parse_json, read_body, to_json
+from apps.serving.inference.routes import SHADOW, Arm, Route, RouteTable
+from apps.serving.inference.shadows import ShadowRunner
+
+log = logging.getLogger(__name__)
+
+LogFn = Callable[[list[dict]], None]
+
+_PREDICT_PATH = re.compile(r"/v1/endpoints/(?P<endpoint>[^/]{1,200})/predict")
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+_UNKNOWN = "(unknown)"  # the endpoint label of requests for endpoints that do not exist: bounded
+
+
+def make_app(
+    table: RouteTable,
+    log: LogFn,
+    *,
+    max_body_bytes: int = 1_000_000,
+    max_depth: int = 20,
+    default_environment: str = "production",
+    cache: ModelCache | None = None,
+    metrics: Metrics | None = None,
+    shadows: ShadowRunner | None = None,
+    rng: random.Random | None = None,
+    warm_models: bool = True,
+) -> "InferenceApp":
+    """The WSGI callable. ``log(rows)`` must make the rows durable before it returns; it is called
+    before every successful answer, and an exception from it turns the answer into a 503."""
+    return InferenceApp(
+        table,
+        log,
+        max_body_bytes=max_body_bytes,
+        max_depth=max_depth,
+        default_environment=default_environment,
+        cache=cache or ModelCache(),
+        metrics=metrics or Metrics(),
+        shadows=shadows or ShadowRunner(),
+        rng=rng or random.Random(),
+        warm_models=warm_models,
+    )
+
+
+class _Answer(Exception):
+    """Stops a request early with this status and JSON body."""
+
+    def __init__(self, status: int, body: dict):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+class InferenceApp:
+    def __init__(
+        self,
+        table,
+        log,
+        *,
+        max_body_bytes,
+        max_depth,
+        default_environment,
+        cache,
+        metrics,
+        shadows,
+        rng,
+        warm_models,
+    ):
+        self.table = table
+        self.log = log
+        self.max_body_bytes = max_body_bytes
+        self.max_depth = max_depth
+        self.default_environment = default_environment
+        self.cache = cache
+        self.metrics = metrics
+        self.shadows = shadows
+        self.rng = rng
+        self.warm_models = warm_models
+        table.on_change(self._routes_changed)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        headers = [("X-Served-By", str(os.getpid()))]
+        try:
+            match = _PREDICT_PATH.fullmatch(path)
+            if match:
+                if method != "POST":
+                    return _respond(
+                        start_response, 405, {"detail": "use POST"}, headers + [("Allow", "POST")]
+                    )
+                request_id = _request_id(environ)
+                headers.append(("X-Request-ID", request_id))
+                status, body = self._predict(environ, match["endpoint"], request_id)
+                return _respond(start_response, status, body, headers)
+            if path in ("/health", "/metrics") and method not in ("GET", "HEAD"):
+                return _respond(start_response, 405, {"detail": "use GET"}, headers + [("Allow", "GET")])
+            if path == "/health":
+                return self._health(start_response, headers)
+            if path == "/metrics":
+                text, content_type = self.metrics.exposition()
+                return _respond(start_response, 200, text, headers, content_type=content_type)
+            return _respond(start_response, 404, {"detail": "not found"}, headers)
+        except Exception:
+            log.exception("the inference service failed on %s %s", method, path)
+            return _respond(start_response, 500, {"detail": "internal error"}, headers)
+
+    def _health(self, start_response, headers):
+        loaded = self.table.loaded
+        body = {
+            "status": "ok" if loaded else "starting",
+            "routes": len(self.table),
+            "models_loaded": len(self.cache),
+        }
+        return _respond(start_response, 200 if loaded else 503, body, headers)
+
+    # --- scoring ---------------------------------------------------------------------------------
+
+    def _predict(self, environ, endpoint: str, request_id: str) -> tuple[int, dict]:
+        started = time.perf_counter()
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        environment = query.get("environment", [self.default_environment])[0]
+        route = self.table.get(environment, endpoint)
+        if route is None:
+            self._count(_UNKNOWN, "", 404)
+            return 404, {
+                "detail": f"no endpoint '{_clip(endpoint)}' in environment '{_clip(environment)}'",
+                "request_id": request_id,
+            }
+        try:
+            return self._score(environ, route, environment, request_id, started)
+        except _Answer as answer:
+            return answer.status, {**answer.body, "request_id": request_id}
+
+    def _score(self, environ, route: Route, environment: str, request_id: str, started: float):
+        endpoint = route.endpoint
+        try:
+            payload = parse_json(read_body(environ, self.max_body_bytes), self.max_depth)
+            records = records_from_payload(payload)
+        except (BadRequest, ValueError) as exc:
+            status = exc.status if isinstance(exc, BadRequest) else 400
+            self._count(endpoint, "", status)
+            self.metrics.errors.labels(endpoint, "bad_request").inc()
+            raise _Answer(status, {"detail": str(exc)}) from None
+
+        arm = choose_arm(route, records[0], self.rng)
+        if arm is None:
+            self._count(endpoint, "", 503)
+            raise _Answer(503, {"detail": f"endpoint '{endpoint}' has no primary model deployed"})
+        version = str(arm.version_number)
+
+        errors = validate_records(
+            _without_sticky_key(records, route, arm), arm.input_schema, allow_extra=route.allow_extra
+        )
+        if errors:
+            self._reject(route, environment, arm, request_id, records, errors)
+            self._observe(endpoint, arm, started)
+            self._count(endpoint, version, 422)
+            raise _Answer(
+                422,
+                {"detail": f"the records do not match the input schema of '{endpoint}'", "errors": errors},
+            )
+
+        try:
+            model = self.cache.get(arm)
+        except ModelUnavailable:
+            self.metrics.errors.labels(endpoint, "load").inc()
+            self._count(endpoint, version, 503)
+            raise _Answer(503, {"detail": "the model is not available right now"}) from None
+
+        try:
+            predictions, probabilities = _run_model(model, records, arm.input_schema)
+        except Exception as exc:
+            # The message may quote the input (pandas and sklearn do), so only its type is logged.
+            log.error(
+                "model %s v%s failed on request %s: %s",
+                arm.model_name,
+                version,
+                request_id,
+                type(exc).__name__,
+            )
+            self.metrics.errors.labels(endpoint, "model").inc()
+            self._observe(endpoint, arm, started)
+            self._count(endpoint, version, 500)
+            raise _Answer(500, {"detail": "the model failed on this input"}) from None
+
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        rows = _log_rows(route, environment, arm, request_id, records, predictions, probabilities, latency_ms)
+        try:
+            self.log(rows)
+        except Exception:
+            log.exception("could not log request %s; refusing its answer", request_id)
+            self.metrics.errors.labels(endpoint, "log").inc()
+            self._count(endpoint, version, 503)
+            raise _Answer(503, {"detail": "prediction log unavailable"}) from None
+
+        body = {
+            "request_id": request_id,
+            "model": arm.model_name,
+            "version": arm.version_number,
+            "deployment": arm.deployment_id,
+            "predictions": predictions,
+        }
+        if probabilities is not None:
+            body["probabilities"] = probabilities
+        if model.classes is not None:
+            body["classes"] = model.classes
+        self._observe(endpoint, arm, started)
+        self._count(endpoint, version, 200)
+        self._start_shadows(route, environment, request_id, records)
+        return 200, body
+
+    def _reject(self, route: Route, environment: str, arm: Arm, request_id: str, records, errors) -> None:
+        """A data-quality event: counted per field and problem, and logged without the values."""
+        for error in errors:
+            field, problem = field_problem(error)
+            self.metrics.rejected_fields.labels(route.endpoint, field, problem).inc()
+        event = {
+            "kind": "rejected",
+            "request_id": request_id,
+            "endpoint": route.endpoint,
+            "environment": environment,
+            "deployment_id": arm.deployment_id,
+            "version_id": arm.version_id,
+            "role": arm.role,
+            "rows": len(records),
+            "errors": errors,
+            "ts": _now(),
+            "batch": False,
+        }
+        try:
+            self.log([event])
+        except Exception:
+            # The client's answer (422) does not depend on this record; the counter still has it.
+            log.exception("could not log the rejection of request %s", request_id)
+            self.metrics.errors.labels(route.endpoint, "log").inc()
+
+    # --- shadows ---------------------------------------------------------------------------------
+
+    def _start_shadows(self, route: Route, environment: str, request_id: str, records: list[dict]) -> None:
+        for arm in route.shadows:
+            # A copy, so that nothing a shadow does can reach the answer or another shadow.
+            job_records = copy.deepcopy(records)
+
+            def job(arm=arm, job_records=job_records):
+                self._score_shadow(route, environment, arm, request_id, job_records)
+
+            if not self.shadows.submit(job):
+                self.metrics.errors.labels(route.endpoint, "shadow_dropped").inc()
+
+    def _score_shadow(self, route: Route, environment: str, arm: Arm, request_id: str, records) -> None:
+        started = time.perf_counter()
+        endpoint = route.endpoint
+        # A shadow may use fewer features than the primary; more it cannot get.
+        if validate_records(records, arm.input_schema, allow_extra=True):
+            self.metrics.errors.labels(endpoint, "shadow").inc()
+            log.warning(
+                "shadow %s v%s cannot score request %s: schema mismatch",
+                arm.model_name,
+                arm.version_number,
+                request_id,
+            )
+            return
+        try:
+            model = self.cache.get(arm)
+            predictions, probabilities = _run_model(model, records, arm.input_schema)
+        except Exception as exc:
+            self.metrics.errors.labels(endpoint, "shadow").inc()
+            log.error(
+                "shadow %s v%s failed on request %s: %s",
+                arm.model_name,
+                arm.version_number,
+                request_id,
+                type(exc).__name__,
+            )
+            return
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        self.metrics.latency.labels(endpoint, str(arm.version_number), SHADOW).observe(latency_ms / 1000.0)
+        try:
+            self.log(
+                _log_rows(
+                    route, environment, arm, request_id, records, predictions, probabilities, latency_ms
+                )
+            )
+        except Exception:
+            self.metrics.errors.labels(endpoint, "log").inc()
+            log.exception("could not log shadow predictions of request %s", request_id)
+
+    # --- bookkeeping -----------------------------------------------------------------------------
+
+    def _routes_changed(self, routes: list[Route]) -> None:
+        arms = [arm for route in routes for arm in route.arms]
+        self.cache.retain(arm.cache_key for arm in arms)
+        if self.warm_models:
+            # In a thread of its own: a large model must neither hold up route refreshes nor keep a
+            # booting gunicorn worker silent past its timeout. Requests meanwhile wait on the key lock.
+            threading.Thread(target=self.cache.warm, args=(arms,), name="model-warmup", daemon=True).start()
+
+    def _count(self, endpoint: str, version: str, status: int) -> None:
+        self.metrics.requests.labels(endpoint, version, str(status)).inc()
+
+    def _observe(self, endpoint: str, arm: Arm, started: float) -> None:
+        self.metrics.latency.labels(endpoint, str(arm.version_number), arm.role).observe(
+            time.perf_counter() - started
+        )
+
+
+def _run_model(model, records: list[dict], schema: dict) -> tuple[list, list | None]:
+    """Predictions and probabilities (None without predict_proba) as JSON-ready lists. The frame is
+    built once, its columns in the schema's order, because pipelines select columns by position too."""
+    names = [
+        str(f["name"]) for f in (schema or {}).get("features", []) if isinstance(f, dict) and "name" in f
+    ]
+    if names:
+        frame = pd.DataFrame({name: [record.get(name) for record in records] for name in names})
+    else:
+        frame = pd.DataFrame.from_records(records)
+    predictions = np.asarray(model.predict(frame))
+    probabilities = model.predict_proba(frame)
+    if len(predictions) != len(records):
+        raise ValueError("the model returned a different number of predictions than records")
+    return predictions.tolist(), None if probabilities is None else np.asarray(probabilities).tolist()
+
+
+def _without_sticky_key(records: list[dict], route: Route, arm: Arm) -> list[dict]:
+    """The records as the schema check sees them: a sticky key that is no feature of the model is
+    there for routing, so it is not an unexpected field (the log keeps it with the inputs)."""
+    key = route.sticky_key
+    if (
+        not key
+        or route.allow_extra
+        or any(f.get("name") == key for f in arm.input_schema.get("features", []))
+    ):
+        return records
+    return [{k: v for k, v in record.items() if k != key} for record in records]
+
+
+def _log_rows(
+    route, environment, arm, request_id, records, predictions, probabilities, latency_ms
+) -> list[dict]:
+    ts = _now()
+    return [
+        {
+            "request_id": request_id,
+            "row": i,
+            "endpoint": route.endpoint,
+            "environment": environment,
+            "deployment_id": arm.deployment_id,
+            "version_id": arm.version_id,
+            "role": arm.role,
+            "inputs": record,
+            "prediction": predictions[i],
+            "probabilities": None if probabilities is None else probabilities[i],
+            "latency_ms": latency_ms,
+            "ts": ts,
+            "batch": False,
+            "kind": "prediction",
+        }
+        for i, record in enumerate(records)
+    ]
+
+
+def _request_id(environ) -> str:
+    given = environ.get("HTTP_X_REQUEST_ID", "")
+    return given if _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def _clip(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat()
+
+
+def _respond(start_response, status: int, body, headers, *, content_type="application/json"):
+    data = body if isinstance(body, bytes) else to_json(body)
+    phrase = HTTPStatus(status).phrase
+    start_response(
+        f"{status} {phrase}",
+        [("Content-Type", content_type), ("Content-Length", str(len(data))), *headers],
+    )
+    return [data]

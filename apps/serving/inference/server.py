@@ -1,0 +1,74 @@
+"""Gunicorn, run from Python: the master forks ``workers`` processes and each builds its own app
+(``build_app`` runs after the fork), so route-refresh threads, loaded models and open log files
+belong to one process and are never shared through fork."""
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+
+from gunicorn.app.base import BaseApplication
+from prometheus_client import multiprocess
+
+_NEWER_GUNICORN_ONLY = {"control_socket_disable"}  # older releases have no control socket to disable
+
+
+class InferenceServer(BaseApplication):
+    def __init__(self, build_app: Callable[[], Callable], options: dict):
+        self._build_app = build_app
+        self._options = options
+        super().__init__()
+
+    def load_config(self):
+        for key, value in self._options.items():
+            if key in _NEWER_GUNICORN_ONLY and key not in self.cfg.settings:
+                continue
+            if value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        return self._build_app()
+
+
+def gunicorn_options(
+    *, bind: str, workers: int, threads: int, keepalive: int = 5, timeout: int = 30, **more
+) -> dict:
+    """The settings the service runs with: gthread workers, so keep-alive clients keep their
+    connection and a worker answers ``threads`` requests at once while models release the GIL."""
+    return {
+        "bind": bind,
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "keepalive": keepalive,
+        "timeout": timeout,
+        "graceful_timeout": 10,
+        "preload_app": False,  # build_app must run in each worker, after the fork
+        "proc_name": "modelyard-inference",
+        "accesslog": None,  # every prediction is logged already; an access line each would double it
+        "errorlog": "-",
+        "control_socket_disable": True,  # one socket path per user: a second server would clash
+        **more,
+    }
+
+
+def multiprocess_dir_set() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def fresh_multiprocess_dir() -> str:
+    """An empty folder for prometheus_client's multiprocess files, set in the environment before
+    any worker starts; leftovers of an earlier run would be added to this run's counters."""
+    path = tempfile.mkdtemp(prefix="modelyard-inference-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path
+
+
+def remove_multiprocess_dir(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def mark_worker_dead(server, worker) -> None:
+    """gunicorn's child_exit hook: a dead worker's live gauges (CPU, memory) stop being reported."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,326 @@
+"""Moving the prediction log from its buffer into the database, and joining outcomes to it.
+
+A prediction record (what the inference service appends, one per scored row)::
+
+    {"request_id": "…", "row": 0, "endpoint": "credit", "environment": "production",
+     "deployment_id": 7, "version_id": 3, "role": "primary", "inputs": {...},
+     "prediction": 1, "probabilities": [0.2, 0.8], "latency_ms": 4.2,
+     "ts": "2025-01-01T12:00:00+00:00", "batch": false}
+
+``ts`` may also be seconds since the epoch. A rejected request (a data-quality event, without
+the values)::
+
+    {"kind": "rejected", "request_id": "…", "endpoint": "credit", "environment": "production",
+     "version_id": 3, "deployment_id": 7, "errors": ["…"], "ts": "…"}
+
+Inserts ignore rows already there (the unique keys), so a batch delivered twice is stored once.
+"""
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, transaction
+from django.db.models import TextField
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from apps.serving.logbuffer import dumps
+from apps.serving.models import Outcome, Prediction, RejectedRequest
+
+log = logging.getLogger(__name__)
+
+# Raised when the database cannot be reached: the batch stays in the buffer for the next drain.
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
+PREDICTION_COLUMNS = (
+    "request_id",
+    "row",
+    "endpoint",
+    "environment",
+    "deployment_id",
+    "version_id",
+    "role",
+    "inputs",
+    "prediction",
+    "probabilities",
+    "latency_ms",
+    "ts",
+    "batch",
+)
+REJECTED_COLUMNS = ("request_id", "endpoint", "environment", "deployment_id", "version_id", "errors", "ts")
+ROLES = frozenset(Prediction.Role.values)
+
+
+def _timestamp(value) -> datetime:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _text(value, limit: int) -> str:
+    text = str(value)
+    if len(text) > limit:
+        raise ValueError(f"longer than {limit} characters")
+    return text
+
+
+def _json(value) -> str:
+    return dumps(value).decode()
+
+
+def _optional_int(value) -> int | None:
+    return None if value in (None, "") else int(value)  # "" is an empty CSV cell
+
+
+def _prediction_row(r: dict) -> tuple:
+    role = r.get("role") or "primary"
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    probabilities = r.get("probabilities")
+    return (
+        _text(r["request_id"], 64),
+        int(r.get("row") or 0),
+        _text(r["endpoint"], 200),
+        _text(r.get("environment") or "", 50),
+        int(r["deployment_id"]),
+        int(r["version_id"]),
+        role,
+        _json(r.get("inputs") or {}),
+        _json(r.get("prediction")),
+        None if probabilities is None else _json(probabilities),
+        float(r.get("latency_ms") or 0.0),
+        _timestamp(r["ts"]),
+        bool(r.get("batch", False)),
+    )
+
+
+def _rejected_row(r: dict) -> tuple:
+    return (
+        _text(r["request_id"], 64),
+        _text(r["endpoint"], 200),
+        _text(r.get("environment") or "", 50),
+        _optional_int(r.get("deployment_id")),
+        _optional_int(r.get("version_id")),
+        _json(list(r.get("errors") or [])),
+        _timestamp(r["ts"]),
+    )
+
+
+def _insert_ignoring_duplicates(connection, table: str, columns: tuple, rows: list[tuple]) -> int:
+    """Insert ``rows``, skipping those whose unique key is already stored; rows inserted."""
+    if not rows:
+        return 0
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(c) for c in columns)
+    if connection.vendor == "postgresql":
+        # COPY is the fast way in; it cannot skip duplicates, so it fills a temporary table that
+        # one INSERT … ON CONFLICT DO NOTHING moves over. Dropped first: inside an outer
+        # transaction (tests) ON COMMIT has not fired yet.
+        load = quote(f"{table}_load")
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{load}")
+            cursor.execute(
+                f"CREATE TEMP TABLE {load} ON COMMIT DROP AS SELECT {names} FROM {quote(table)} WITH NO DATA"
+            )
+            with cursor.cursor.copy(f"COPY {load} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM {load} ON CONFLICT DO NOTHING"
+            )
+            return cursor.rowcount
+    # SQLite keeps datetimes as naive UTC text, in Django's format.
+    at = columns.index("ts")
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [(*row[:at], adapt(row[at]), *row[at + 1 :]) for row in rows]
+    marks = ", ".join(["%s"] * len(columns))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT OR IGNORE INTO {quote(table)} ({names}) VALUES ({marks})", rows)
+        return cursor.rowcount
+
+
+def _rows(records, make) -> list[tuple]:
+    rows = []
+    for record in records:
+        try:
+            rows.append(make(record))
+        except (KeyError, TypeError, ValueError) as error:
+            # A record that can never be stored must not block the log behind it.
+            log.error(
+                "prediction log: unusable record skipped (%s: %s): %.300r",
+                type(error).__name__,
+                error,
+                record,
+            )
+    return rows
+
+
+def ingest_batch(records: list[dict], *, using: str = DEFAULT_DB_ALIAS) -> int:
+    """Store a batch of log records in one transaction; the number of predictions inserted
+    (those already stored, from an earlier delivery of the same batch, are not counted)."""
+    rejected = [r for r in records if r.get("kind") == "rejected"]
+    predictions = [r for r in records if r.get("kind", "prediction") == "prediction"]
+    if len(rejected) + len(predictions) < len(records):
+        log.error(
+            "prediction log: %d records of an unknown kind skipped",
+            len(records) - len(rejected) - len(predictions),
+        )
+    connection = connections[using]
+    with transaction.atomic(using=using):
+        inserted = _insert_ignoring_duplicates(
+            connection, Prediction._meta.db_table, PREDICTION_COLUMNS, _rows(predictions, _prediction_row)
+        )
+        _insert_ignoring_duplicates(
+            connection, RejectedRequest._meta.db_table, REJECTED_COLUMNS, _rows(rejected, _rejected_row)
+        )
+    return inserted
+
+
+def drain(
+    buffer, *, max_batches: int | None = 100, batch_size: int = 5000, using: str = DEFAULT_DB_ALIAS
+) -> int:
+    """read → ingest → ack until the buffer is empty or ``max_batches`` batches are stored;
+    the number of predictions inserted. When the database is down nothing is acknowledged:
+    the drain stops and the records wait in the buffer (their reader gets them first next time).
+
+    While the database stores one batch, a thread reads and parses the next through the buffer's
+    sibling reader: the database server and Python then work at the same time. The database is
+    only used from the calling thread (its connection and transaction)."""
+    readers = (buffer, buffer.sibling())
+    inserted = batches = 0
+    started = time.monotonic()
+    with ThreadPoolExecutor(1, thread_name_prefix="prediction-log-read") as pool:
+        upcoming = pool.submit(readers[0].read, batch_size)
+        while upcoming is not None:
+            reader = readers[batches % 2]
+            token, records = upcoming.result()
+            if not token:
+                break
+            last = max_batches is not None and batches + 1 >= max_batches
+            upcoming = None if last else pool.submit(readers[(batches + 1) % 2].read, batch_size)
+            if records:
+                try:
+                    inserted += ingest_batch(records, using=using)
+                except DATABASE_DOWN as error:
+                    log.warning("prediction log: database unavailable, records stay buffered: %s", error)
+                    connections[using].close_if_unusable_or_obsolete()  # reconnect next time
+                    break
+            reader.ack(token)  # only after the commit: a crash in between means a harmless redelivery
+            batches += 1
+        if upcoming is not None:
+            upcoming.result()  # read but not ingested: left un-acked, its reader hands it out again
+    if inserted:
+        log.info("prediction log: %d predictions stored in %.2fs", inserted, time.monotonic() - started)
+    return inserted
+
+
+# --- Outcomes ---------------------------------------------------------------------------------
+
+
+def outcomes_ingest(records: list[dict], *, key_field: str | None = None) -> tuple[int, list[str]]:
+    """Store ground truth for logged predictions; (outcomes accepted, unknown ids).
+
+    Each record has ``endpoint`` and ``value`` (the label), optionally ``observed_at``, and
+    either ``request_id`` (with ``row`` when the request scored several rows) or
+    ``business_key``: the value the prediction's inputs hold under ``key_field`` (``a__b`` for a
+    nested field; compared as text), which joins to the latest such prediction. An id no
+    prediction has (or not yet: the log is ingested every few seconds) is reported back, not
+    stored. Sending an outcome again replaces its value. Empty strings count as missing (CSV)."""
+    for r in records:
+        if not r.get("endpoint") or "value" not in r:
+            raise ValueError("every outcome needs an endpoint and a value")
+        if _blank(r.get("request_id")) and _blank(r.get("business_key")):
+            raise ValueError("every outcome needs a request_id or a business_key")
+        try:
+            _optional_int(r.get("row"))
+            _observed_at(r)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"outcome for {r.get('request_id') or r.get('business_key')}: {error}") from None
+
+    by_request = [r for r in records if not _blank(r.get("request_id"))]
+    by_key = [r for r in records if _blank(r.get("request_id"))]
+    known = set()
+    for chunk in _chunks(by_request):
+        known |= set(
+            Prediction.objects.filter(
+                endpoint__in={r["endpoint"] for r in chunk},
+                request_id__in={str(r["request_id"]) for r in chunk},
+            ).values_list("endpoint", "request_id", "row")
+        )
+    known_requests = {(endpoint, request_id) for endpoint, request_id, _ in known}
+    matches = _match_business_keys(by_key, key_field) if by_key and key_field else {}
+
+    accepted, unknown = {}, []
+    for r in records:
+        endpoint, row = r["endpoint"], _optional_int(r.get("row"))
+        if not _blank(r.get("request_id")):
+            request_id = str(r["request_id"])
+            if (endpoint, request_id, row) in known or (
+                row is None and (endpoint, request_id) in known_requests
+            ):
+                accepted[(endpoint, request_id, row)] = r  # the last of duplicates wins
+            else:
+                unknown.append(request_id)
+        elif (match := matches.get((endpoint, str(r["business_key"])))) is not None:
+            accepted[(endpoint, *match)] = r
+        else:
+            unknown.append(str(r["business_key"]))
+    _store_outcomes(accepted)
+    return len(accepted), list(dict.fromkeys(unknown))
+
+
+def _blank(value) -> bool:
+    return value is None or value == ""
+
+
+def _observed_at(r: dict) -> datetime:
+    return timezone.now() if _blank(r.get("observed_at")) else _timestamp(r["observed_at"])
+
+
+def _chunks(items: list, size: int = 500):
+    """Bounded IN lists (SQLite limits a statement's parameters)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _store_outcomes(accepted: dict) -> None:
+    """Insert new outcomes and overwrite known ones, a few statements per 500 (not two each)."""
+    with transaction.atomic():
+        for keys in _chunks(list(accepted)):
+            stored = {
+                (o.endpoint, o.request_id, o.row): o
+                for o in Outcome.objects.filter(
+                    endpoint__in={k[0] for k in keys}, request_id__in={k[1] for k in keys}
+                )
+            }
+            new, changed = [], []
+            for key in keys:
+                r = accepted[key]
+                outcome = stored.get(key) or Outcome(endpoint=key[0], request_id=key[1], row=key[2])
+                outcome.value = r["value"]
+                outcome.business_key = None if _blank(r.get("business_key")) else str(r["business_key"])
+                outcome.observed_at = _observed_at(r)
+                (changed if outcome.pk else new).append(outcome)
+            Outcome.objects.bulk_create(new)
+            Outcome.objects.bulk_update(changed, ["value", "business_key", "observed_at"])
+
+
+def _match_business_keys(records: list[dict], key_field: str) -> dict:
+    """(endpoint, business key) → (request_id, row) of the latest prediction whose inputs hold it."""
+    found = {}
+    for chunk in _chunks(records):
+        keyed = (
+            Prediction.objects.filter(endpoint__in={r["endpoint"] for r in chunk})
+            .annotate(business_key=Cast(KT(f"inputs__{key_field}"), TextField()))
+            .filter(business_key__in={str(r["business_key"]) for r in chunk})
+            .order_by("ts", "id")
+            .values_list("endpoint", "business_key", "request_id", "row")
+        )
+        found |= {
+            (endpoint, key): (request_id, row) for endpoint, key, request_id, row in keyed
+        }  # latest wins
+    return found

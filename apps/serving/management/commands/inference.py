@@ -1,0 +1,165 @@
+"""``python manage.py inference``: the inference service, a gunicorn server of its own.
+
+The master only supervises; each worker process builds its app after the fork: a route table
+refreshed from the deployments app, a model cache, the prediction log and its metrics. Django is set
+up in the master by manage.py and inherited by the workers; only the route source touches it.
+"""
+
+import importlib
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+def import_callable(spec: str):
+    """``dotted.module:function`` → the function."""
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise CommandError(f"'{spec}' is not of the form dotted.module:function")
+    try:
+        target = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as exc:
+        raise CommandError(f"cannot import {spec}: {exc}") from exc
+    if not callable(target):
+        raise CommandError(f"{spec} is not callable")
+    return target
+
+
+def _default_route_source():
+    try:
+        from apps.deployments.routing import load_routes
+    except ImportError as exc:
+        raise CommandError(
+            f"the deployments app's route source is missing ({exc}); pass --routes-module"
+        ) from exc
+    return load_routes
+
+
+def _default_log_factory():
+    try:
+        from apps.serving.logbuffer import open_buffer
+    except ImportError as exc:
+        raise CommandError(f"the prediction log buffer is missing ({exc}); pass --log-module") from exc
+    return lambda: open_buffer().append
+
+
+def _with_fresh_connections(source):
+    """The source runs in each worker's refresh thread, outside any request, so nothing else closes
+    a database connection that has gone stale or outlived CONN_MAX_AGE."""
+    from django.db import close_old_connections
+
+    def refreshed():
+        close_old_connections()
+        try:
+            return source()
+        finally:
+            close_old_connections()
+
+    return refreshed
+
+
+def _post_fork(server, worker):
+    """gunicorn's post_fork hook. The master closed its connections before forking, so a worker
+    never shares a database socket with it; the ORM opens its own on first use."""
+    import django
+    from django.apps import apps
+    from django.db import connections
+
+    if not apps.ready:
+        django.setup()
+    connections.close_all()
+
+
+class Command(BaseCommand):
+    help = "Run the inference service (gunicorn, gthread workers) that scores requests to deployed endpoints."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default="127.0.0.1:8100", help="host:port to listen on")
+        parser.add_argument("--workers", type=int, default=2, help="worker processes")
+        parser.add_argument("--threads", type=int, default=4, help="request threads per worker")
+        parser.add_argument(
+            "--environment", default="production", help="environment of requests without ?environment="
+        )
+        parser.add_argument(
+            "--keepalive", type=int, default=5, help="seconds an idle keep-alive connection stays"
+        )
+        parser.add_argument(
+            "--timeout", type=int, default=30, help="seconds before a stuck worker is restarted"
+        )
+        parser.add_argument(
+            "--refresh-seconds", type=float, default=2.0, help="how often routes are reloaded"
+        )
+        parser.add_argument("--max-body-bytes", type=int, default=1_000_000)
+        parser.add_argument("--max-depth", type=int, default=20, help="deepest JSON nesting accepted")
+        parser.add_argument("--max-models", type=int, default=16, help="models kept loaded per worker")
+        parser.add_argument(
+            "--routes-module",
+            help="dotted.module:function returning the routes (default apps.deployments.routing:load_routes)",
+        )
+        parser.add_argument(
+            "--log-module",
+            help="dotted.module:function called with each list of log rows "
+            "(default: apps.serving.logbuffer.open_buffer().append, opened in each worker)",
+        )
+
+    def handle(self, *args, **options):
+        from django.db import connections
+
+        from apps.serving.inference import server
+
+        if options["workers"] < 1 or options["threads"] < 1:
+            raise CommandError("--workers and --threads must be at least 1")
+        source = (
+            import_callable(options["routes_module"]) if options["routes_module"] else _default_route_source()
+        )
+        if options["log_module"]:
+            log_fn = import_callable(options["log_module"])
+
+            def log_factory():
+                return log_fn
+        else:
+            log_factory = _default_log_factory()
+        source = _with_fresh_connections(source)
+
+        metrics_dir = None
+        if options["workers"] > 1 and not server.multiprocess_dir_set():
+            metrics_dir = server.fresh_multiprocess_dir()
+
+        def build_app():  # in each worker, after the fork
+            from apps.serving.inference.app import make_app
+            from apps.serving.inference.cache import ModelCache
+            from apps.serving.inference.metrics import Metrics
+            from apps.serving.inference.routes import RouteTable
+
+            metrics = Metrics()
+            metrics.start_sampling(10.0)
+            table = RouteTable(source, refresh_seconds=options["refresh_seconds"]).start()
+            connections.close_all()  # the first load ran in this thread, which serves no queries
+            return make_app(
+                table,
+                log_factory(),
+                max_body_bytes=options["max_body_bytes"],
+                max_depth=options["max_depth"],
+                default_environment=options["environment"],
+                cache=ModelCache(options["max_models"]),
+                metrics=metrics,
+            )
+
+        connections.close_all()  # before the fork: see _post_fork
+        gunicorn_options = server.gunicorn_options(
+            bind=options["bind"],
+            workers=options["workers"],
+            threads=options["threads"],
+            keepalive=options["keepalive"],
+            timeout=options["timeout"],
+            post_fork=_post_fork,
+            child_exit=server.mark_worker_dead,
+        )
+        self.stderr.write(
+            f"inference service on http://{options['bind']}: {options['workers']} workers × "
+            f"{options['threads']} threads, default environment {options['environment']}"
+        )
+        try:
+            server.InferenceServer(build_app, gunicorn_options).run()
+        finally:
+            if metrics_dir:
+                server.remove_multiprocess_dir(metrics_dir)

@@ -1,0 +1,54 @@
+"""Each test gets its own prediction-log buffer (a Redis stream under its own key prefix, or a
+spool folder) through the environment, which a Celery worker started by the test inherits."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.conf import settings
+
+from apps.serving import logbuffer
+
+
+@pytest.fixture(autouse=True)
+def buffer(monkeypatch, tmp_path):
+    monkeypatch.setenv("MODELYARD_PREDICTION_LOG_PREFIX", f"modelyard-test-{uuid.uuid4().hex[:12]}:")
+    monkeypatch.setenv("MODELYARD_SPOOL_DIR", str(tmp_path / "spool"))
+    opened = logbuffer.open_buffer()
+    yield opened
+    for key, other in list(logbuffer._opened.items()):
+        if repr(other) == repr(opened):
+            del logbuffer._opened[key]
+    if isinstance(opened, logbuffer.RedisStreamBuffer):
+        opened._redis.delete(opened.key)
+    else:
+        opened.close()
+
+
+def on_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def records(count: int, *, prefix: str = "req", start: int = 0, deployment_id: int = 1) -> list[dict]:
+    """Prediction records as the inference service logs them: one per row, 20 features."""
+    return [
+        {
+            "request_id": f"{prefix}-{i}",
+            "row": 0,
+            "endpoint": "credit",
+            "environment": "production",
+            "deployment_id": deployment_id,
+            "version_id": 3,
+            "role": "primary",
+            "inputs": {f"f{j}": i * 0.5 + j for j in range(20)} | {"customer": f"c{i}"},
+            "prediction": i % 2,
+            "probabilities": [0.25, 0.75],
+            "latency_ms": 1.5,
+            "ts": (START + timedelta(milliseconds=i)).isoformat(),
+            "batch": False,
+        }
+        for i in range(start, start + count)
+    ]

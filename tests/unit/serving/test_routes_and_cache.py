@@ -1,0 +1,100 @@
+"""The route table's refreshes and the per-process model cache."""
+
+import threading
+import time
+
+import pytest
+
+from apps.packaging.sandbox.loaders import load_model
+from apps.serving.inference.cache import ModelCache, ModelUnavailable
+from apps.serving.inference.routes import RouteTable
+from tests.unit.serving.conftest import arm, route
+
+
+def test_a_failing_source_keeps_the_last_good_table(models, caplog):
+    _, path = models["logreg"]
+    answers = [[route(arm(path))], RuntimeError("database down"), []]
+
+    def source():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    table = RouteTable(source)
+    assert not table.loaded and table.get("production", "credit") is None
+    assert table.refresh()
+    assert table.get("production", "credit").primary.artifact_path == path
+    assert not table.refresh()
+    assert "keeping the last good table (1 routes)" in caplog.text
+    assert len(table) == 1
+    assert table.refresh()
+    assert len(table) == 0
+
+
+def test_the_background_thread_picks_up_changes_and_tells_listeners(models):
+    _, path = models["logreg"]
+    current = [route(arm(path))]
+    seen = []
+    table = RouteTable(lambda: list(current), refresh_seconds=0.02)
+    table.on_change(seen.append)
+    table.start()
+    try:
+        assert len(table) == 1
+        current.append(route(arm(path), endpoint="fraud"))
+        deadline = time.monotonic() + 5
+        while table.get("production", "fraud") is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert table.get("production", "fraud") is not None
+        assert [len(routes) for routes in seen] == [1, 2]  # only changes are announced
+    finally:
+        table.stop()
+
+
+def test_two_threads_load_one_model_once(models):
+    _, path = models["logreg"]
+    loads = []
+
+    def slow_loader(*args, **kwargs):
+        loads.append(args)
+        time.sleep(0.2)
+        return load_model(*args, **kwargs)
+
+    cache = ModelCache(loader=slow_loader)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get(arm(path)))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(loads) == 1
+    assert len({id(r) for r in results}) == 1
+
+
+def test_the_least_recently_used_model_is_dropped_past_the_bound(models):
+    _, path = models["logreg"]
+    cache = ModelCache(max_models=2)
+    first, second, third = (arm(path, deployment_id=i) for i in (1, 2, 3))
+    one = cache.get(first)
+    cache.get(second)
+    assert cache.get(first) is one  # first is now the most recently used
+    cache.get(third)
+    assert len(cache) == 2
+    assert cache.get(first) is one  # still there: second was dropped
+    cache.retain([first.cache_key])
+    assert len(cache) == 1
+
+
+def test_a_failed_load_is_not_retried_on_every_request(tmp_path):
+    missing = arm(str(tmp_path / "missing.joblib"))
+    calls = []
+
+    def loader(*args, **kwargs):
+        calls.append(1)
+        raise OSError("no such file")
+
+    cache = ModelCache(loader=loader, retry_after=60)
+    for _ in range(3):
+        with pytest.raises(ModelUnavailable):
+            cache.get(missing)
+    assert len(calls) == 1

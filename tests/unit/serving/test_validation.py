@@ -1,0 +1,100 @@
+"""Records that break the input schema: 422 naming each field, never a value, and a data-quality
+event counted per field and logged without the values."""
+
+import json
+
+from apps.serving.inference.metrics import field_problem
+from tests.unit.serving.conftest import arm, call, metric, route, sample_records
+
+SECRET = "ZZTOP-SECRET-123"
+
+
+def test_422_names_fields_and_never_echoes_values(models, serve):
+    _, path = models["logreg"]
+    app, log = serve(route(arm(path)))
+    good = sample_records(2)
+    records = [
+        {**good[0], "income": SECRET, "age": 7},  # wrong type; below the minimum
+        {**good[1], "age": None, "nickname": SECRET},  # null; an unexpected field
+    ]
+    answer = call(app, payload={"records": records})
+
+    assert answer.status == 422
+    body = answer.json
+    assert body["detail"] == "the records do not match the input schema of 'credit'"
+    assert body["errors"] == [
+        "unexpected fields: 'nickname'",
+        "records[0].income: expected number",
+        "records[0].age: below the allowed minimum 18",
+        "records[1].age: null is not allowed",
+    ]
+    assert SECRET not in answer.body.decode()
+    assert str(good[0]["income"]) not in answer.body.decode()
+
+    [event] = log.rows
+    assert event["kind"] == "rejected"
+    assert event["errors"] == body["errors"]
+    assert event["request_id"] == body["request_id"]
+    assert (event["endpoint"], event["deployment_id"], event["version_id"], event["rows"]) == (
+        "credit",
+        1,
+        11,
+        2,
+    )
+    assert "inputs" not in event
+    assert SECRET not in json.dumps(log.rows)
+
+    metrics = call(app, "/metrics", method="GET").body.decode()
+    for field, problem in [
+        ("income", "wrong_type"),
+        ("age", "below_min"),
+        ("age", "null"),
+        ("(unexpected)", "unexpected"),
+    ]:
+        assert (
+            metric(
+                metrics, "inference_rejected_fields_total", endpoint="credit", field=field, problem=problem
+            )
+            == 1
+        )
+    assert metric(metrics, "inference_requests_total", endpoint="credit", version="1", status="422") == 1
+    assert SECRET not in metrics and "nickname" not in metrics
+
+
+def test_a_missing_feature_is_named(models, serve):
+    _, path = models["logreg"]
+    app, _ = serve(route(arm(path)))
+    record = sample_records(1)[0]
+    del record["tenure"]
+    answer = call(app, payload={"records": [record]})
+    assert answer.status == 422
+    assert answer.json["errors"] == ["missing feature tenure"]
+
+
+def test_extra_fields_pass_when_the_route_allows_them(models, serve):
+    _, path = models["logreg"]
+    app, log = serve(route(arm(path), allow_extra=True))
+    record = {**sample_records(1)[0], "customer_note": SECRET}
+    answer = call(app, payload={"records": [record]})
+    assert answer.status == 200
+    assert log.rows[0]["inputs"] == record  # the record as it was sent
+
+
+def test_a_rejection_is_answered_even_when_the_log_is_down(models, serve):
+    _, path = models["logreg"]
+    app, log = serve(route(arm(path)))
+    log.fail = True
+    answer = call(app, payload={"records": [{**sample_records(1)[0], "age": "old"}]})
+    assert answer.status == 422
+
+
+def test_field_problem_labels():
+    assert field_problem("records[3].age: expected integer") == ("age", "wrong_type")
+    assert field_problem("records[0].age: null is not allowed") == ("age", "null")
+    assert field_problem("records[0].age: above the allowed maximum 120") == ("age", "above_max")
+    assert field_problem("records[0].plan: unknown category") == ("plan", "unknown_category")
+    assert field_problem("records[0].income: expected a finite number") == ("income", "not_finite")
+    assert field_problem("missing feature tenure") == ("tenure", "missing")
+    assert field_problem("records[2]: missing feature tenure") == ("tenure", "missing")
+    assert field_problem("unexpected fields: 'x', 'y'") == ("(unexpected)", "unexpected")
+    assert field_problem("records[1]: expected an object") == ("(record)", "not_an_object")
