@@ -255,6 +255,23 @@ def deployment_rollout_run(*, deployment: Deployment, step) -> Deployment:
     return _go_live(deployment, folder)
 
 
+def _new_primary(endpoint: Endpoint, source: Deployment, user, reason: str) -> Deployment:
+    """A new primary row for a package already unpacked on this endpoint: history keeps both."""
+    return Deployment.objects.create(
+        endpoint=endpoint,
+        version=source.version,
+        package=source.package,
+        strategy=Deployment.Strategy.DIRECT,
+        role=Deployment.Role.PRIMARY,
+        traffic_percent=100.0,
+        status=Deployment.Status.ROLLING_OUT,
+        requested_by=user,
+        decided_by=user,
+        decided_at=timezone.now(),
+        decision_reason=reason,
+    )
+
+
 @transaction.atomic
 def endpoint_promote(*, user, endpoint: Endpoint, reason: str = "") -> Deployment:
     """The live canary (or, failing that, the shadow) becomes the primary, taking all traffic."""
@@ -267,19 +284,7 @@ def endpoint_promote(*, user, endpoint: Endpoint, reason: str = "") -> Deploymen
     )
     if candidate is None:
         raise ValidationError({"endpoint": f"'{endpoint.name}' has no live canary or shadow to promote"})
-    promoted = Deployment.objects.create(
-        endpoint=endpoint,
-        version=candidate.version,
-        package=candidate.package,
-        strategy=Deployment.Strategy.DIRECT,
-        role=Deployment.Role.PRIMARY,
-        traffic_percent=100.0,
-        status=Deployment.Status.ROLLING_OUT,
-        requested_by=user,
-        decided_by=user,
-        decided_at=timezone.now(),
-        decision_reason=reason or f"promoted from {candidate.role}",
-    )
+    promoted = _new_primary(endpoint, candidate, user, reason or f"promoted from {candidate.role}")
     audit_record(actor=user, action="deployment.promoted", obj=promoted, team=endpoint.team, reason=reason)
     return _go_live(promoted, Path(candidate.package_dir), actor=user)
 
@@ -298,19 +303,7 @@ def endpoint_rollback(*, user, endpoint: Endpoint, reason: str = "") -> Deployme
     )
     if previous is None:
         raise ValidationError({"endpoint": f"'{endpoint.name}' has no earlier version to roll back to"})
-    restored = Deployment.objects.create(
-        endpoint=endpoint,
-        version=previous.version,
-        package=previous.package,
-        strategy=Deployment.Strategy.DIRECT,
-        role=Deployment.Role.PRIMARY,
-        traffic_percent=100.0,
-        status=Deployment.Status.ROLLING_OUT,
-        requested_by=user,
-        decided_by=user,
-        decided_at=timezone.now(),
-        decision_reason=reason or "rollback",
-    )
+    restored = _new_primary(endpoint, previous, user, reason or "rollback")
     audit_record(
         actor=user,
         action="deployment.rolled_back",

@@ -37,22 +37,20 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=DecisionSerializer, responses=DeploymentSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
-        data = DecisionSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        deployment = services.deployment_approve(
-            user=request.user, deployment=self.get_object(), reason=data.validated_data["reason"]
-        )
-        return Response(DeploymentSerializer(deployment).data)
+        return _decision(request, services.deployment_approve, deployment=self.get_object())
 
     @extend_schema(request=DecisionSerializer, responses=DeploymentSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
-        data = DecisionSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        deployment = services.deployment_reject(
-            user=request.user, deployment=self.get_object(), reason=data.validated_data["reason"]
-        )
-        return Response(DeploymentSerializer(deployment).data)
+        return _decision(request, services.deployment_reject, deployment=self.get_object())
+
+
+def _decision(request, service, **target) -> Response:
+    """A person's decision with an optional reason: approve, reject, promote, roll back."""
+    data = DecisionSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    deployment = service(user=request.user, reason=data.validated_data["reason"], **target)
+    return Response(DeploymentSerializer(deployment).data)
 
 
 class EndpointViewSet(viewsets.ReadOnlyModelViewSet):
@@ -69,19 +67,9 @@ class EndpointViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=DecisionSerializer, responses=DeploymentSerializer)
     @action(detail=True, methods=["post"])
     def promote(self, request, pk=None):
-        data = DecisionSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        deployment = services.endpoint_promote(
-            user=request.user, endpoint=self.get_object(), reason=data.validated_data["reason"]
-        )
-        return Response(DeploymentSerializer(deployment).data)
+        return _decision(request, services.endpoint_promote, endpoint=self.get_object())
 
     @extend_schema(request=DecisionSerializer, responses=DeploymentSerializer)
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
-        data = DecisionSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        deployment = services.endpoint_rollback(
-            user=request.user, endpoint=self.get_object(), reason=data.validated_data["reason"]
-        )
-        return Response(DeploymentSerializer(deployment).data)
+        return _decision(request, services.endpoint_rollback, endpoint=self.get_object())
