@@ -4,6 +4,7 @@ from django.shortcuts import render
 
 from apps.accounts import access
 from apps.accounts.roles import Role
+from apps.deployments.models import Deployment
 from apps.jobs.models import Job
 from apps.registry import selectors
 from apps.registry.models import ModelVersion
@@ -28,6 +29,9 @@ def home(request):
         context["jobs"] = access.jobs_visible_to(user).order_by("-created_at")[:10]
         context["failed_jobs"] = access.jobs_visible_to(user).filter(status=Job.Status.FAILED).count()
         context["events"] = access.audit_events_for_home(user)
+        context["approvals_waiting"] = (
+            access.deployments_visible_to(user).filter(status=Deployment.Status.PENDING_APPROVAL).count()
+        )
         template = "dashboards/home_it.html"
     elif role == Role.DATA_SCIENTIST:
         context["teams"] = user.teams.all()

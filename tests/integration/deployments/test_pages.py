@@ -26,6 +26,7 @@ def test_deploy_from_the_version_page_and_approve_on_the_deployments_page(
     ivan = make_user("ivan", Role.IT_OPERATOR, team=None)
     client.force_login(ivan)
     assert "Approve" in client.get("/deployments/").content.decode()
+    assert 'data-testid="approvals-waiting">1<' in client.get("/").content.decode()
     client.post(f"/deployments/{deployment.pk}/approve/", {"reason": "ok"})
     deployment.refresh_from_db()
     assert deployment.status == "rolling_out" and deployment.decided_by == ivan
