@@ -126,6 +126,26 @@ def post_credit_version(credit_model_bytes, credit_csv_bytes):
     return post
 
 
+def register_credit_version(user, filename: str, content: bytes, frame, name: str = "zoo", **extra):
+    """Register a binary classifier on the credit columns through the service, as dana would."""
+    from apps.registry.services import Registration, version_register
+    from tests import model_zoo
+
+    return version_register(
+        user=user,
+        reg=Registration(
+            model_name=name,
+            task_type="binary_classification",
+            artifact=io.BytesIO(content),
+            artifact_filename=filename,
+            reference=io.BytesIO(model_zoo.reference_csv(frame)),
+            reference_filename="train.csv",
+            target="Status",
+            **extra,
+        ),
+    )
+
+
 def _wait_for_worker(proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -200,26 +220,20 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.3):
 def failed_validation_build(make_user, credit_frame):
     """dana's rule-based model held to an accuracy it cannot reach: a package whose validation failed."""
     from apps.packaging.services import package_build_enqueue, package_build_run
-    from apps.registry.services import Registration, version_register
     from tests import model_zoo
 
     frame = model_zoo.training_frame(credit_frame)
     dana = make_user("dana", password="browser-pass-1")
     filename, content = model_zoo.python_source(frame)
-    version = version_register(
-        user=dana,
-        reg=Registration(
-            model_name="rule",
-            task_type="binary_classification",
-            artifact=io.BytesIO(content),
-            artifact_filename=filename,
-            reference=io.BytesIO(model_zoo.reference_csv(frame)),
-            reference_filename="train.csv",
-            target="Status",
-            holdout=io.BytesIO(model_zoo.reference_csv(frame.head(200))),
-            holdout_filename="holdout.csv",
-            thresholds={"accuracy": 0.99},
-        ),
+    version = register_credit_version(
+        dana,
+        filename,
+        content,
+        frame,
+        name="rule",
+        holdout=io.BytesIO(model_zoo.reference_csv(frame.head(200))),
+        holdout_filename="holdout.csv",
+        thresholds={"accuracy": 0.99},
     )
     build = package_build_run(build=package_build_enqueue(version=version), step=lambda p, m: None)
     assert build.validation_passed is False and build.archive_sha256
@@ -230,7 +244,6 @@ def failed_validation_build(make_user, credit_frame):
 def packaged_version(make_user, credit_frame):
     """A factory: dana's credit model registered as a new version and packaged (validation passes)."""
     from apps.packaging.services import package_build_enqueue, package_build_run
-    from apps.registry.services import Registration, version_register
     from tests import model_zoo
 
     frame = model_zoo.training_frame(credit_frame)
@@ -238,18 +251,7 @@ def packaged_version(make_user, credit_frame):
 
     def make(name="credit", seed=0):
         filename, content = model_zoo.sklearn_joblib(frame.sample(frac=1.0, random_state=seed))
-        version = version_register(
-            user=dana,
-            reg=Registration(
-                model_name=name,
-                task_type="binary_classification",
-                artifact=io.BytesIO(content),
-                artifact_filename=filename,
-                reference=io.BytesIO(model_zoo.reference_csv(frame)),
-                reference_filename="train.csv",
-                target="Status",
-            ),
-        )
+        version = register_credit_version(dana, filename, content, frame, name=name)
         build = package_build_run(build=package_build_enqueue(version=version), step=lambda p, m: None)
         assert build.validation_passed, build.report
         return version

@@ -9,8 +9,8 @@ import pytest
 from apps.packaging.bundle.archive import verify_archive
 from apps.packaging.models import PackageBuild
 from apps.packaging.services import package_build_enqueue, package_build_run
-from apps.registry.services import Registration, version_register
 from tests import model_zoo
+from tests.conftest import register_credit_version
 
 pytestmark = pytest.mark.django_db
 
@@ -21,20 +21,8 @@ def frame(credit_frame):
 
 
 def register(user, filename, content, frame, name="zoo", **extra):
-    return version_register(
-        user=user,
-        reg=Registration(
-            model_name=name,
-            task_type="binary_classification",
-            artifact=io.BytesIO(content),
-            artifact_filename=filename,
-            reference=io.BytesIO(model_zoo.reference_csv(frame)),
-            reference_filename="train.csv",
-            target="Status",
-            environment={"python": "3.11.7", "packages": {}},
-            **extra,
-        ),
-    )
+    extra.setdefault("environment", {"python": "3.11.7", "packages": {}})
+    return register_credit_version(user, filename, content, frame, name=name, **extra)
 
 
 def build(version) -> PackageBuild:
