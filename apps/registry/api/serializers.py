@@ -124,7 +124,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         return job.pk if job else None
 
     def get_package(self, obj) -> dict | None:
-        build = obj.packages.order_by("-created_at", "-id").first()
+        # Read from the prefetched builds (list views prefetch them), newest first.
+        builds = sorted(obj.packages.all(), key=lambda b: (b.created_at, b.pk), reverse=True)
+        build = builds[0] if builds else None
         if build is None:
             return None
         return {

@@ -77,7 +77,9 @@ class RegisteredModelViewSet(
     @action(detail=True, methods=["get"])
     def versions(self, request, pk=None):
         model = self.get_object()
-        versions = list(model.versions.select_related("model__team", "parent", "created_by"))
+        versions = list(
+            model.versions.select_related("model__team", "parent", "created_by").prefetch_related("packages")
+        )
         context = {"jobs_by_version": jobs_by_version(v.pk for v in versions)}
         return Response(VersionListSerializer(versions, many=True, context=context).data)
 
@@ -90,8 +92,10 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):
-        return access.versions_visible_to(self.request.user).select_related(
-            "model__team", "parent", "created_by"
+        return (
+            access.versions_visible_to(self.request.user)
+            .select_related("model__team", "parent", "created_by")
+            .prefetch_related("packages")
         )
 
     def get_serializer_class(self):

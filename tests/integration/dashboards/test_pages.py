@@ -103,3 +103,21 @@ def test_openapi_schema_and_swagger_are_served_locally(client, make_user):
     assert schema.status_code == 200 and b"/api/v1/versions/" in schema.content
     docs = client.get("/api/docs/").content.decode()
     assert "swagger-ui" in docs and "cdn" not in docs.lower()
+
+
+def test_version_list_api_does_not_query_per_version(
+    make_user, api_for, credit_model_bytes, credit_csv_bytes
+):
+    dana = make_user("dana")
+    api = api_for(dana)
+    _register(dana, "m1", credit_model_bytes, credit_csv_bytes)
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert api.get("/api/v1/versions/").status_code == 200
+        return len(ctx.captured_queries)
+
+    few = count()
+    for i in range(2, 6):
+        _register(dana, f"m{i}", credit_model_bytes, credit_csv_bytes)
+    assert count() == few
