@@ -185,6 +185,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        # Jobs and package builds share one set of states; deployments have their own.
+        "WorkStatusEnum": "apps.jobs.models.Job.Status",
+        "DeploymentStatusEnum": "apps.deployments.models.Deployment.Status",
+    },
 }
 
 LOGGING = {

@@ -13,10 +13,12 @@ from apps.accounts.api.serializers import (
     TokenRequestSerializer,
     TokenResponseSerializer,
 )
+from apps.accounts.models import Team
 from apps.accounts.services import token_create
 
 
 class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Team.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes requests
     serializer_class = TeamSerializer
     filterset_fields = ["slug"]
 

@@ -12,6 +12,7 @@ from apps.deployments.api.serializers import (
     DeployRequestSerializer,
     EndpointSerializer,
 )
+from apps.deployments.models import Endpoint
 
 
 class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -54,6 +55,7 @@ def _decision(request, service, **target) -> Response:
 
 
 class EndpointViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Endpoint.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes requests
     serializer_class = EndpointSerializer
     filterset_fields = ["name", "environment__name"]
 

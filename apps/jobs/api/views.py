@@ -2,9 +2,11 @@ from rest_framework import viewsets
 
 from apps.accounts import access
 from apps.jobs.api.serializers import JobSerializer
+from apps.jobs.models import Job
 
 
 class JobViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Job.objects.none()  # names the model for the OpenAPI schema; get_queryset scopes requests
     serializer_class = JobSerializer
     filterset_fields = ["kind", "status", "subject_type", "subject_id"]
 
