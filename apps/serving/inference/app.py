@@ -29,6 +29,7 @@ from apps.serving.inference.metrics import Metrics, field_problem
 from apps.serving.inference.payload import BadRequest, parse_json, read_body, to_json
 from apps.serving.inference.routes import SHADOW, Arm, Route, RouteTable
 from apps.serving.inference.shadows import ShadowRunner
+from apps.serving.inference.sla import SlaAccumulator
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def make_app(
     shadows: ShadowRunner | None = None,
     rng: random.Random | None = None,
     warm_models: bool = True,
+    sla: SlaAccumulator | None = None,
 ) -> "InferenceApp":
     """The WSGI callable. ``log(rows)`` must make the rows durable before it returns; it is called
     before every successful answer, and an exception from it turns the answer into a 503."""
@@ -65,6 +67,7 @@ def make_app(
         shadows=shadows or ShadowRunner(),
         rng=rng or random.Random(),
         warm_models=warm_models,
+        sla=sla,
     )
 
 
@@ -91,6 +94,7 @@ class InferenceApp:
         shadows,
         rng,
         warm_models,
+        sla=None,
     ):
         self.table = table
         self.log = log
@@ -102,6 +106,7 @@ class InferenceApp:
         self.shadows = shadows
         self.rng = rng
         self.warm_models = warm_models
+        self.sla = sla  # service-level counts per minute, flushed to the log (None: not kept)
         table.on_change(self._routes_changed)
 
     def __call__(self, environ, start_response):
@@ -165,13 +170,13 @@ class InferenceApp:
             records = records_from_payload(payload)
         except (BadRequest, ValueError) as exc:
             status = exc.status if isinstance(exc, BadRequest) else 400
-            self._count(endpoint, "", status)
+            self._count(endpoint, "", status, environment)
             self.metrics.errors.labels(endpoint, "bad_request").inc()
             raise _Answer(status, {"detail": str(exc)}) from None
 
         arm = choose_arm(route, records[0], self.rng)
         if arm is None:
-            self._count(endpoint, "", 503)
+            self._count(endpoint, "", 503, environment)
             raise _Answer(503, {"detail": f"endpoint '{endpoint}' has no primary model deployed"})
         version = str(arm.version_number)
 
@@ -180,8 +185,8 @@ class InferenceApp:
         )
         if errors:
             self._reject(route, environment, arm, request_id, records, errors)
-            self._observe(endpoint, arm, started)
-            self._count(endpoint, version, 422)
+            self._observe(endpoint, arm, started, environment)
+            self._count(endpoint, version, 422, environment)
             raise _Answer(
                 422,
                 {"detail": f"the records do not match the input schema of '{endpoint}'", "errors": errors},
@@ -191,7 +196,7 @@ class InferenceApp:
             model = self.cache.get(arm)
         except ModelUnavailable:
             self.metrics.errors.labels(endpoint, "load").inc()
-            self._count(endpoint, version, 503)
+            self._count(endpoint, version, 503, environment)
             raise _Answer(503, {"detail": "the model is not available right now"}) from None
 
         try:
@@ -206,8 +211,8 @@ class InferenceApp:
                 type(exc).__name__,
             )
             self.metrics.errors.labels(endpoint, "model").inc()
-            self._observe(endpoint, arm, started)
-            self._count(endpoint, version, 500)
+            self._observe(endpoint, arm, started, environment)
+            self._count(endpoint, version, 500, environment)
             raise _Answer(500, {"detail": "the model failed on this input"}) from None
 
         latency_ms = (time.perf_counter() - started) * 1000.0
@@ -217,7 +222,7 @@ class InferenceApp:
         except Exception:
             log.exception("could not log request %s; refusing its answer", request_id)
             self.metrics.errors.labels(endpoint, "log").inc()
-            self._count(endpoint, version, 503)
+            self._count(endpoint, version, 503, environment)
             raise _Answer(503, {"detail": "prediction log unavailable"}) from None
 
         body = {
@@ -231,8 +236,8 @@ class InferenceApp:
             body["probabilities"] = probabilities
         if model.classes is not None:
             body["classes"] = model.classes
-        self._observe(endpoint, arm, started)
-        self._count(endpoint, version, 200)
+        self._observe(endpoint, arm, started, environment)
+        self._count(endpoint, version, 200, environment)
         self._start_shadows(route, environment, request_id, records)
         return 200, body
 
@@ -322,13 +327,16 @@ class InferenceApp:
             # booting gunicorn worker silent past its timeout. Requests meanwhile wait on the key lock.
             threading.Thread(target=self.cache.warm, args=(arms,), name="model-warmup", daemon=True).start()
 
-    def _count(self, endpoint: str, version: str, status: int) -> None:
+    def _count(self, endpoint: str, version: str, status: int, environment: str | None = None) -> None:
         self.metrics.requests.labels(endpoint, version, str(status)).inc()
+        if self.sla is not None:
+            self.sla.count(endpoint, environment, version, status)
 
-    def _observe(self, endpoint: str, arm: Arm, started: float) -> None:
-        self.metrics.latency.labels(endpoint, str(arm.version_number), arm.role).observe(
-            time.perf_counter() - started
-        )
+    def _observe(self, endpoint: str, arm: Arm, started: float, environment: str | None = None) -> None:
+        seconds = time.perf_counter() - started
+        self.metrics.latency.labels(endpoint, str(arm.version_number), arm.role).observe(seconds)
+        if self.sla is not None and environment is not None:
+            self.sla.observe(endpoint, environment, arm.version_number, seconds)
 
 
 def _run_model(model, records: list[dict], schema: dict) -> tuple[list, list | None]:

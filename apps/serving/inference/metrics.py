@@ -118,9 +118,7 @@ class Metrics:
 
     def sample_process(self) -> None:
         """Record this process's CPU time and resident memory now."""
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = usage.ru_utime + usage.ru_stime
-        rss = _current_rss() or usage.ru_maxrss * 1024  # the peak, where /proc is missing
+        cpu, rss = process_usage()
         if self.multiprocess:
             self.cpu_seconds.set(cpu)
             self.rss_bytes.set(rss)
@@ -146,6 +144,13 @@ class Metrics:
         thread.stop = stop.set
         thread.start()
         return thread
+
+
+def process_usage() -> tuple[float, int]:
+    """(CPU seconds, user + system, since the process started; resident bytes now)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss = _current_rss() or usage.ru_maxrss * 1024  # the peak, where /proc is missing
+    return usage.ru_utime + usage.ru_stime, rss
 
 
 def _current_rss() -> int:
