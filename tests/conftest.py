@@ -257,3 +257,58 @@ def packaged_version(make_user, credit_frame):
         return version
 
     return make
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def inference_service(django_db_setup, tmp_path_factory, monkeypatch):
+    """A real ``manage.py inference`` (2 workers) reading its routes from the test database and
+    logging to a prediction-log buffer of this test's own, which ``open_buffer()`` in the test then
+    opens too. Its URL; routes refresh every half second."""
+    import uuid
+
+    import requests
+    from django.db import connection
+
+    monkeypatch.setenv("MODELYARD_PREDICTION_LOG_PREFIX", f"modelyard-test-{uuid.uuid4().hex[:12]}:")
+    monkeypatch.setenv("MODELYARD_SPOOL_DIR", str(tmp_path_factory.mktemp("spool")))
+    port = free_port()
+    output = tmp_path_factory.mktemp("inference") / "server.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "MODELYARD_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    command = [sys.executable, "manage.py", "inference", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", "2", "--refresh-seconds", "0.5"]
+    with open(output, "w") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def answering():
+        if proc.poll() is not None:
+            raise AssertionError(f"the inference service exited:\n{output.read_text()[-3000:]}")
+        try:
+            return requests.get(f"{url}/health", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(answering, timeout=60)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

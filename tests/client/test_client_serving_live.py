@@ -1,0 +1,114 @@
+"""The whole serving path as a data scientist and an IT operator drive it with the client: register,
+package and roll out in a real worker, score on a real inference service that reads its routes from
+the database, find every answered prediction in the database exactly once, send outcomes, and go
+through canary, promote and rollback with the service following each change."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from client_helpers import TARGET, train_credit_pipeline
+
+from modelyard import Client
+from modelyard.cli import cli
+from modelyard.errors import ModelyardError
+from tests.conftest import wait_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+def _it_operator_token() -> str:
+    from apps.accounts.roles import Role
+    from apps.accounts.services import token_create, user_create
+
+    user = user_create(username="ivan", role=Role.IT_OPERATOR, team_name=None, password="pw-for-tests")
+    return token_create(user=user, name="client-tests")
+
+
+def _live(client: Client, deployment: dict) -> dict:
+    def done():
+        found = [d for d in client.deployments(deployment["endpoint"]) if d["id"] == deployment["id"]]
+        return found[0] if found and found[0]["status"] in ("live", "failed") else None
+
+    final = wait_for(done, timeout=120)
+    assert final["status"] == "live", final
+    return final
+
+
+def _served_versions(client: Client, records: list[dict], environment: str, times: int) -> set[int]:
+    return {client.predict("served-risk", records, environment)["version"] for _ in range(times)}
+
+
+def _stored_rows(request_ids: list[str]) -> int:
+    from apps.serving.ingest import drain
+    from apps.serving.logbuffer import open_buffer
+    from apps.serving.models import Prediction
+
+    drain(open_buffer(), max_batches=None)
+    return Prediction.objects.filter(request_id__in=request_ids).count()
+
+
+def test_register_deploy_predict_log_canary_promote_rollback(
+    scientist, credit_sample, celery_worker, inference_service, monkeypatch
+):
+    monkeypatch.setenv("MODELYARD_INFERENCE_URL", inference_service)
+    dana = Client(url=scientist.url, token=scientist.token)
+    ivan = Client(url=scientist.url, token=_it_operator_token())
+    features = credit_sample.drop(columns=[TARGET])
+    records = json.loads(features.head(3).to_json(orient="records"))
+
+    models = [train_credit_pipeline(credit_sample.sample(frac=0.8, random_state=s)) for s in (1, 2)]
+    for model in models:
+        version = dana.register(model, name="served", reference=credit_sample, target=TARGET)
+        assert dana.build_package(version.id, wait=True, progress=False)["status"] == "succeeded"
+
+    _live(dana, dana.deploy("served", 1, endpoint="served-risk", environment="staging"))
+    answer = wait_for(lambda: _try_predict(dana, records, "staging"), timeout=30)
+    assert answer["version"] == 1 and len(answer["predictions"]) == 3
+    assert len(answer["probabilities"][0]) == len(answer["classes"])
+    assert answer["predictions"] == models[0].predict(features.head(3)).tolist()
+
+    request_ids = [answer["request_id"]]
+    request_ids += [dana.predict("served-risk", records[i], "staging")["request_id"] for i in range(3)]
+    wait_for(lambda: _stored_rows(request_ids) == 3 + 3, timeout=20)  # one row per record
+    assert _stored_rows(request_ids) == 6  # draining again adds nothing
+
+    outcome = {"request_id": answer["request_id"], "row": 0, "value": "good"}
+    sent = dana.send_outcomes("served-risk", [outcome])
+    assert sent["accepted"] == 1 and sent["unknown_count"] == 0
+
+    # Production: approval by IT, then a canary of version 2 that the service starts to route to.
+    asked = dana.deploy("served", 1, endpoint="served-risk", environment="production")
+    assert asked["status"] == "pending_approval"
+    ivan.http.post(f"deployments/{asked['id']}/approve/", json={"reason": "validated"})
+    _live(dana, asked)
+    canary = dana.deploy(
+        "served", 2, endpoint="served-risk", environment="production", strategy="canary", percent=50
+    )
+    ivan.http.post(f"deployments/{canary['id']}/approve/", json={"reason": "try it on half"})
+    _live(dana, canary)
+    wait_for(lambda: _served_versions(dana, records, "production", 20) == {1, 2}, timeout=30)
+
+    assert ivan.promote("served-risk", "production", "canary looks fine")["version_number"] == 2
+    wait_for(lambda: _served_versions(dana, records, "production", 10) == {2}, timeout=30)
+
+    back = ivan.rollback("served-risk", "production", "approval rate fell")
+    assert back["version_number"] == 1
+    wait_for(lambda: _served_versions(dana, records, "production", 10) == {1}, timeout=30)
+
+    # The CLI scores through the same service.
+    monkeypatch.setenv("MODELYARD_URL", scientist.url)
+    monkeypatch.setenv("MODELYARD_TOKEN", scientist.token)
+    out = CliRunner().invoke(
+        cli, ["predict", "served-risk", "--environment", "staging", "--json", json.dumps(records[0])]
+    )
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["version"] == 1
+
+
+def _try_predict(client: Client, records, environment):
+    """An answer once the service has picked up the new route (it refreshes every half second)."""
+    try:
+        return client.predict("served-risk", records, environment)
+    except ModelyardError:
+        return None
