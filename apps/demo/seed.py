@@ -165,7 +165,7 @@ def _wait_for_package(version, timeout: float = 300):
 
 def seed_deployments(users) -> None:
     """credit-default v1 serves in staging and, approved by IT, in production. v2 failed its
-    validation, so it stays out of production until IT decides otherwise."""
+    validation, so it stays out of production until IT decides otherwise, and shadows v1 in staging."""
     from apps.deployments.models import Deployment, Endpoint
     from apps.deployments.services import deployment_approve, deployment_request
 
@@ -178,6 +178,13 @@ def seed_deployments(users) -> None:
     deployment_request(user=dana, version=v1, endpoint="credit-risk", environment="staging")
     production = deployment_request(user=dana, version=v1, endpoint="credit-risk", environment="production")
     deployment_approve(user=ivan, deployment=production, reason="validation passed; demo launch")
+    # v2 failed validation, so it may not serve in production; in staging it scores copies of the
+    # traffic beside v1 (a shadow), so its answers can be compared without anyone receiving them.
+    v2 = RegisteredModel.objects.get(name="credit-default").versions.get(number=2)
+    if _wait_for_package(v2) is not None:
+        deployment_request(
+            user=dana, version=v2, endpoint="credit-risk", environment="staging", strategy="shadow"
+        )
     deadline = time.monotonic() + 120
     while (
         Deployment.objects.filter(status=Deployment.Status.ROLLING_OUT).exists()
