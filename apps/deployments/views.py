@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts import access
 from apps.accounts.roles import Role
 from apps.deployments import services
+from apps.deployments.comparison import shadow_agreement
 from apps.deployments.models import Deployment
 from apps.registry import selectors
 from apps.registry.views import error_text
@@ -23,6 +24,10 @@ def overview(request):
     deployments = access.deployments_visible_to(request.user).select_related(
         "endpoint__environment", "version__model", "requested_by", "decided_by"
     )
+    for endpoint in endpoints:
+        for d in endpoint.deployments.all():  # the prefetched rows the template shows
+            if d.status == Deployment.Status.LIVE and d.role == Deployment.Role.SHADOW:
+                d.agreement = shadow_agreement(d)
     return render(
         request,
         "deployments/overview.html",
