@@ -13,6 +13,9 @@ the values)::
     {"kind": "rejected", "request_id": "…", "endpoint": "credit", "environment": "production",
      "version_id": 3, "deployment_id": 7, "errors": ["…"], "ts": "…"}
 
+Records of kind "sla" (per-minute service levels of an endpoint version) and "resource" (an
+inference worker's CPU and memory) are handed to apps/sla/ingest.py in the same transaction.
+
 Inserts ignore rows already there (the unique keys), so a batch delivered twice is stored once.
 """
 
@@ -29,6 +32,7 @@ from django.utils import timezone
 
 from apps.serving.logbuffer import dumps
 from apps.serving.models import Outcome, Prediction, RejectedRequest
+from apps.sla.ingest import ingest_resource_records, ingest_sla_records
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +168,11 @@ def ingest_batch(records: list[dict], *, using: str = DEFAULT_DB_ALIAS) -> int:
     (those already stored, from an earlier delivery of the same batch, are not counted)."""
     rejected = [r for r in records if r.get("kind") == "rejected"]
     predictions = [r for r in records if r.get("kind", "prediction") == "prediction"]
-    if len(rejected) + len(predictions) < len(records):
-        log.error(
-            "prediction log: %d records of an unknown kind skipped",
-            len(records) - len(rejected) - len(predictions),
-        )
+    service_levels = [r for r in records if r.get("kind") == "sla"]
+    resources = [r for r in records if r.get("kind") == "resource"]
+    known = len(rejected) + len(predictions) + len(service_levels) + len(resources)
+    if known < len(records):
+        log.error("prediction log: %d records of an unknown kind skipped", len(records) - known)
     connection = connections[using]
     with transaction.atomic(using=using):
         inserted = _insert_ignoring_duplicates(
@@ -177,6 +181,8 @@ def ingest_batch(records: list[dict], *, using: str = DEFAULT_DB_ALIAS) -> int:
         _insert_ignoring_duplicates(
             connection, RejectedRequest._meta.db_table, REJECTED_COLUMNS, _rows(rejected, _rejected_row)
         )
+        ingest_sla_records(service_levels, using=using)
+        ingest_resource_records(resources, using=using)
     return inserted
 
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "apps.packaging",
     "apps.serving",
     "apps.deployments",
+    "apps.sla",
     "apps.dashboards",
     "apps.demo",
 ]

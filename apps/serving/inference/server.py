@@ -72,3 +72,10 @@ def mark_worker_dead(server, worker) -> None:
     """gunicorn's child_exit hook: a dead worker's live gauges (CPU, memory) stop being reported."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.mark_process_dead(worker.pid)
+
+
+def flush_at_worker_exit(server, worker) -> None:
+    """gunicorn's worker_exit hook, in the exiting worker: its last service-level counts are logged."""
+    from apps.serving.inference.sla import stop_all
+
+    stop_all()

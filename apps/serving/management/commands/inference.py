@@ -92,6 +92,12 @@ class Command(BaseCommand):
         parser.add_argument("--max-depth", type=int, default=20, help="deepest JSON nesting accepted")
         parser.add_argument("--max-models", type=int, default=16, help="models kept loaded per worker")
         parser.add_argument(
+            "--sla-flush-seconds",
+            type=float,
+            default=5.0,
+            help="how often each worker logs its per-minute service levels and CPU/memory (0: never)",
+        )
+        parser.add_argument(
             "--routes-module",
             help="dotted.module:function returning the routes (default apps.deployments.routing:load_routes)",
         )
@@ -108,6 +114,8 @@ class Command(BaseCommand):
 
         if options["workers"] < 1 or options["threads"] < 1:
             raise CommandError("--workers and --threads must be at least 1")
+        if options["sla_flush_seconds"] < 0:
+            raise CommandError("--sla-flush-seconds cannot be negative")
         source = (
             import_callable(options["routes_module"]) if options["routes_module"] else _default_route_source()
         )
@@ -129,19 +137,25 @@ class Command(BaseCommand):
             from apps.serving.inference.cache import ModelCache
             from apps.serving.inference.metrics import Metrics
             from apps.serving.inference.routes import RouteTable
+            from apps.serving.inference.sla import SlaAccumulator
 
             metrics = Metrics()
             metrics.start_sampling(10.0)
             table = RouteTable(source, refresh_seconds=options["refresh_seconds"]).start()
             connections.close_all()  # the first load ran in this thread, which serves no queries
+            log_fn = log_factory()
+            sla = None
+            if options["sla_flush_seconds"]:
+                sla = SlaAccumulator(log_fn).start(options["sla_flush_seconds"])
             return make_app(
                 table,
-                log_factory(),
+                log_fn,
                 max_body_bytes=options["max_body_bytes"],
                 max_depth=options["max_depth"],
                 default_environment=options["environment"],
                 cache=ModelCache(options["max_models"]),
                 metrics=metrics,
+                sla=sla,
             )
 
         connections.close_all()  # before the fork: see _post_fork
@@ -153,6 +167,7 @@ class Command(BaseCommand):
             timeout=options["timeout"],
             post_fork=_post_fork,
             child_exit=server.mark_worker_dead,
+            worker_exit=server.flush_at_worker_exit,
         )
         self.stderr.write(
             f"inference service on http://{options['bind']}: {options['workers']} workers × "
