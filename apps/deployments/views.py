@@ -11,6 +11,7 @@ from apps.deployments.comparison import shadow_agreement
 from apps.deployments.models import Deployment
 from apps.registry import selectors
 from apps.registry.views import error_text
+from apps.serving.outcomes import outcomes_from_csv, outcomes_submit
 
 
 @login_required
@@ -99,4 +100,33 @@ def endpoint_action(request, pk: int, action: str):
         lambda: service(user=request.user, endpoint=endpoint, reason=reason),
         f"{action.title()} done.",
     )
+    return redirect("deployments:overview")
+
+
+@login_required
+@require_POST
+def outcomes_upload(request):
+    """A CSV of outcomes (request_id[,row],value or business_key,value) for one endpoint."""
+    upload = request.FILES.get("file")
+
+    def submit():
+        if upload is None:
+            raise ValidationError({"file": "choose a CSV file"})
+        accepted, unknown = outcomes_submit(
+            user=request.user,
+            records=outcomes_from_csv(upload.read()),
+            endpoint=request.POST.get("endpoint") or None,
+            key_field=request.POST.get("key_field") or None,
+        )
+        shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
+        messages.success(
+            request,
+            f"{accepted} outcomes stored."
+            + (f" {len(unknown)} matched no logged prediction: {shown}" if unknown else ""),
+        )
+
+    try:
+        submit()
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, error_text(exc))
     return redirect("deployments:overview")

@@ -89,3 +89,22 @@ def test_csv_outcomes_and_bad_input(logged, api_for, make_user):
         format="json",
     )
     assert other.status_code == 400 and "no endpoint you can see" in other.json()["endpoint"][0]
+
+
+def test_outcomes_csv_from_the_deployments_page(logged, client):
+    client.force_login(logged)
+    page = client.get("/deployments/").content.decode()
+    assert 'data-testid="outcomes-form"' in page
+    upload = io.BytesIO(b"request_id,value\nreq-1,bad\nreq-77,good\n")
+    upload.name = "outcomes.csv"
+    answer = client.post(
+        "/deployments/outcomes/", {"endpoint": "credit-risk", "file": upload}, follow=True
+    ).content.decode()
+    assert "1 outcomes stored. 1 matched no logged prediction: req-77" in answer
+    assert Outcome.objects.get(request_id="req-1").value == "bad"
+    nothing = client.post("/deployments/outcomes/", {"endpoint": "credit-risk"}, follow=True)
+    assert nothing.status_code == 200 and "choose a CSV file" in nothing.content.decode()
+    junk = io.BytesIO(b"\x00\x01\x02")
+    junk.name = "junk.csv"
+    wrong = client.post("/deployments/outcomes/", {"endpoint": "credit-risk", "file": junk}, follow=True)
+    assert wrong.status_code == 200 and "value column" in wrong.content.decode()
