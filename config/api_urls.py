@@ -7,6 +7,7 @@ from apps.jobs.api.views import JobViewSet
 from apps.packaging.api.views import PackageBuildViewSet
 from apps.registry.api.views import AuditEventViewSet, ModelVersionViewSet, RegisteredModelViewSet
 from apps.serving.api.views import outcomes
+from apps.sla.api.views import endpoint_slo, sla_series, sla_workers
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
@@ -23,6 +24,9 @@ urlpatterns = [
     path("me/", me, name="me"),
     path("server/", server, name="server"),
     path("outcomes/", outcomes, name="outcomes"),
+    path("sla/", sla_series, name="sla-series"),
+    path("sla/workers/", sla_workers, name="sla-workers"),
+    path("endpoints/<int:pk>/slo/", endpoint_slo, name="endpoint-slo"),
     path("auth/token/", token_obtain, name="token-obtain"),
     path("", include(router.urls)),
 ]

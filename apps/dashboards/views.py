@@ -8,6 +8,7 @@ from apps.deployments.models import Deployment
 from apps.jobs.models import Job
 from apps.registry import selectors
 from apps.registry.models import ModelVersion
+from apps.sla.selectors import home_summaries
 
 
 @login_required
@@ -32,6 +33,7 @@ def home(request):
         context["approvals_waiting"] = (
             access.deployments_visible_to(user).filter(status=Deployment.Status.PENDING_APPROVAL).count()
         )
+        context["sla_rows"] = _sla_rows(user)
         template = "dashboards/home_it.html"
     elif role == Role.DATA_SCIENTIST:
         context["teams"] = user.teams.all()
@@ -43,3 +45,12 @@ def home(request):
     else:
         template = "dashboards/home_norole.html"
     return render(request, template, context)
+
+
+def _sla_rows(user) -> list[dict]:
+    from apps.dashboards.sla_views import shown
+
+    return [
+        {**row, "hour_shown": shown(row["hour"]), "day_shown": shown(row["day"])}
+        for row in home_summaries(user)
+    ]
