@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.serving",
     "apps.deployments",
     "apps.sla",
+    "apps.monitoring",
     "apps.dashboards",
     "apps.demo",
 ]
