@@ -32,7 +32,7 @@ from apps.sla.models import SlaFlush, SlaRollup, WorkerSample
 
 log = logging.getLogger(__name__)
 
-KEEP_FLUSH_IDS = timedelta(days=8)  # longer than a record can wait in the log and be redelivered
+KEEP_FLUSH_IDS = timedelta(days=8)  # far longer than a stored record can wait to be delivered again
 _PRUNE_EVERY_SECONDS = 600
 _last_prune = 0.0
 
@@ -100,18 +100,19 @@ def _usable(records: list[dict], parse) -> list:
     return parsed
 
 
-def _claim_ids(connection, ids_and_minutes: list[tuple[str, datetime]]) -> set[str]:
+def _claim_ids(connection, ids: list[str]) -> set[str]:
     """Record the ids; those already there (an earlier delivery) are not returned."""
     claimed = set()
     table = connection.ops.quote_name(SlaFlush._meta.db_table)
-    adapt = connection.ops.adapt_datetimefield_value
-    for start in range(0, len(ids_and_minutes), 400):
-        chunk = ids_and_minutes[start : start + 400]
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    for start in range(0, len(ids), 400):
+        chunk = ids[start : start + 400]
         marks = ", ".join(["(%s, %s)"] * len(chunk))
-        params = [value for flush_id, minute in chunk for value in (flush_id, adapt(minute))]
+        params = [value for flush_id in chunk for value in (flush_id, now)]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {table} (id, minute) VALUES {marks} ON CONFLICT DO NOTHING RETURNING id", params
+                f"INSERT INTO {table} (id, claimed_at) VALUES {marks} ON CONFLICT DO NOTHING RETURNING id",
+                params,
             )
             claimed.update(row[0] for row in cursor.fetchall())
     return claimed
@@ -125,7 +126,7 @@ def ingest_sla_records(records: list[dict], *, using: str) -> int:
         return 0
     connection = connections[using]
     unique = {flush_id: (key, add) for flush_id, key, add in cells}  # a batch may repeat a record
-    claimed = _claim_ids(connection, [(flush_id, key[3]) for flush_id, (key, _) in unique.items()])
+    claimed = _claim_ids(connection, list(unique))
     totals: dict[tuple, dict] = {}
     for flush_id in claimed:
         key, add = unique[flush_id]
@@ -178,12 +179,12 @@ def _add_to_rollups(totals: dict[tuple, dict], *, using: str) -> None:
 
 
 def _prune(*, using: str) -> None:
-    """Forget ids of flushes old enough never to come again, now and then."""
+    """Forget ids claimed long enough ago never to be delivered again, now and then."""
     global _last_prune
     if time.monotonic() - _last_prune < _PRUNE_EVERY_SECONDS:
         return
     _last_prune = time.monotonic()
-    SlaFlush.objects.using(using).filter(minute__lt=timezone.now() - KEEP_FLUSH_IDS).delete()
+    SlaFlush.objects.using(using).filter(claimed_at__lt=timezone.now() - KEEP_FLUSH_IDS).delete()
 
 
 def _sample(r: dict) -> WorkerSample:

@@ -37,7 +37,7 @@ class SlaFlush(models.Model):
     (the log is at-least-once) finds its id here and is skipped."""
 
     id = models.CharField(max_length=80, primary_key=True)
-    minute = models.DateTimeField(db_index=True, help_text="kept until rollups this old are final")
+    claimed_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self) -> str:
         return self.id
