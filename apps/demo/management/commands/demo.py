@@ -20,8 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("--bind", default="127.0.0.1:8000")
         parser.add_argument("--inference-bind", default="127.0.0.1:8100")
         parser.add_argument("--no-seed", action="store_true")
+        parser.add_argument(
+            "--traffic-rate", type=float, default=5.0, help="demo requests/s to credit-risk (0: none)"
+        )
 
-    def handle(self, *args, bind, inference_bind, no_seed, **options):
+    def handle(self, *args, bind, inference_bind, no_seed, traffic_rate, **options):
         call_command("migrate", interactive=False, verbosity=0)
         python = sys.executable
         bin_dir = os.path.dirname(python)
@@ -63,6 +66,16 @@ class Command(BaseCommand):
             "--workers",
             "2",
         ]
+        # Real credit applications for the SLA page, once the inference service answers.
+        processes["traffic"] = [
+            python,
+            "-m",
+            "apps.demo.traffic",
+            "--url",
+            f"http://{inference_bind}",
+            "--rate",
+            str(traffic_rate),
+        ]
         children: list[subprocess.Popen] = []
 
         def stop(*_):
@@ -84,9 +97,12 @@ class Command(BaseCommand):
         if not no_seed:
             self.stdout.write("Seeding demo data (training two small models on ../shared/data)…")
             seed()
+        _demo_slo()
         children.append(subprocess.Popen(processes["beat"]))
         children.append(subprocess.Popen(processes["web"]))
         children.append(subprocess.Popen(processes["inference"]))
+        if traffic_rate > 0:
+            children.append(subprocess.Popen(processes["traffic"]))
         url = f"http://{bind}/"
         self.stdout.write(self.style.SUCCESS(f"\nModelyard is running at {url}   (Ctrl-C stops everything)"))
         self.stdout.write(f"Log in with any of these (password: {DEMO_PASSWORD}):")
@@ -95,11 +111,31 @@ class Command(BaseCommand):
         self.stdout.write(f"API docs: {url}api/docs/")
         self.stdout.write(
             f"Predictions: curl -X POST http://{inference_bind}/v1/endpoints/credit-risk/predict "
-            "-H 'Content-Type: application/json' -d @- (see README)\n"
+            "-H 'Content-Type: application/json' -d @- (see README)"
         )
+        if traffic_rate > 0:
+            self.stdout.write(
+                f"Demo traffic: about {traffic_rate:g} requests/s to credit-risk; "
+                f"service levels at {url}it/sla/"
+            )
+        self.stdout.write("")
         while True:
             for child in children:
                 if child.poll() is not None:
                     self.stderr.write(f"{child.args[0]} exited with {child.returncode}; stopping")
                     stop()
             time.sleep(1)
+
+
+def _demo_slo() -> None:
+    """IT's objective for credit-risk in production (p99 ≤ 50 ms, 99.5 % available), set once."""
+    from django.contrib.auth import get_user_model
+
+    from apps.deployments.models import Endpoint
+    from apps.sla.models import Slo
+    from apps.sla.services import slo_set
+
+    endpoint = Endpoint.objects.filter(name="credit-risk", environment__name="production").first()
+    ivan = get_user_model().objects.filter(username="ivan").first()
+    if endpoint is not None and ivan is not None and not Slo.objects.filter(endpoint=endpoint).exists():
+        slo_set(user=ivan, endpoint=endpoint, latency_ms=50, latency_percentile=99, availability_percent=99.5)
