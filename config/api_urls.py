@@ -6,6 +6,7 @@ from apps.deployments.api.views import DeploymentViewSet, EndpointViewSet
 from apps.jobs.api.views import JobViewSet
 from apps.packaging.api.views import PackageBuildViewSet
 from apps.registry.api.views import AuditEventViewSet, ModelVersionViewSet, RegisteredModelViewSet
+from apps.serving.api.batch import BatchJobViewSet
 from apps.serving.api.views import outcomes
 from apps.sla.api.views import endpoint_slo, sla_series, sla_workers
 
@@ -18,6 +19,7 @@ router.register("jobs", JobViewSet, basename="job")
 router.register("packages", PackageBuildViewSet, basename="package")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("endpoints", EndpointViewSet, basename="endpoint")
+router.register("batch-jobs", BatchJobViewSet, basename="batch-job")
 
 app_name = "api"
 urlpatterns = [

@@ -18,6 +18,9 @@ app.conf.task_routes = {
     "packaging.*": {"queue": "packaging"},
     "deployments.*": {"queue": "deployments"},
     "monitoring.*": {"queue": "monitoring"},
+    # Batch scoring loads models (in the sandbox) like a rollout does, so it runs beside
+    # deployments; listed before serving.* because the first matching pattern wins.
+    "serving.batch.*": {"queue": "deployments"},
     "serving.*": {"queue": "ingestion"},
 }
 # Tasks are idempotent (a Job row guards each), so a task lost with its worker is redelivered.

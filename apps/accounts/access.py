@@ -130,3 +130,15 @@ def deployments_visible_to(user) -> QuerySet:
     from apps.deployments.models import Deployment
 
     return Deployment.objects.filter(version__in=versions_visible_to(user).values("id"))
+
+
+def batch_jobs_visible_to(user) -> QuerySet:
+    """Batch jobs: every one for IT and admins, their teams' for data scientists, none otherwise."""
+    from apps.serving.models import BatchJob
+
+    qs = BatchJob.objects.all()
+    if sees_every_model(user):
+        return qs
+    if not has_role(user, Role.DATA_SCIENTIST):
+        return qs.none()
+    return qs.filter(team__in=team_ids_of(user))

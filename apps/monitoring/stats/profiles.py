@@ -1,0 +1,461 @@
+"""Compact profiles of data: one per reference data set, one per window of live predictions.
+
+A reference profile is built once at registration. Its numeric bins are fixed from the reference's
+own quantiles, so every later window is binned on the same edges and windows add up exactly
+(``merge_profiles``): a check over a week reads 168 hourly profiles, never the raw rows.
+
+Shapes (all JSON-serialisable): ``{"format": 1, "rows": int, "reservoir": int, "features": {...}}``.
+A numeric reference feature holds ``counts`` for the ``len(edges) - 1`` bins ``[e_i, e_i+1)`` (the
+last bin closed); a numeric window feature holds ``len(edges) + 1`` counts: one bin below the
+reference minimum, the reference's bins, one bin above its maximum. ``fine_counts`` turns either
+into the window layout.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+FORMAT = 1
+OTHER = "__other__"
+# Categories a window may hold that the reference never saw, before the rest are summed as OTHER.
+MAX_UNSEEN = 200
+VOCABULARY = 5000
+LENGTH_BINS = 20
+_TOKEN = re.compile(r"\w+")
+
+KINDS = {
+    "number": "numeric",
+    "integer": "numeric",
+    "categorical": "categorical",
+    "boolean": "categorical",
+    "text": "text",
+}
+
+
+def feature_kind(spec: dict) -> str | None:
+    """ "numeric", "categorical", "text", or None for kinds that are not profiled (datetime)."""
+    return KINDS.get(spec.get("type"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Column readers: one vectorised pass each, no per-row Python.
+
+
+def _numeric(column: pd.Series | None, rows: int) -> tuple[np.ndarray, int, int]:
+    """(finite values as float64, nulls, type errors). Non-numeric text and infinities are type errors."""
+    if column is None:
+        return np.empty(0), rows, 0
+    nulls = int(column.isna().sum())
+    if pd.api.types.is_bool_dtype(column):
+        column = column.astype(float)
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    finite = np.isfinite(values)
+    return values[finite], nulls, rows - nulls - int(finite.sum())
+
+
+def labels(column: pd.Series) -> pd.Series:
+    """Non-null values as category labels; whole floats (an integer column with a gap) without '.0'."""
+    values = column.dropna()
+    if pd.api.types.is_float_dtype(values) and len(values) and bool(np.all(np.mod(values, 1) == 0)):
+        values = values.astype(np.int64)
+    return values.astype(str)
+
+
+def _lengths_and_tokens(column: pd.Series) -> tuple[np.ndarray, Counter, int]:
+    text = column.dropna().astype(str)
+    lengths = text.str.len().to_numpy(dtype=float)
+    tokens = text.str.lower().str.findall(_TOKEN.pattern).explode().dropna()
+    return lengths, Counter(tokens.value_counts().to_dict()), len(tokens)
+
+
+def _reservoir(values: np.ndarray, size: int, rng: np.random.Generator) -> list[float]:
+    if len(values) <= size:
+        return values.tolist()
+    return values[rng.choice(len(values), size=size, replace=False)].tolist()
+
+
+def _moments(values: np.ndarray) -> dict:
+    if len(values) == 0:
+        return {"count": 0, "mean": 0.0, "m2": 0.0, "min": None, "max": None}
+    mean = float(values.mean())
+    return {
+        "count": len(values),
+        "mean": mean,
+        "m2": float(((values - mean) ** 2).sum()),
+        "min": float(values.min()),
+        "max": float(values.max()),
+    }
+
+
+def std(feature: dict) -> float:
+    """Sample standard deviation from the running moments (0 for fewer than two values)."""
+    n = feature["count"]
+    return float(np.sqrt(feature["m2"] / (n - 1))) if n > 1 else 0.0
+
+
+def histogram(edges: np.ndarray, values: np.ndarray, *, ordered: bool = False) -> np.ndarray:
+    """Counts in the window layout: [below edges[0], [e0, e1), ..., [e_k-1, e_k], above e_k].
+
+    Sorting and searching the edges in the sorted values is several times faster than searching each
+    value among the edges (SIMD sort), and the sorted values are reused for min/max and zeros."""
+    ordered_values = values if ordered else np.sort(values)
+    starts = np.searchsorted(ordered_values, edges, side="left")
+    last = np.searchsorted(ordered_values, edges[-1], side="right")  # the last edge closes its bin
+    bounds = np.concatenate([[0], starts[:-1], [last, len(ordered_values)]])
+    return np.diff(bounds)
+
+
+def window_counts(counts, edges) -> np.ndarray:
+    """Counts in the window layout (len(edges)+1): a reference's inner bins get empty outer bins."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if len(counts) == len(edges) - 1:
+        return np.concatenate([[0], counts, [0]])
+    if len(counts) != len(edges) + 1:
+        raise ValueError(f"{len(counts)} bin counts do not fit {len(edges)} bin edges")
+    return counts
+
+
+def fine_counts(feature: dict) -> np.ndarray:
+    """A numeric feature's counts in the window layout, whichever profile it is from."""
+    return window_counts(feature["counts"], feature["edges"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference
+
+
+def sorted_quantiles(ordered: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """np.quantile's default (linear) quantiles of already sorted values, without partitioning again."""
+    position = probs * (len(ordered) - 1)
+    below = np.floor(position).astype(np.int64)
+    above = np.minimum(below + 1, len(ordered) - 1)
+    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
+
+
+def _edges(sorted_values: np.ndarray, bins: int) -> np.ndarray:
+    edges = np.unique(sorted_quantiles(sorted_values, np.linspace(0, 1, bins + 1)))
+    if len(edges) == 1:  # a constant column: one bin holding that value
+        edges = np.array([edges[0], np.nextafter(edges[0], np.inf)])
+    return edges
+
+
+def _reference_numeric(column, rows, spec, fine_bins, quantile_grid, reservoir, rng) -> dict:
+    values, nulls, type_errors = _numeric(column, rows)
+    feature = {
+        "kind": "numeric",
+        "nulls": nulls,
+        "type_errors": type_errors,
+        "zeros": int((values == 0).sum()),
+        **_moments(values),
+    }
+    low, high = _bounds({}, spec)  # the schema's declared range, if any, also applies to the reference
+    feature["out_of_range"] = int(((values < low) | (values > high)).sum())
+    feature["std"] = std(feature)
+    if len(values) == 0:
+        feature.update(edges=[0.0, np.nextafter(0.0, 1.0)], counts=[0], quantiles=[], sample=[], distinct=0)
+        return feature
+    ordered = np.sort(values)
+    edges = _edges(ordered, fine_bins)
+    counts = histogram(edges, ordered, ordered=True)[1:-1]
+    feature.update(
+        edges=edges.tolist(),
+        counts=counts.tolist(),
+        quantiles=sorted_quantiles(ordered, np.linspace(0, 1, quantile_grid)).tolist(),
+        sample=_reservoir(values, reservoir, rng),
+        distinct=int(1 + np.count_nonzero(np.diff(ordered))),
+    )
+    return feature
+
+
+def _top(counter: Counter, limit: int) -> dict[str, int]:
+    top = dict(counter.most_common(limit))
+    rest = sum(counter.values()) - sum(top.values())
+    if rest:
+        top[OTHER] = top.get(OTHER, 0) + rest
+    return top
+
+
+def _reference_categorical(column, rows, max_categories) -> dict:
+    if column is None:
+        return {"kind": "categorical", "count": 0, "nulls": rows, "categories": {}}
+    values = labels(column)
+    counts = Counter(values.value_counts().to_dict())
+    return {
+        "kind": "categorical",
+        "count": len(values),
+        "nulls": rows - len(values),
+        "categories": _top(counts, max_categories),
+    }
+
+
+def _reference_text(column, rows) -> dict:
+    if column is None:
+        return {
+            "kind": "text",
+            "count": 0,
+            "nulls": rows,
+            "empty": 0,
+            "length_edges": [0.0, 1.0],
+            "length_counts": [0],
+            "vocabulary": {},
+            "tokens": 0,
+        }
+    lengths, tokens, total = _lengths_and_tokens(column)
+    edges = _edges(np.sort(lengths), LENGTH_BINS) if len(lengths) else np.array([0.0, 1.0])
+    counts = histogram(edges, lengths)[1:-1]
+    return {
+        "kind": "text",
+        "count": len(lengths),
+        "nulls": rows - len(lengths),
+        "empty": int((lengths == 0).sum()),
+        "length_edges": edges.tolist(),
+        "length_counts": counts.tolist(),
+        "vocabulary": dict(tokens.most_common(VOCABULARY)),
+        "tokens": total,
+    }
+
+
+def build_reference_profile(
+    frame: pd.DataFrame,
+    features: list[dict],
+    *,
+    fine_bins: int = 100,
+    quantile_grid: int = 1001,
+    reservoir: int = 2000,
+    max_categories: int = 200,
+    seed: int = 0,
+) -> dict:
+    """Profile the reference data once: bins, quantiles, category counts, moments, a small sample."""
+    rng = np.random.default_rng(seed)
+    rows = len(frame)
+    profile = {"format": FORMAT, "rows": rows, "reservoir": reservoir, "features": {}}
+    for spec in features:
+        kind, name = feature_kind(spec), spec["name"]
+        column = frame[name] if name in frame.columns else None
+        if kind == "numeric":
+            feature = _reference_numeric(column, rows, spec, fine_bins, quantile_grid, reservoir, rng)
+        elif kind == "categorical":
+            feature = _reference_categorical(column, rows, max_categories)
+        elif kind == "text":
+            feature = _reference_text(column, rows)
+        else:
+            continue
+        profile["features"][name] = feature
+    return profile
+
+
+# ---------------------------------------------------------------------------------------------
+# Windows
+
+
+def _bounds(feature: dict, spec: dict | None) -> tuple[float, float]:
+    spec = spec or {}
+    low = spec.get("min", feature.get("min"))
+    high = spec.get("max", feature.get("max"))
+    return (-np.inf if low is None else float(low)), (np.inf if high is None else float(high))
+
+
+def _window_numeric(column, rows, ref: dict, low: float, high: float, rng, reservoir) -> dict:
+    values, nulls, type_errors = _numeric(column, rows)
+    edges = np.asarray(ref["edges"], dtype=float)
+    feature = {
+        "kind": "numeric",
+        "nulls": nulls,
+        "type_errors": type_errors,
+        "zeros": int((values == 0).sum()),
+        "out_of_range": int(((values < low) | (values > high)).sum()),
+        **_moments(values),
+    }
+    feature["std"] = std(feature)
+    feature.update(
+        edges=ref["edges"],
+        counts=histogram(edges, values).tolist(),
+        sample=_reservoir(values, reservoir, rng),
+    )
+    return feature
+
+
+def _window_categorical(column, rows, ref: dict) -> dict:
+    if column is None:
+        return {"kind": "categorical", "count": 0, "nulls": rows, "categories": {}, "unseen": 0}
+    values = labels(column)
+    counts = values.value_counts().to_dict()
+    known = set(ref["categories"]) - {OTHER}
+    unseen = sum(n for value, n in counts.items() if value not in known)
+    return {
+        "kind": "categorical",
+        "count": len(values),
+        "nulls": rows - len(values),
+        "categories": _bound_unseen(counts, known),
+        "unseen": int(unseen),
+    }
+
+
+def _bound_unseen(counts: dict, known: set) -> dict[str, int]:
+    """Keep every reference category and the MAX_UNSEEN most frequent new ones; sum the rest as OTHER."""
+    new = Counter({value: n for value, n in counts.items() if value not in known and value != OTHER})
+    kept = {value: int(n) for value, n in counts.items() if value in known or value == OTHER}
+    kept.update({value: int(n) for value, n in new.most_common(MAX_UNSEEN)})
+    rest = sum(new.values()) - sum(n for value, n in new.most_common(MAX_UNSEEN))
+    if rest:
+        kept[OTHER] = kept.get(OTHER, 0) + int(rest)
+    return kept
+
+
+def _window_text(column, rows, ref: dict) -> dict:
+    if column is None:
+        lengths, tokens, total = np.empty(0), Counter(), 0
+    else:
+        lengths, tokens, total = _lengths_and_tokens(column)
+    edges = np.asarray(ref["length_edges"], dtype=float)
+    vocabulary = ref["vocabulary"]
+    return {
+        "kind": "text",
+        "count": len(lengths),
+        "nulls": rows - len(lengths),
+        "empty": int((lengths == 0).sum()),
+        "length_edges": ref["length_edges"],
+        "length_counts": histogram(edges, lengths).tolist(),
+        "vocabulary": dict(tokens.most_common(VOCABULARY)),
+        "tokens": total,
+        "oov": int(sum(n for token, n in tokens.items() if token not in vocabulary)),
+    }
+
+
+def profile_window(
+    frame: pd.DataFrame,
+    reference: dict,
+    *,
+    reservoir: int = 2000,
+    seed: int = 0,
+    features: list[dict] | None = None,
+) -> dict:
+    """Profile a window of live rows on the reference's bins. Columns missing from the frame count as
+    all-null. ``features`` (the schema) supplies min/max for the out-of-range count when given;
+    otherwise the reference's own min/max are the range."""
+    rng = np.random.default_rng(seed)
+    rows = len(frame)
+    specs = {spec["name"]: spec for spec in features or []}
+    profile = {"format": FORMAT, "rows": rows, "reservoir": reservoir, "features": {}}
+    for name, ref in reference["features"].items():
+        column = frame[name] if name in frame.columns else None
+        if ref["kind"] == "numeric":
+            low, high = _bounds(ref, specs.get(name))
+            feature = _window_numeric(column, rows, ref, low, high, rng, reservoir)
+        elif ref["kind"] == "categorical":
+            feature = _window_categorical(column, rows, ref)
+        else:
+            feature = _window_text(column, rows, ref)
+        profile["features"][name] = feature
+    return profile
+
+
+def empty_window(reference: dict) -> dict:
+    """The identity of ``merge_profiles``: a window of no rows on the reference's bins."""
+    return profile_window(
+        pd.DataFrame(index=pd.RangeIndex(0)), reference, reservoir=reference.get("reservoir", 2000)
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Merging
+
+
+def _merge_moments(a: dict, b: dict) -> dict:
+    """Chan et al.'s pairwise update: exact count, mean and sum of squared deviations."""
+    n = a["count"] + b["count"]
+    if a["count"] == 0 or b["count"] == 0:
+        source = a if a["count"] else b
+        return {key: source[key] for key in ("count", "mean", "m2", "min", "max")} | {"count": n}
+    delta = b["mean"] - a["mean"]
+    mean = a["mean"] + delta * b["count"] / n
+    m2 = a["m2"] + b["m2"] + delta * delta * a["count"] * b["count"] / n
+    low, high = min(a["min"], b["min"]), max(a["max"], b["max"])
+    return {"count": n, "mean": mean, "m2": m2, "min": low, "max": high}
+
+
+def merge_samples(a: list, n_a: int, b: list, n_b: int, size: int, rng: np.random.Generator) -> list:
+    """A uniform sample of the union: how many come from each side is hypergeometric in the rows they
+    stand for (not in their sample sizes), then each side gives a uniform subset of its own sample."""
+    total = n_a + n_b
+    k = min(size, total)
+    if n_a == 0 or n_b == 0:
+        source = a if n_a else b
+        return [source[i] for i in rng.choice(len(source), size=min(k, len(source)), replace=False)]
+    from_a = int(rng.hypergeometric(n_a, n_b, k)) if k < total else n_a
+    from_b = k - from_a
+    pick_a = rng.choice(len(a), size=from_a, replace=False)
+    pick_b = rng.choice(len(b), size=from_b, replace=False)
+    return [a[i] for i in pick_a] + [b[i] for i in pick_b]
+
+
+def _add_dicts(a: dict, b: dict) -> dict:
+    total = Counter(a)
+    total.update(b)
+    return dict(total)
+
+
+def _top_tokens(counts: dict) -> dict[str, int]:
+    return dict(Counter(counts).most_common(VOCABULARY))
+
+
+def _merge_feature(a: dict, b: dict, size: int, rng) -> dict:
+    if a["kind"] != b["kind"]:
+        raise ValueError(f"cannot merge a {a['kind']} feature with a {b['kind']} one")
+    merged = {"kind": a["kind"], "nulls": a["nulls"] + b["nulls"]}
+    if a["kind"] == "numeric":
+        if a["edges"] != b["edges"]:
+            raise ValueError("numeric profiles on different bin edges cannot be merged (other references)")
+        merged.update(_merge_moments(a, b))
+        merged["std"] = std(merged)
+        for key in ("zeros", "type_errors", "out_of_range"):
+            merged[key] = a.get(key, 0) + b.get(key, 0)
+        merged.update(
+            edges=a["edges"],
+            counts=(fine_counts(a) + fine_counts(b)).tolist(),
+            sample=merge_samples(a["sample"], a["count"], b["sample"], b["count"], size, rng),
+        )
+    elif a["kind"] == "categorical":
+        merged["count"] = a["count"] + b["count"]
+        merged["categories"] = _add_dicts(a["categories"], b["categories"])
+        merged["unseen"] = a.get("unseen", 0) + b.get("unseen", 0)
+    else:
+        merged.update(
+            count=a["count"] + b["count"],
+            empty=a["empty"] + b["empty"],
+            length_edges=a["length_edges"],
+            tokens=a["tokens"] + b["tokens"],
+            oov=a.get("oov", 0) + b.get("oov", 0),
+            vocabulary=_top_tokens(_add_dicts(a["vocabulary"], b["vocabulary"])),
+        )
+        merged["length_counts"] = (
+            window_counts(a["length_counts"], a["length_edges"])
+            + window_counts(b["length_counts"], b["length_edges"])
+        ).tolist()
+    return merged
+
+
+def merge_profiles(a: dict, b: dict, *, seed: int = 0) -> dict:
+    """Add two window profiles of the same reference: counts, moments, min/max exactly; reservoirs as a
+    fair sample of the union. Associative (up to the reservoirs' randomness), with ``empty_window`` as
+    identity, so profiles of any span cost the same to check."""
+    rng = np.random.default_rng(seed)
+    size = min(a.get("reservoir", 2000), b.get("reservoir", 2000))
+    features = {}
+    for name in a["features"].keys() | b["features"].keys():
+        if name not in a["features"] or name not in b["features"]:
+            raise ValueError(f"feature {name!r} is in only one of the two profiles")
+        features[name] = _merge_feature(a["features"][name], b["features"][name], size, rng)
+    return {
+        "format": FORMAT,
+        "rows": a["rows"] + b["rows"],
+        "reservoir": size,
+        "features": {name: features[name] for name in a["features"]},
+    }
