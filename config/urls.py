@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("apps.registry.urls")),
     path("", include("apps.packaging.urls")),
     path("", include("apps.deployments.urls")),
+    path("", include("apps.serving.urls")),
     path("", include("apps.dashboards.urls")),
 ]

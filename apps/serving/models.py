@@ -4,6 +4,7 @@ Rows arrive in bulk from the log buffer (apps/serving/ingest.py), so the deploym
 are plain ids rather than foreign keys: logging must never wait for, or fail on, the rows it
 describes, and a deployment's log outlives the deployment."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
 
@@ -104,3 +105,84 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} outcome for {self.request_id or self.business_key}"
+
+
+class BatchJob(models.Model):
+    """A file scored in chunks by Celery workers: which model scored it (the endpoint's live primary
+    at submit time, or a version asked for directly), how far it got and where the scored file is.
+    Progress is counted in BatchChunk rows, so a chunk run twice is counted once."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, related_name="batch_jobs")
+    endpoint = models.ForeignKey(
+        "deployments.Endpoint", null=True, blank=True, on_delete=models.PROTECT, related_name="batch_jobs"
+    )
+    environment = models.CharField(max_length=50, blank=True)
+    deployment = models.ForeignKey(
+        "deployments.Deployment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    version = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="batch_jobs")
+    package = models.ForeignKey("packaging.PackageBuild", on_delete=models.PROTECT, related_name="+")
+    input_file = models.FileField(max_length=300)
+    input_filename = models.CharField(max_length=255)
+    input_format = models.CharField(max_length=10, help_text="csv or parquet; the output has the same")
+    input_sha256 = models.CharField(max_length=64)
+    row_count = models.PositiveIntegerField()
+    chunk_size = models.PositiveIntegerField()
+    chunks_total = models.PositiveIntegerField()
+    chunks_done = models.PositiveIntegerField(default=0)
+    rows_scored = models.PositiveIntegerField(default=0)
+    rows_refused = models.PositiveIntegerField(default=0, help_text="rows that break the input schema")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    output_file = models.FileField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    job = models.OneToOneField(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="batch_job"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    @property
+    def request_id(self) -> str:
+        """What the prediction log files this job's rows under."""
+        return f"batch-{self.pk}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    def __str__(self) -> str:
+        return f"batch job {self.pk} ({self.input_filename}, {self.status})"
+
+
+class BatchChunk(models.Model):
+    """One finished chunk of a batch job: written in the same transaction as its predictions, so
+    a chunk redelivered after its worker died is neither logged nor counted twice."""
+
+    batch_job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    rows_scored = models.PositiveIntegerField()
+    rows_refused = models.PositiveIntegerField()
+    part_file = models.CharField(max_length=300)
+    finished_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["batch_job", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch_job", "index"], name="serving_batch_chunk_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of batch job {self.batch_job_id}"

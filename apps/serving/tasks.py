@@ -1,12 +1,15 @@
 import hashlib
+import logging
 import os
 
 from celery import shared_task
 from django.core.cache import cache
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 from apps.serving.ingest import drain
 from apps.serving.logbuffer import open_buffer
+
+log = logging.getLogger(__name__)
 
 # Longer than a drain of max_batches takes; a lock left by a killed worker expires by itself.
 LOCK_SECONDS = 300
@@ -36,3 +39,51 @@ def ingest_predictions(max_batches: int = 100) -> int:
         return drain(buffer, max_batches=max_batches)
     finally:
         cache.delete(lock)
+
+
+# --- batch scoring (queue: deployments; see config/celery.py) -----------------------------------
+
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    name="serving.batch.score_chunk",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+    soft_time_limit=900,
+    time_limit=960,
+)
+def score_batch_chunk(batch_job_id: int, index: int) -> None:
+    from apps.serving.batch.services import batch_chunk_score, batch_job_fail
+
+    try:
+        batch_chunk_score(batch_job_id=batch_job_id, index=index)
+    except TRANSIENT:
+        raise  # the database is away: retried
+    except Exception as exc:  # anything else ends the batch job with a reason, not a silent stall
+        log.exception("batch job %s: chunk %s failed", batch_job_id, index)
+        batch_job_fail(batch_job_id=batch_job_id, error=f"chunk {index + 1}: {type(exc).__name__}: {exc}")
+
+
+@shared_task(
+    name="serving.batch.finish",
+    autoretry_for=TRANSIENT,
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+    soft_time_limit=900,
+    time_limit=960,
+)
+def finish_batch_job(batch_job_id: int) -> None:
+    from apps.serving.batch.services import batch_job_fail, batch_job_finish
+
+    try:
+        batch_job_finish(batch_job_id=batch_job_id)
+    except TRANSIENT:
+        raise
+    except Exception as exc:
+        log.exception("batch job %s: writing the scored file failed", batch_job_id)
+        error = f"writing the scored file: {type(exc).__name__}: {exc}"
+        batch_job_fail(batch_job_id=batch_job_id, error=error)
