@@ -414,6 +414,70 @@ def outcomes_send(path, endpoint, key_field):
         click.echo(f"  unknown: {request_id}")
 
 
+@cli.group()
+def batch():
+    """Score files in chunks on the server's workers and fetch the scored files."""
+
+
+def _batch_summary(job: dict) -> str:
+    via = f" via {job['endpoint']} ({job['environment']})" if job.get("endpoint") else ""
+    return render_pairs(
+        [
+            ("batch job", f"{job['id']}: {job['input_filename']}"),
+            ("model", f"{job['model_name']} v{job['version_number']}{via}"),
+            ("status", f"{job['status']} ({job['progress']}%)"),
+            ("chunks", f"{job['chunks_done']}/{job['chunks_total']} of {job['chunk_size']} rows"),
+            ("rows", f"{job['row_count']}: {job['rows_scored']} scored, {job['rows_refused']} refused"),
+            ("error", job.get("error") or None),
+        ]
+    )
+
+
+@batch.command("score")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--endpoint", required=True, help="endpoint whose live version scores the file")
+@click.option("--environment", default="production", show_default=True)
+@click.option("--chunk-size", type=int, help="rows per chunk [default: the server's, 5000]")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="save the scored file here")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="follow the job with a progress bar")
+def batch_score(path, endpoint, environment, chunk_size, output, wait):
+    """Score a CSV or Parquet file with an endpoint's live version."""
+    client = Client()
+    job = client.batch_score(endpoint, path, environment, chunk_size=chunk_size, wait=False)
+    click.echo(f"batch job {job['id']} queued: {job['row_count']} rows in {job['chunks_total']} chunks")
+    if wait:
+        if not sys.stderr.isatty():
+            click.echo(f"waiting for job {job['job']}...", err=True)
+        try:
+            client.wait(job["job"])
+        except KeyboardInterrupt:
+            click.echo(
+                f"\nstopped waiting; batch job {job['id']} keeps running on the server. "
+                f"Follow it with: modelyard batch status {job['id']}",
+                err=True,
+            )
+            sys.exit(130)
+        job = client.batch_job(job["id"])
+        click.echo(_batch_summary(job))
+        if output is not None:
+            click.echo(f"saved {client.download_batch(job['id'], output)}")
+
+
+@batch.command("status")
+@click.argument("batch_job_id", type=int)
+def batch_status(batch_job_id):
+    """A batch job's progress and counts."""
+    click.echo(_batch_summary(Client().batch_job(batch_job_id)))
+
+
+@batch.command("download")
+@click.argument("batch_job_id", type=int)
+@click.argument("output", type=click.Path(path_type=Path))
+def batch_download(batch_job_id, output):
+    """Save a finished batch job's scored file (OUTPUT: a file or a folder)."""
+    click.echo(f"saved {Client().download_batch(batch_job_id, output)}")
+
+
 def main() -> None:
     cli(prog_name="modelyard")
 

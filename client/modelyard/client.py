@@ -201,6 +201,50 @@ class Client:
         }
         return self.http.post("outcomes/", json=body)
 
+    # --- batch scoring ---------------------------------------------------------------------------
+    def batch_score(
+        self,
+        endpoint: str,
+        path,
+        environment: str = "production",
+        chunk_size: int | None = None,
+        wait: bool = True,
+        output=None,
+        progress: bool = True,
+    ) -> dict:
+        """Score a CSV or Parquet file with the version live on ``endpoint``, in chunks across the
+        server's workers. Returns the batch job; with ``wait`` it follows the job's progress bar
+        (JobFailed if the job fails) and, given ``output``, saves the scored file there."""
+        source = artifacts.existing_file(path, "file to score")
+        data = {"endpoint": endpoint, "environment": environment}
+        if chunk_size is not None:
+            data["chunk_size"] = str(int(chunk_size))
+        with open(source, "rb") as handle:
+            job = self.http.post("batch-jobs/", data=data, files={"file": (source.name, handle)})
+        if not wait:
+            return job
+        self.wait(job["job"], progress=progress)
+        job = self.batch_job(job["id"])
+        if output is not None:
+            self.download_batch(job["id"], output)
+        return job
+
+    def batch_jobs(self, status: str | None = None) -> list[dict]:
+        return list(self.http.paginate("batch-jobs/", {"status": status}))
+
+    def batch_job(self, batch_job_id: int) -> dict:
+        return self.http.get(f"batch-jobs/{int(batch_job_id)}/")
+
+    def download_batch(self, batch_job_id: int, path) -> Path:
+        """Save a finished batch job's scored file at ``path`` (a file, or a folder to put it in)."""
+        target = Path(path)
+        if target.is_dir():
+            job = self.batch_job(batch_job_id)
+            stem = Path(job["input_filename"]).stem
+            target = target / f"{stem}-scored.{'parquet' if job['input_format'] == 'parquet' else 'csv'}"
+        self.http.download(f"batch-jobs/{int(batch_job_id)}/download/", target)
+        return target
+
     def inference_url(self) -> str:
         return os.environ.get("MODELYARD_INFERENCE_URL") or self.http.get("server/")["inference_url"]
 
