@@ -341,19 +341,64 @@ class InferenceApp:
 
 def _run_model(model, records: list[dict], schema: dict) -> tuple[list, list | None]:
     """Predictions and probabilities (None without predict_proba) as JSON-ready lists. The frame is
-    built once, its columns in the schema's order, because pipelines select columns by position too."""
-    names = [
-        str(f["name"]) for f in (schema or {}).get("features", []) if isinstance(f, dict) and "name" in f
-    ]
-    if names:
-        frame = pd.DataFrame({name: [record.get(name) for record in records] for name in names})
+    built once, its columns in the schema's order, because pipelines select columns by position too.
+
+    Models that take a plain matrix exactly as they take that frame (Predictor.matrix_features, the
+    same names in the same order) get one when every value is a plain number: a request then
+    skips pandas and scikit-learn's DataFrame checks, most of a small model's time."""
+    names = feature_names(schema)
+    matrix = None
+    if names and getattr(model, "matrix_features", None) == names:
+        matrix = plain_matrix(records, names)
+    if matrix is not None:
+        predictions, probabilities = model.predict_both_matrix(matrix)
     else:
-        frame = pd.DataFrame.from_records(records)
-    predictions = np.asarray(model.predict(frame))
-    probabilities = model.predict_proba(frame)
+        if names:
+            frame = pd.DataFrame({name: [record.get(name) for record in records] for name in names})
+        else:
+            frame = pd.DataFrame.from_records(records)
+        predictions = np.asarray(model.predict(frame))
+        probabilities = model.predict_proba(frame)
     if len(predictions) != len(records):
         raise ValueError("the model returned a different number of predictions than records")
     return predictions.tolist(), None if probabilities is None else np.asarray(probabilities).tolist()
+
+
+_NAMES_CACHE: dict[int, tuple[dict, tuple[str, ...]]] = {}
+_EXACT_INT = 2**53  # integers up to this are exact in float64, as pandas would convert them too
+
+
+def feature_names(schema: dict) -> tuple[str, ...]:
+    """The schema's feature names in order, worked out once per schema object (routes hand the same
+    dict to every request until they change). The entry keeps its schema alive, so an id is never
+    reused while cached."""
+    cached = _NAMES_CACHE.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    names = tuple(
+        str(f["name"]) for f in (schema or {}).get("features", []) if isinstance(f, dict) and "name" in f
+    )
+    if len(_NAMES_CACHE) > 256:  # refreshed routes bring new dicts; old ones need not stay
+        _NAMES_CACHE.clear()
+    _NAMES_CACHE[id(schema)] = (schema, names)
+    return names
+
+
+def plain_matrix(records: list[dict], names: tuple[str, ...]) -> np.ndarray | None:
+    """The records as a matrix (columns ``names``), or None unless every value is a float or an
+    int (not a bool) within ±2**53: then NumPy's int64 or float64 matrix holds what the DataFrame
+    path would hand the model (int64 columns where all are ints; float64 for all when any is a
+    float, as pandas converts a mixed frame)."""
+    rows = []
+    for record in records:
+        row = [record.get(name) for name in names]
+        for value in row:
+            kind = type(value)
+            if kind is not float and not (kind is int and -_EXACT_INT <= value <= _EXACT_INT):
+                return None
+        rows.append(row)
+    # Column-major, as pandas hands a frame's values over: BLAS then sums in the same order.
+    return np.array(rows, order="F")
 
 
 def _without_sticky_key(records: list[dict], route: Route, arm: Arm) -> list[dict]:
