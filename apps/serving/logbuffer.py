@@ -164,6 +164,9 @@ class RedisStreamBuffer:
     def append(self, records: list[dict]) -> None:
         if not records:
             return
+        if len(records) == 1:  # a single-row request: one XADD, without a pipeline's bookkeeping
+            self._redis.xadd(self.key, {"r": dumps(records[0])})
+            return
         pipe = self._redis.pipeline(transaction=False)
         for record in records:
             pipe.xadd(self.key, {"r": dumps(record)})
