@@ -10,7 +10,7 @@ class EnvironmentAdmin(admin.ModelAdmin):
 
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
-    list_display = ("name", "environment", "team", "slo_latency_p99_ms", "slo_availability")
+    list_display = ("name", "environment", "team")
     list_filter = ("environment", "team")
 
 

@@ -28,8 +28,6 @@ class Endpoint(models.Model):
     sticky_key = models.CharField(
         max_length=100, blank=True, help_text="a request field that keeps a caller on one canary arm"
     )
-    slo_latency_p99_ms = models.FloatField(default=50.0)
-    slo_availability = models.FloatField(default=0.999)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -316,6 +316,37 @@ def endpoint_rollback(*, user, endpoint: Endpoint, reason: str = "") -> Deployme
     return _go_live(restored, Path(previous.package_dir), actor=user)
 
 
+@transaction.atomic
+def deployment_retire(*, user, deployment: Deployment, reason: str) -> Deployment:
+    """Stop a live deployment: it answers (or shadows) no more requests. A person's decision with a
+    written reason, audited; the version's stage is left as it is."""
+    deployment = (
+        Deployment.objects.select_for_update()
+        .select_related("endpoint__environment", "endpoint__team", "version__model")
+        .get(pk=deployment.pk)
+    )
+    endpoint = deployment.endpoint
+    if not _may_operate(user, endpoint.team, endpoint.environment):
+        raise PermissionDenied("only IT (or the owning team outside production) may retire a deployment")
+    if deployment.status != LIVE:
+        raise ValidationError({"deployment": f"this deployment is {deployment.status}, not live"})
+    if len((reason or "").strip()) < 5:
+        raise ValidationError({"reason": "say why the deployment is retired"})
+    deployment.status, deployment.retired_at = Deployment.Status.RETIRED, timezone.now()
+    deployment.save(update_fields=["status", "retired_at"])
+    audit_record(
+        actor=user,
+        action="deployment.retired",
+        obj=deployment,
+        team=deployment.version.model.team,
+        reason=reason,
+        endpoint=endpoint.name,
+        environment=endpoint.environment.name,
+        role=deployment.role,
+    )
+    return deployment
+
+
 def seed_environments() -> None:
     Environment.objects.get_or_create(name="staging", defaults={"requires_approval": False, "order": 1})
     Environment.objects.get_or_create(name="production", defaults={"requires_approval": True, "order": 2})

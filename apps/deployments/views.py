@@ -12,6 +12,7 @@ from apps.deployments.models import Deployment
 from apps.registry import selectors
 from apps.registry.views import error_text
 from apps.serving.outcomes import outcomes_from_csv, outcomes_submit
+from apps.sla.selectors import effective_slo
 
 
 @login_required
@@ -19,13 +20,14 @@ def overview(request):
     """Endpoints with their live versions and traffic split, approvals waiting, and history."""
     endpoints = (
         access.endpoints_visible_to(request.user)
-        .select_related("environment", "team")
+        .select_related("environment", "team", "slo")
         .prefetch_related("deployments__version__model")
     )
     deployments = access.deployments_visible_to(request.user).select_related(
         "endpoint__environment", "version__model", "requested_by", "decided_by"
     )
     for endpoint in endpoints:
+        endpoint.objective = effective_slo(endpoint)
         for d in endpoint.deployments.all():  # the prefetched rows the template shows
             if d.status == Deployment.Status.LIVE and d.role == Deployment.Role.SHADOW:
                 d.agreement = shadow_agreement(d)

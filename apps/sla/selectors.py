@@ -47,16 +47,11 @@ def endpoint_for_user(user, *, name: str, environment: str):
 
 
 def effective_slo(endpoint) -> Slo:
-    """The endpoint's SLO; until IT sets one, an unsaved one from the endpoint's defaults."""
+    """The endpoint's SLO; until IT sets one, an unsaved default (p99 ≤ 50 ms, 99.9% available)."""
     try:
         return endpoint.slo
     except Slo.DoesNotExist:
-        return Slo(
-            endpoint=endpoint,
-            latency_ms=endpoint.slo_latency_p99_ms,
-            latency_percentile=99,
-            availability_percent=endpoint.slo_availability * 100,
-        )
+        return Slo(endpoint=endpoint, latency_ms=50.0, latency_percentile=99, availability_percent=99.9)
 
 
 def _moment(value: str | None, field: str) -> datetime | None:

@@ -62,13 +62,6 @@ def slo_set(*, user, endpoint, latency_ms, availability_percent, latency_percent
             "set_at": timezone.now(),
         },
     )
-    # The endpoint's own fields (shown by the endpoints API) follow the objective they describe.
-    endpoint.slo_availability = availability / 100
-    update = ["slo_availability"]
-    if percentile == 99:
-        endpoint.slo_latency_p99_ms = latency
-        update.append("slo_latency_p99_ms")
-    endpoint.save(update_fields=update)
     audit_record(
         actor=user,
         action="slo.set",

@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from apps.deployments.models import Deployment, Endpoint
+from apps.sla.selectors import effective_slo
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
@@ -40,6 +41,7 @@ class EndpointSerializer(serializers.ModelSerializer):
     environment = serializers.CharField(source="environment.name", read_only=True)
     team = serializers.CharField(source="team.slug", read_only=True)
     live = serializers.SerializerMethodField()
+    slo = serializers.SerializerMethodField()
 
     class Meta:
         model = Endpoint
@@ -50,11 +52,19 @@ class EndpointSerializer(serializers.ModelSerializer):
             "team",
             "allow_extra_fields",
             "sticky_key",
-            "slo_latency_p99_ms",
-            "slo_availability",
+            "slo",
             "live",
             "created_at",
         ]
+
+    def get_slo(self, obj) -> dict:
+        slo = effective_slo(obj)
+        return {
+            "latency_ms": slo.latency_ms,
+            "latency_percentile": slo.latency_percentile,
+            "availability_percent": slo.availability_percent,
+            "is_default": slo.pk is None,
+        }
 
     def get_live(self, obj) -> list[dict]:
         live = [d for d in obj.deployments.all() if d.status == Deployment.Status.LIVE]

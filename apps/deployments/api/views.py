@@ -62,7 +62,7 @@ class EndpointViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return (
             access.endpoints_visible_to(self.request.user)
-            .select_related("environment", "team")
+            .select_related("environment", "team", "slo")
             .prefetch_related("deployments__version")
         )
 
