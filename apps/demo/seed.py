@@ -8,6 +8,7 @@ from pathlib import Path
 
 import joblib
 from django.conf import settings
+from django.http import Http404
 
 from apps.accounts.roles import Role
 from apps.accounts.services import user_create
@@ -134,6 +135,7 @@ def seed(stdout=None) -> None:
         version=2,
     )
     seed_deployments(users)
+    seed_batch_job(users)
     reviews = training.train_reviews(folder)
     _register(
         user=mark,
@@ -191,3 +193,30 @@ def seed_deployments(users) -> None:
         and time.monotonic() < deadline
     ):
         time.sleep(1)
+
+
+def seed_batch_job(users) -> None:
+    """3,000 credit applications scored with credit-risk in production, in chunks of 1,000, so the
+    batch page has a finished job with a download on the first run. Only queued: the demo's
+    worker scores it while the seed goes on."""
+    import pandas as pd
+    from django.core.exceptions import ValidationError
+
+    from apps.serving.batch.services import batch_job_submit
+    from apps.serving.models import BatchJob
+
+    if BatchJob.objects.exists():
+        return
+    frame = pd.read_csv(data_dir() / "credit" / "credit_data.csv").drop(columns=["Status"]).tail(3000)
+    frame.insert(0, "application_id", [f"A{i:05d}" for i in frame.index])
+    try:
+        batch_job_submit(
+            user=users["dana"],
+            upload=io.BytesIO(frame.to_csv(index=False).encode()),
+            filename="credit-applications.csv",
+            endpoint="credit-risk",
+            environment="production",
+            chunk_size=1000,
+        )
+    except (ValidationError, Http404) as exc:  # e.g. production is not live yet
+        log.warning("demo batch job not queued: %s", exc)

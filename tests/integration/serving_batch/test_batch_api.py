@@ -148,3 +148,21 @@ def test_a_version_without_a_package_is_refused(make_user, credit_frame, api_for
     assert answer.status_code == 400
     assert answer.json()["version"] == ["unpacked v1 has no package yet; wait for its build"]
     assert nothing_queued()
+
+
+def test_the_demo_queues_a_batch_job_against_credit_risk_production(packaged_version, make_user):
+    from apps.demo.seed import seed_batch_job
+    from apps.deployments.models import Deployment
+    from apps.deployments.services import deployment_approve, deployment_request, deployment_rollout_run
+
+    version = packaged_version()
+    dana = get_user_model().objects.get(username="dana")
+    asked = deployment_request(user=dana, version=version, endpoint="credit-risk", environment="production")
+    deployment_approve(user=make_user("ivan", Role.IT_OPERATOR, team=None), deployment=asked)
+    deployment_rollout_run(deployment=Deployment.objects.get(pk=asked.pk), step=lambda p, m: None)
+
+    seed_batch_job({"dana": dana})
+    seed_batch_job({"dana": dana})  # a second seed queues nothing more
+    batch = BatchJob.objects.get()
+    assert (batch.row_count, batch.chunks_total, batch.environment) == (3000, 3, "production")
+    assert batch.job.status == "queued" and batch.submitted_by == dana
