@@ -107,10 +107,23 @@ def record_errors(record: dict, schema: dict) -> list[str]:
     return [f"{feature}: {message}" if feature else message for feature, message in problems]
 
 
+_FEATURES_CACHE: dict[int, tuple[dict, dict[str, dict]]] = {}
+
+
 def _features(schema: dict) -> dict[str, dict]:
-    return {
+    """Feature name → feature, worked out once per schema object (a server checks every request
+    against the same dict). The entry keeps its schema alive, so its id is not reused meanwhile;
+    a schema is never changed in place once requests are checked against it."""
+    cached = _FEATURES_CACHE.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    features = {
         str(f["name"]): f for f in (schema or {}).get("features", []) if isinstance(f, dict) and "name" in f
     }
+    if len(_FEATURES_CACHE) > 256:
+        _FEATURES_CACHE.clear()
+    _FEATURES_CACHE[id(schema)] = (schema, features)
+    return features
 
 
 def _record_problems(record: dict, features: dict[str, dict]) -> list[tuple[str, str]]:
@@ -131,12 +144,15 @@ def _record_problems(record: dict, features: dict[str, dict]) -> list[tuple[str,
 
 
 def is_missing(value) -> bool:
+    kind = type(value)
+    if kind is int or kind is str or kind is bool:  # most values: answered without the checks below
+        return False
     if value is None:
         return True
     if isinstance(value, float):
         return math.isnan(value)
     # pandas' NA and NaT, recognised without importing pandas
-    return type(value).__name__ in ("NAType", "NaTType")
+    return kind.__name__ in ("NAType", "NaTType")
 
 
 def value_problem(value, feature: dict) -> str | None:
@@ -157,7 +173,8 @@ def value_problem(value, feature: dict) -> str | None:
 
 def _number_problem(value, feature: dict, *, integer: bool) -> str | None:
     expected = "expected integer" if integer else "expected number"
-    if _is_bool(value) or not isinstance(value, numbers.Real):
+    kind = type(value)  # plain ints and floats (JSON's numbers) skip the slower checks
+    if kind is not int and kind is not float and (_is_bool(value) or not isinstance(value, numbers.Real)):
         return expected
     number = float(value)
     if not math.isfinite(number):
