@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts.api.views import TeamViewSet, me, server, token_obtain
 from apps.deployments.api.views import DeploymentViewSet, EndpointViewSet
 from apps.jobs.api.views import JobViewSet
+from apps.monitoring.api.views import AlertViewSet, CheckRunViewSet, FindingViewSet, MonitorViewSet
 from apps.packaging.api.views import PackageBuildViewSet
 from apps.registry.api.views import AuditEventViewSet, ModelVersionViewSet, RegisteredModelViewSet
 from apps.serving.api.batch import BatchJobViewSet
@@ -19,6 +20,10 @@ router.register("jobs", JobViewSet, basename="job")
 router.register("packages", PackageBuildViewSet, basename="package")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 router.register("endpoints", EndpointViewSet, basename="endpoint")
+router.register("monitors", MonitorViewSet, basename="monitor")
+router.register("check-runs", CheckRunViewSet, basename="check-run")
+router.register("findings", FindingViewSet, basename="finding")
+router.register("alerts", AlertViewSet, basename="alert")
 router.register("batch-jobs", BatchJobViewSet, basename="batch-job")
 
 app_name = "api"

@@ -31,6 +31,17 @@ app.conf.broker_connection_retry_on_startup = True
 app.conf.beat_schedule = {
     # The prediction log: from its buffer into the database, a few seconds behind the service.
     "serving.ingest": {"task": "serving.ingest", "schedule": 2.0, "options": {"expires": 10}},
+    # Monitoring: new predictions → hourly window profiles, then the check runs that are due.
+    "monitoring.profile_windows": {
+        "task": "monitoring.profile_windows",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    "monitoring.run_due_checks": {
+        "task": "monitoring.run_due_checks",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
 }
 
 app.autodiscover_tasks()

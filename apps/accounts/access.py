@@ -142,3 +142,31 @@ def batch_jobs_visible_to(user) -> QuerySet:
     if not has_role(user, Role.DATA_SCIENTIST):
         return qs.none()
     return qs.filter(team__in=team_ids_of(user))
+
+
+def monitors_visible_to(user) -> QuerySet:
+    """Monitors of the deployments whose model the user may see: their team's for data scientists,
+    all for IT and admins, the sponsored models' (read-only) for business owners."""
+    from apps.monitoring.models import Monitor
+
+    return Monitor.objects.filter(deployment__version__model__in=models_visible_to(user).values("id"))
+
+
+def check_runs_visible_to(user) -> QuerySet:
+    from apps.monitoring.models import CheckRun
+
+    return CheckRun.objects.filter(monitor__in=monitors_visible_to(user).values("id"))
+
+
+def findings_visible_to(user) -> QuerySet:
+    from apps.monitoring.models import Finding
+
+    return Finding.objects.filter(run__monitor__in=monitors_visible_to(user).values("id"))
+
+
+def alerts_visible_to(user) -> QuerySet:
+    """Alerts follow their monitor: the same people see them; who may act is decided in
+    apps.monitoring.actions.can_act_on_alert."""
+    from apps.monitoring.models import Alert
+
+    return Alert.objects.filter(monitor__in=monitors_visible_to(user).values("id"))

@@ -18,11 +18,15 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 
+from apps.monitoring.stats.drift import EFFECTS as DRIFT_EFFECTS
+from apps.monitoring.stats.drift import TESTS as DRIFT_TESTS
+
 WINDOWS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7)}
 BASELINES = ("reference", "previous")
 CORRECTIONS = ("bh", "bonferroni")
-# The tests stats/drift.py and stats/selection.py know, and the effect measures they report.
-TESTS = ("ks", "wasserstein", "psi", "jensen_shannon", "chi_squared")
+# The tests and effect measures stats/drift.py knows by name.
+TESTS = tuple(DRIFT_TESTS)
+EFFECTS = tuple(DRIFT_EFFECTS)
 KEYS = (
     "windows",
     "baseline",
@@ -78,6 +82,8 @@ def config_validate(config, *, feature_names: list[str]) -> dict:
                 errors[where] = "an object with test, effect and/or floor"
             elif "test" in override and override["test"] not in TESTS:
                 errors[where] = f"test '{override['test']}' is not one of {', '.join(TESTS)}"
+            elif "effect" in override and override["effect"] not in EFFECTS:
+                errors[where] = f"effect '{override['effect']}' is not one of {', '.join(EFFECTS)}"
             elif "floor" in override and (not _number(override["floor"]) or override["floor"] < 0):
                 errors[where] = "floor must be a non-negative number"
 

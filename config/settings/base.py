@@ -152,6 +152,19 @@ MODELYARD_MAX_UPLOAD_MB = env.int("MODELYARD_MAX_UPLOAD_MB", default=200)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
+# --- E-mail (monitoring alerts): printed to the console unless a backend is configured ------
+EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Modelyard <modelyard@localhost>")
+
+# Monitoring reads predictions received at least this long ago (see apps/monitoring/windows.py).
+MODELYARD_MONITORING_SETTLE_SECONDS = env.float("MODELYARD_MONITORING_SETTLE_SECONDS", default=30.0)
+
 # --- Auth ------------------------------------------------------------------------------------
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboards:home"

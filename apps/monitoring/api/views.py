@@ -1,0 +1,117 @@
+"""Monitoring API: monitors (read, PATCH config), check runs (read, POST to run now), findings and
+alerts (read, POST a person's action). Every queryset comes from apps.accounts.access."""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.accounts import access
+from apps.monitoring import services
+from apps.monitoring.actions import alert_act
+from apps.monitoring.api.serializers import (
+    AlertActionRequestSerializer,
+    AlertSerializer,
+    CheckRunRequestSerializer,
+    CheckRunSerializer,
+    FindingSerializer,
+    MonitorSerializer,
+    MonitorUpdateSerializer,
+)
+from apps.monitoring.filters import AlertFilter, CheckRunFilter, FindingFilter, MonitorFilter
+from apps.monitoring.models import Alert, CheckRun, Finding, Monitor
+
+
+class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Monitors of live deployments. PATCH ``config`` (top-level keys replace) or ``enabled``;
+    only the model's data scientists may."""
+
+    queryset = Monitor.objects.none()
+    serializer_class = MonitorSerializer
+    filterset_class = MonitorFilter
+
+    def get_queryset(self):
+        return (
+            access.monitors_visible_to(self.request.user)
+            .select_related(
+                "deployment__endpoint__environment",
+                "deployment__version__model",
+                "template",
+                "baseline_set_by",
+            )
+            .annotate(open_alerts=Count("alerts", filter=~Q(alerts__state=Alert.State.RESOLVED)))
+        )
+
+    @extend_schema(request=MonitorUpdateSerializer, responses=MonitorSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        data = MonitorUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        monitor = services.monitor_update(user=request.user, monitor=self.get_object(), **data.validated_data)
+        return Response(MonitorSerializer(self.get_queryset().get(pk=monitor.pk)).data)
+
+
+class CheckRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Check runs. POST ``{monitor, window, end?}`` runs one now: 202 with the run and its job."""
+
+    queryset = CheckRun.objects.none()
+    serializer_class = CheckRunSerializer
+    filterset_class = CheckRunFilter
+
+    def get_queryset(self):
+        return access.check_runs_visible_to(self.request.user).select_related("requested_by")
+
+    @extend_schema(request=CheckRunRequestSerializer, responses={202: CheckRunSerializer})
+    def create(self, request, *args, **kwargs):
+        data = CheckRunRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        monitor = get_object_or_404(access.monitors_visible_to(request.user), pk=values["monitor"])
+        if not services.can_edit_monitor(request.user, monitor) and not access.sees_every_model(request.user):
+            raise PermissionDenied("only the model's data scientists or IT may run its checks")
+        from apps.monitoring.runs import check_run_enqueue  # imports the statistics only when asked
+
+        run = check_run_enqueue(
+            monitor=monitor,
+            window=values["window"],
+            end=values.get("end"),
+            trigger="manual",
+            user=request.user,
+        )
+        return Response(CheckRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class FindingViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Finding.objects.none()
+    serializer_class = FindingSerializer
+    filterset_class = FindingFilter
+
+    def get_queryset(self):
+        return access.findings_visible_to(self.request.user)
+
+
+class AlertViewSet(viewsets.ReadOnlyModelViewSet):
+    """Alerts. POST ``{action, reason}`` to ``/alerts/{id}/actions/``: acknowledge, resolve,
+    request_retraining, rollback, retire or rebaseline (a reason is required but to acknowledge)."""
+
+    queryset = Alert.objects.none()
+    serializer_class = AlertSerializer
+    filterset_class = AlertFilter
+
+    def get_queryset(self):
+        return (
+            access.alerts_visible_to(self.request.user)
+            .select_related("monitor__deployment__version__model", "monitor__deployment__endpoint")
+            .prefetch_related("actions__actor")
+        )
+
+    @extend_schema(request=AlertActionRequestSerializer, responses=AlertSerializer)
+    @action(detail=True, methods=["post"], url_path="actions")
+    def act(self, request, pk=None):
+        data = AlertActionRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        alert = self.get_object()
+        alert_act(user=request.user, alert=alert, **data.validated_data)
+        return Response(AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)

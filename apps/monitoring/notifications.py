@@ -1,0 +1,153 @@
+"""Notifications: an e-mail (Django's mail backend) and a webhook (a JSON POST) per team channel,
+each a NotificationDelivery row sent by the ``monitoring.notify`` task, which retries a failing
+webhook with exponential back-off and records every attempt."""
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import Team
+from apps.monitoring.alerts import SEVERITY_RANK
+from apps.monitoring.models import Alert, NotificationChannel, NotificationDelivery
+
+WEBHOOK_TIMEOUT_SECONDS = 10
+
+
+class DeliveryFailed(Exception):
+    """A webhook answered badly or not at all, or the mail server refused: worth another try."""
+
+
+def channels_for(team: Team) -> list[NotificationChannel]:
+    """The team's enabled channels. A team that set none gets one addressed to its members who
+    have an e-mail address (created once, so it can be edited in the admin)."""
+    channels = list(team.notification_channels.filter(enabled=True))
+    if channels or team.notification_channels.exists():
+        return channels
+    emails = sorted(e for e in team.members.exclude(email="").values_list("email", flat=True))
+    if not emails:
+        return []
+    channel, _ = NotificationChannel.objects.get_or_create(
+        team=team, name="team members", defaults={"emails": emails}
+    )
+    return [channel]
+
+
+def alert_payload(alert: Alert, event: str, extra: dict | None = None) -> dict:
+    deployment = alert.monitor.deployment
+    return {
+        "event": event,
+        "alert": {
+            "id": alert.pk,
+            "monitor": alert.monitor_id,
+            "model": deployment.version.model.name,
+            "version": deployment.version.number,
+            "endpoint": deployment.endpoint.name,
+            "environment": deployment.endpoint.environment.name,
+            "check": alert.check_name,
+            "feature": alert.feature,
+            "severity": alert.severity,
+            "state": alert.state,
+            "occurrences": alert.occurrences,
+            "first_seen": alert.first_seen.isoformat(),
+            "last_seen": alert.last_seen.isoformat(),
+            "summary": alert.summary,
+            "evidence": alert.evidence,
+        },
+        **(extra or {}),
+    }
+
+
+def notifications_queue(*, alert: Alert, event: str, extra: dict | None = None) -> list[NotificationDelivery]:
+    """One delivery per channel and means, sent after the transaction commits. Channels whose
+    minimum severity is above the alert's are skipped, except for people's requests."""
+    from apps.monitoring.tasks import notify
+
+    team = alert.monitor.deployment.version.model.team
+    payload = alert_payload(alert, event, extra)
+    deliveries = []
+    for channel in channels_for(team):
+        if event.startswith("alert.") and SEVERITY_RANK[alert.severity] < SEVERITY_RANK[channel.min_severity]:
+            continue
+        kinds = ([NotificationDelivery.Kind.EMAIL] if channel.emails else []) + (
+            [NotificationDelivery.Kind.WEBHOOK] if channel.webhook_url else []
+        )
+        for kind in kinds:
+            delivery = NotificationDelivery.objects.create(
+                channel=channel, alert=alert, kind=kind, event=event, payload=payload
+            )
+            transaction.on_commit(lambda pk=delivery.pk: notify.delay(pk))
+            deliveries.append(delivery)
+    return deliveries
+
+
+def _subject(payload: dict) -> str:
+    alert = payload["alert"]
+    if payload["event"] == "retraining.requested":
+        return f"[Modelyard] retraining requested: {alert['model']} v{alert['version']}"
+    return (
+        f"[Modelyard] {alert['severity']} alert on {alert['model']} v{alert['version']}: {alert['summary']}"[
+            :200
+        ]
+    )
+
+
+def _body(payload: dict) -> str:
+    alert = payload["alert"]
+    lines = [
+        alert["summary"],
+        "",
+        f"model {alert['model']} v{alert['version']} on {alert['endpoint']} ({alert['environment']})",
+        f"check {alert['check']} on {alert['feature']}, severity {alert['severity']}, state {alert['state']}",
+        f"seen {alert['occurrences']} time(s), first {alert['first_seen']}, last {alert['last_seen']}",
+    ]
+    if payload.get("requested_by"):
+        lines += ["", f"{payload['requested_by']} asks for retraining: {payload.get('reason', '')}"]
+    evidence = alert.get("evidence") or {}
+    if evidence:
+        lines += ["", "evidence:"] + [f"  {k}: {v}" for k, v in evidence.items() if k != "details"]
+    lines += ["", "Nothing has been changed automatically: acknowledge, resolve or act on the alert."]
+    return "\n".join(lines)
+
+
+def _post(url: str, payload: dict) -> None:
+    import requests
+
+    try:
+        response = requests.post(url, json=payload, timeout=WEBHOOK_TIMEOUT_SECONDS)
+    except requests.RequestException as exc:
+        raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+    if not 200 <= response.status_code < 300:
+        raise DeliveryFailed(f"the webhook answered {response.status_code}: {response.text[:200]}")
+
+
+def notification_send(*, delivery: NotificationDelivery, final_attempt: bool = True) -> NotificationDelivery:
+    """Send one delivery once (a delivery already sent is left alone). On failure the attempt and
+    error are recorded and DeliveryFailed is raised for the task to retry; the last attempt marks
+    the delivery failed."""
+    delivery = NotificationDelivery.objects.select_related("channel").get(pk=delivery.pk)
+    if delivery.status == NotificationDelivery.Status.SENT:
+        return delivery
+    delivery.attempts += 1
+    try:
+        if delivery.kind == NotificationDelivery.Kind.EMAIL:
+            try:
+                send_mail(
+                    _subject(delivery.payload),
+                    _body(delivery.payload),
+                    settings.DEFAULT_FROM_EMAIL,
+                    list(delivery.channel.emails),
+                )
+            except OSError as exc:  # smtplib's errors are OSErrors
+                raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
+        else:
+            _post(delivery.channel.webhook_url, delivery.payload)
+    except DeliveryFailed as exc:
+        delivery.last_error = str(exc)[:2000]
+        if final_attempt:
+            delivery.status = NotificationDelivery.Status.FAILED
+        delivery.save(update_fields=["attempts", "last_error", "status"])
+        raise
+    delivery.status, delivery.sent_at = NotificationDelivery.Status.SENT, timezone.now()
+    delivery.save(update_fields=["attempts", "status", "sent_at"])
+    return delivery

@@ -1,0 +1,141 @@
+"""Reads for pages and dashboards. Each returns plain data (dicts and lists, JSON-ready) and takes
+objects the caller already fetched through apps.accounts.access, so scoping stays there."""
+
+from datetime import datetime
+
+import numpy as np
+
+from apps.accounts import access
+from apps.monitoring.models import Alert, CheckRun, Monitor, ReferenceProfile
+from apps.monitoring.runs import window_bounds
+from apps.monitoring.windows import merged_window
+
+
+def alerts_for_model(user, model, *, states=("open", "acknowledged"), limit: int = 50):
+    """The model's alerts the user may see, newest first (all of its deployments' monitors), with
+    the monitor's deployment, endpoint and version loaded for display."""
+    return (
+        access.alerts_visible_to(user)
+        .filter(monitor__deployment__version__model=model, state__in=states)
+        .select_related("monitor__deployment__endpoint__environment", "monitor__deployment__version")
+        .order_by("-last_seen", "-id")[:limit]
+    )
+
+
+def heatmap(monitor: Monitor, *, window: str = "day", runs: int = 14) -> dict:
+    """Features × the monitor's last ``runs`` succeeded runs of one window kind, oldest first:
+
+        {"features": [name, ...], "runs": [{"id", "window_end"}, ...],
+         "cells": [[{"effect", "effect_name", "adjusted_p", "flagged", "severity", "check"} | None,
+                    ...], ...]}
+
+    A cell holds the feature's drift finding in that run (or its strongest finding of another
+    check when no drift test ran); None when the run did not test the feature."""
+    chosen = list(
+        CheckRun.objects.filter(monitor=monitor, window=window, status=CheckRun.Status.SUCCEEDED)
+        .order_by("-window_end", "-id")[:runs]
+        .prefetch_related("findings")
+    )[::-1]
+    by_run: list[dict[str, dict]] = []
+    features: list[str] = []
+    for run in chosen:
+        cells: dict[str, dict] = {}
+        for f in run.findings.all():
+            if f.feature not in features:
+                features.append(f.feature)
+            current = cells.get(f.feature)
+            better = current is None or (f.check_name == "drift") > (current["check"] == "drift")
+            if better or (
+                f.check_name == current["check"] and (f.effect_size or 0) > (current["effect"] or 0)
+            ):
+                cells[f.feature] = {
+                    "check": f.check_name,
+                    "effect": f.effect_size,
+                    "effect_name": f.effect_name,
+                    "adjusted_p": f.adjusted_p,
+                    "flagged": f.flagged,
+                    "severity": f.severity,
+                }
+        by_run.append(cells)
+    return {
+        "features": features,
+        "runs": [{"id": r.pk, "window_end": r.window_end.isoformat()} for r in chosen],
+        "cells": [[cells.get(name) for cells in by_run] for name in features],
+    }
+
+
+def _shares(counts) -> list[float]:
+    counts = np.asarray(counts, dtype=float)
+    total = counts.sum()
+    return (counts / total).tolist() if total else [0.0] * len(counts)
+
+
+def feature_distributions(
+    monitor: Monitor, feature: str, *, window: str = "day", end: datetime | None = None
+) -> dict | None:
+    """The reference and a window of one feature side by side, ready for a chart:
+
+    numeric:     {"kind": "numeric", "edges": [...], "reference": [share per bin],
+                  "current": [share per bin], "below": share, "above": share, "rows": n}
+                 (the window's two outer bins, below the reference minimum and above its maximum,
+                 are reported as ``below``/``above``);
+    categorical: {"kind": "categorical", "categories": [...], "reference": [...], "current": [...]}
+    text:        {"kind": "text", "edges": length edges, "reference": [...], "current": [...]}
+    None when the version has no ready reference profile or the feature is unknown."""
+    reference = ReferenceProfile.objects.filter(
+        version_id=monitor.deployment.version_id, status=ReferenceProfile.Status.READY
+    ).first()
+    if reference is None or feature not in reference.profile["features"]:
+        return None
+    start, end = window_bounds(window, end)
+    current, rows = merged_window(
+        deployment=monitor.deployment, start=start, end=end, reference=reference.profile
+    )
+    ref, cur = reference.profile["features"][feature], current["features"][feature]
+    base = {
+        "feature": feature,
+        "window_start": start.isoformat(),
+        "window_end": end.isoformat(),
+        "rows": rows,
+    }
+    if ref["kind"] == "numeric":
+        shares = _shares(cur["counts"])
+        return {
+            **base,
+            "kind": "numeric",
+            "edges": ref["edges"],
+            "reference": _shares(ref["counts"]),
+            "current": shares[1:-1],
+            "below": shares[0],
+            "above": shares[-1],
+        }
+    if ref["kind"] == "categorical":
+        names = sorted(
+            set(ref["categories"]) | set(cur["categories"]), key=lambda c: -ref["categories"].get(c, 0)
+        )
+        ref_total = sum(ref["categories"].values()) or 1
+        cur_total = sum(cur["categories"].values()) or 1
+        return {
+            **base,
+            "kind": "categorical",
+            "categories": names,
+            "reference": [ref["categories"].get(c, 0) / ref_total for c in names],
+            "current": [cur["categories"].get(c, 0) / cur_total for c in names],
+        }
+    return {
+        **base,
+        "kind": "text",
+        "edges": ref["length_edges"],
+        "reference": _shares(ref["length_counts"]),
+        "current": _shares(cur["length_counts"]),
+    }
+
+
+def open_alert_counts(user) -> dict[str, int]:
+    """Unresolved alerts the user may see, by severity (for a home page badge)."""
+    counts = {s: 0 for s in Alert.Severity.values}
+    for severity in (
+        access.alerts_visible_to(user).exclude(state=Alert.State.RESOLVED).values_list("severity", flat=True)
+    ):
+        counts[severity] += 1
+    return counts

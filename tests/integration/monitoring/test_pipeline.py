@@ -1,0 +1,152 @@
+"""Predictions for a deployed credit model → hourly window profiles → check runs → findings and a
+de-duplicated alert with its evidence → notifications. In-process services on the real database;
+the Celery path is in test_worker.py."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+
+from apps.deployments.models import Deployment
+from apps.monitoring.models import (
+    Alert,
+    CheckRun,
+    Monitor,
+    NotificationChannel,
+    NotificationDelivery,
+    ProfileCursor,
+    WindowProfile,
+)
+from apps.monitoring.notifications import notification_send
+from apps.monitoring.references import reference_profile_build
+from apps.monitoring.runs import check_run_enqueue, check_run_execute
+from apps.monitoring.services import monitor_for_live_deployment
+from apps.monitoring.windows import windows_profile_deployment
+from apps.registry.models import ModelVersion
+from apps.serving.ingest import ingest_batch
+from tests.integration.monitoring.conftest import FEATURES, HOUR0, HOUR1, PLANTED, drifted, log_records
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def monitored(deployed, credit_model, split, dana):
+    """The deployment's monitor with its reference profile, a channel for dana's team and two
+    hours of traffic profiled: HOUR0 like the reference, HOUR1 with the planted drift."""
+    monitor = monitor_for_live_deployment(deployment=deployed)
+    assert monitor.template.task_type == "binary_classification"
+    assert monitor.config["slices"] == [["score bracket", "age"]]
+    reference = reference_profile_build(version=deployed.version)
+    assert reference.status == "ready" and {"__prediction__", "__score__"} <= set(
+        reference.profile["features"]
+    )
+    NotificationChannel.objects.create(
+        team=deployed.version.model.team,
+        name="oncall",
+        emails=["credit-oncall@example.com"],
+        webhook_url="http://127.0.0.1:9/unused",
+    )
+    live = split[1]
+    monitor.hour0_records = log_records(credit_model, deployed, live.iloc[:1200], HOUR0)
+    ingest_batch(monitor.hour0_records)
+    ingest_batch(log_records(credit_model, deployed, drifted(live.iloc[1200:2400]), HOUR1))
+    assert windows_profile_deployment(deployment=deployed, settle=0) == 2400
+    return monitor
+
+
+def run(monitor, hour, window="hour"):
+    queued = check_run_enqueue(monitor=monitor, window=window, end=hour + timedelta(hours=1))
+    return check_run_execute(run=queued)
+
+
+def test_windows_are_profiled_once(monitored, deployed, credit_model, split):
+    windows = {w.start: w.rows for w in WindowProfile.objects.filter(deployment=deployed)}
+    assert windows == {HOUR0: 1200, HOUR1: 1200}
+    cursor = ProfileCursor.objects.get(deployment=deployed).last_prediction_id
+    # A re-run (say after a crash) finds nothing new; the same batch delivered again stores nothing.
+    assert windows_profile_deployment(deployment=deployed, settle=0) == 0
+    assert ingest_batch(monitored.hour0_records) == 0
+    assert {w.start: w.rows for w in WindowProfile.objects.filter(deployment=deployed)} == windows
+    # Late rows for an earlier hour are merged into that hour.
+    ingest_batch(log_records(credit_model, deployed, split[1].iloc[2400:2500], HOUR0))
+    assert windows_profile_deployment(deployment=deployed, settle=0) == 100
+    assert WindowProfile.objects.get(deployment=deployed, start=HOUR0).rows == 1300
+    assert ProfileCursor.objects.get(deployment=deployed).last_prediction_id > cursor
+    # A settle time keeps rows received a moment ago for the next pass.
+    ingest_batch(log_records(credit_model, deployed, split[1].iloc[2500:2510], HOUR0))
+    assert windows_profile_deployment(deployment=deployed, settle=3600) == 0
+
+
+def test_planted_drift_is_flagged_with_evidence_and_alerted_once(monitored, deployed, split):
+    stage_before = ModelVersion.objects.get(pk=deployed.version_id).stage
+    clean = run(monitored, HOUR0)
+    assert clean.status == CheckRun.Status.SUCCEEDED, clean.error
+    flagged_inputs = {f.feature for f in clean.findings.filter(flagged=True) if f.feature in FEATURES}
+    assert flagged_inputs == set()
+    assert Alert.objects.count() == 0
+
+    shifted = run(monitored, HOUR1)
+    assert shifted.status == CheckRun.Status.SUCCEEDED and shifted.rows_current == 1200
+    drift = {f.feature: f for f in shifted.findings.filter(check_name="drift")}
+    assert {name for name, f in drift.items() if f.flagged and name in FEATURES} == PLANTED
+    income = drift["Income"]
+    assert income.p_value is not None and income.adjusted_p <= 0.05 and income.effect_size >= income.floor
+    assert income.n_reference == split[0]["Income"].notna().sum()  # the reference's known incomes
+    assert income.n_current > 1000 and income.severity in ("medium", "high")
+    assert shifted.tests_run >= len(FEATURES) and shifted.correction == "bh"
+    shares = {row["class"]: row for row in shifted.prediction_shares}
+    assert set(shares) == {"good", "bad"} and all(
+        r["low"] <= r["current_share"] <= r["high"] for r in shares.values()
+    )
+    assert shifted.performance["estimated"]["metrics"]["accuracy"]["value"] is not None
+    assert "trustworthy" in shifted.performance["estimated"]
+
+    alert = Alert.objects.get(check_name="drift", feature="Income")
+    assert alert.state == "open" and alert.occurrences == 1
+    assert alert.evidence["test"] == income.test and alert.evidence["adjusted_p"] == income.adjusted_p
+    assert alert.evidence["n_current"] == income.n_current and "Income" in alert.summary
+    alerts_after_first = Alert.objects.count()
+    deliveries = NotificationDelivery.objects.filter(alert=alert)
+    assert {d.kind for d in deliveries} == {"email", "webhook"} and all(
+        d.event == "alert.opened" for d in deliveries
+    )
+
+    again = run(monitored, HOUR1)
+    assert again.flagged_count == shifted.flagged_count
+    alert.refresh_from_db()
+    assert alert.occurrences == 2 and alert.latest_run == again
+    assert Alert.objects.count() == alerts_after_first  # de-duplicated: no second alert
+    assert NotificationDelivery.objects.filter(alert=alert).count() == 2  # no repeat notification
+
+    # Nothing was changed without a person: the deployment still serves, the stage is as it was.
+    assert Deployment.objects.get(pk=deployed.pk).status == Deployment.Status.LIVE
+    assert ModelVersion.objects.get(pk=deployed.version_id).stage == stage_before
+    assert Deployment.objects.filter(status=Deployment.Status.RETIRED).count() == 0
+
+
+def test_the_email_carries_the_evidence(monitored):
+    run(monitored, HOUR1)
+    delivery = NotificationDelivery.objects.filter(kind="email", alert__feature="Income").first()
+    notification_send(delivery=delivery)
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["credit-oncall@example.com"] and "Income" in message.subject
+    assert "adjusted_p" in message.body and "Nothing has been changed automatically" in message.body
+    delivery.refresh_from_db()
+    assert delivery.status == "sent" and delivery.attempts == 1
+
+
+def test_a_window_with_too_few_predictions_is_skipped(monitored):
+    skipped = run(monitored, HOUR1 + timedelta(hours=5))
+    assert skipped.status == CheckRun.Status.SKIPPED and "holds 0 predictions" in skipped.error
+    assert skipped.findings.count() == 0
+
+
+def test_previous_window_baseline(monitored):
+    monitored.config = {**monitored.config, "baseline": "previous"}
+    monitored.save()
+    compared = run(monitored, HOUR1)
+    assert compared.baseline == "previous" and compared.rows_baseline == 1200
+    flagged = {f.feature for f in compared.findings.filter(flagged=True, check_name="drift")}
+    assert flagged >= PLANTED
+    assert Monitor.objects.get(pk=monitored.pk).baseline_profile is None
