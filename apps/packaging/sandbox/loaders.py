@@ -256,13 +256,52 @@ def _matrix_path(model, has_proba: bool):
     # checked against the model's before the matrix was built (see Predictor.matrix_features).
     warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
 
+    derive = has_proba and type(final).__name__ in _LABELS_FROM_PROBA
+
     def predict_matrix(matrix: np.ndarray):
         for transform in transforms:
             matrix = transform.transform(matrix)
-        labels = final.predict(matrix)
-        return labels, final.predict_proba(matrix) if has_proba else None
+        if not has_proba:
+            return final.predict(matrix), None
+        probabilities = final.predict_proba(matrix)
+        labels = _labels_from_probabilities(final, probabilities) if derive else None
+        if labels is None:
+            labels = final.predict(matrix)
+        return labels, probabilities
 
     return tuple(str(name) for name in names), predict_matrix
+
+
+# Classifiers (of _MATRIX_SAFE) whose predict is the class of the highest predict_proba wherever
+# that highest is unique: trees and forests compute it so; the others turn one score per class
+# into probabilities with a function that never reverses an order (expit, softmax, division by a
+# row's sum), so a strictly highest probability marks the strictly highest score. Where rounding
+# makes two probabilities equal, predict itself answers.
+_LABELS_FROM_PROBA = {
+    "LogisticRegression",
+    "DecisionTreeClassifier",
+    "ExtraTreeClassifier",
+    "RandomForestClassifier",
+    "ExtraTreesClassifier",
+    "GradientBoostingClassifier",
+    "GaussianNB",
+    "KNeighborsClassifier",
+}
+
+
+def _labels_from_probabilities(final, probabilities) -> np.ndarray | None:
+    """``final.classes_`` at each row's highest probability, or None unless every row has exactly
+    one highest (a tie, or a NaN, goes back to predict)."""
+    classes = getattr(final, "classes_", None)
+    if not isinstance(probabilities, np.ndarray) or not isinstance(classes, np.ndarray):
+        return None  # several outputs: a list of matrices, and classes_ a list too
+    if probabilities.ndim != 2 or classes.ndim != 1 or probabilities.shape[1] != len(classes):
+        return None
+    best = probabilities.argmax(axis=1)
+    top = probabilities[np.arange(len(best)), best]
+    if ((probabilities == top[:, None]).sum(axis=1) != 1).any():
+        return None
+    return classes.take(best, axis=0)
 
 
 def _framework_of(model) -> str:

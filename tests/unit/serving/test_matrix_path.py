@@ -90,6 +90,13 @@ def zoo_estimators(frame: pd.DataFrame) -> dict:
         "boosting regressor": GradientBoostingRegressor(n_estimators=10, random_state=0),
     }
     fitted = {name: model.fit(X, y) for name, model in classifiers.items()}
+    three_classes = pd.qcut(frame["Price"], 3, labels=["low", "mid", "high"]).astype(str)
+    fitted["multiclass logistic"] = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(
+        X, three_classes
+    )
+    fitted["multiclass forest"] = RandomForestClassifier(n_estimators=10, random_state=0).fit(
+        X, three_classes
+    )
     fitted.update({name: model.fit(X, amount) for name, model in regressors.items()})
     return fitted
 
@@ -175,3 +182,18 @@ def test_the_fast_path_leaves_no_warning_behind(frame, tmp_path, recwarn):
     model = load_model(saved(estimator, tmp_path), "joblib")
     _run_model(model, records_of(frame, 2, floats=True), SCHEMA)
     assert not [w for w in recwarn if "feature names" in str(w.message)]
+
+
+def test_tied_probabilities_leave_the_label_to_predict(tmp_path):
+    from sklearn.tree import DecisionTreeClassifier
+
+    # Two identical applications, one good and one bad: their leaf says 50/50.
+    X = pd.DataFrame({"a": [1.0, 1.0, 5.0, 6.0], "b": [2.0, 2.0, 7.0, 8.0]})
+    estimator = DecisionTreeClassifier(random_state=0).fit(X, ["bad", "good", "good", "good"])
+    model = load_model(saved(estimator, tmp_path), "joblib")
+    schema = {"features": [{"name": "a", "type": "number"}, {"name": "b", "type": "number"}]}
+    records = [{"a": 1.0, "b": 2.0}, {"a": 6.0, "b": 8.0}]
+
+    predictions, probabilities = _run_model(model, records, schema)
+    assert probabilities[0] == [0.5, 0.5]
+    assert predictions == estimator.predict(pd.DataFrame(records)).tolist()
