@@ -18,8 +18,14 @@ from django.contrib.auth import get_user_model
 from apps.demo.training import CREDIT_CATEGORICAL, CREDIT_NUMERIC
 from apps.deployments.models import Deployment
 from apps.deployments.services import deployment_request, deployment_rollout_run
+from apps.monitoring.models import NotificationChannel
+from apps.monitoring.references import reference_profile_build
+from apps.monitoring.runs import check_run_enqueue, check_run_execute
+from apps.monitoring.services import monitor_for_live_deployment
+from apps.monitoring.windows import windows_profile_deployment
 from apps.packaging.services import package_build_enqueue, package_build_run
 from apps.registry.services import Registration, version_register
+from apps.serving.ingest import ingest_batch
 
 FEATURES = CREDIT_NUMERIC + CREDIT_CATEGORICAL
 PLANTED = {"Income", "Home"}
@@ -162,3 +168,33 @@ def webhook():
 
 def other_user(username):
     return get_user_model().objects.get(username=username)
+
+
+@pytest.fixture
+def monitored(deployed, credit_model, split, dana):
+    """The deployment's monitor with its reference profile, a channel for dana's team and two
+    hours of traffic profiled: HOUR0 like the reference, HOUR1 with the planted drift."""
+    monitor = monitor_for_live_deployment(deployment=deployed)
+    assert monitor.template.task_type == "binary_classification"
+    assert monitor.config["slices"] == [["score bracket", "age"]]
+    reference = reference_profile_build(version=deployed.version)
+    assert reference.status == "ready" and {"__prediction__", "__score__"} <= set(
+        reference.profile["features"]
+    )
+    NotificationChannel.objects.create(
+        team=deployed.version.model.team,
+        name="oncall",
+        emails=["credit-oncall@example.com"],
+        webhook_url="http://127.0.0.1:9/unused",
+    )
+    live = split[1]
+    monitor.hour0_records = log_records(credit_model, deployed, live.iloc[:1200], HOUR0)
+    ingest_batch(monitor.hour0_records)
+    ingest_batch(log_records(credit_model, deployed, drifted(live.iloc[1200:2400]), HOUR1))
+    assert windows_profile_deployment(deployment=deployed, settle=0) == 2400
+    return monitor
+
+
+def run(monitor, hour, window="hour"):
+    queued = check_run_enqueue(monitor=monitor, window=window, end=hour + timedelta(hours=1))
+    return check_run_execute(run=queued)
