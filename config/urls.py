@@ -12,5 +12,6 @@ urlpatterns = [
     path("", include("apps.packaging.urls")),
     path("", include("apps.deployments.urls")),
     path("", include("apps.serving.urls")),
+    path("", include("apps.monitoring.urls")),
     path("", include("apps.dashboards.urls")),
 ]

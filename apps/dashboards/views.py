@@ -38,13 +38,24 @@ def home(request):
     elif role == Role.DATA_SCIENTIST:
         context["teams"] = user.teams.all()
         context["jobs"] = access.jobs_visible_to(user).order_by("-created_at")[:10]
+        context["open_alerts"] = _open_alerts(user)
         template = "dashboards/home_data_scientist.html"
     elif role == Role.BUSINESS_OWNER:
         context["sponsored"] = models.filter(business_owner=user)
+        context["open_alerts"] = _open_alerts(user)
         template = "dashboards/home_business.html"
     else:
         template = "dashboards/home_norole.html"
     return render(request, template, context)
+
+
+def _open_alerts(user) -> dict:
+    """The "Open alerts" tile: unresolved alerts the user may see (a business owner: those of the
+    models they sponsor), by severity."""
+    from apps.monitoring.selectors import open_alert_counts
+
+    counts = open_alert_counts(user)
+    return {"total": sum(counts.values()), **counts}
 
 
 def _sla_rows(user) -> list[dict]:
