@@ -135,6 +135,10 @@ def seed(stdout=None) -> None:
         version=2,
     )
     seed_deployments(users)
+    # A week of backfilled, labelled history with a planted shift on credit-risk production.
+    from apps.demo.monitoring_demo import seed_monitoring
+
+    seed_monitoring(users, stdout)
     seed_batch_job(users)
     reviews = training.train_reviews(folder)
     _register(
