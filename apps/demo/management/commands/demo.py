@@ -28,14 +28,15 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         python = sys.executable
         bin_dir = os.path.dirname(python)
+        celery = os.path.join(bin_dir, "celery")
         processes = {
             "worker": [
-                os.path.join(bin_dir, "celery"),
+                celery,
                 "-A",
                 "config",
                 "worker",
                 "-Q",
-                ",".join(QUEUES),
+                ",".join(q for q in QUEUES if q != "ingestion"),
                 "--concurrency",
                 "2",
                 "--loglevel",
@@ -43,7 +44,23 @@ class Command(BaseCommand):
                 "--hostname",
                 "demo@%h",
             ],
-            "beat": [os.path.join(bin_dir, "celery"), "-A", "config", "beat", "--loglevel", "INFO"],
+            # The prediction log has a worker of its own: long packaging or monitoring jobs must
+            # never hold up the drain that moves predictions and service levels into the database.
+            "ingestion": [
+                celery,
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "ingestion",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "WARNING",
+                "--hostname",
+                "demo-ingestion@%h",
+            ],
+            "beat": [celery, "-A", "config", "beat", "--loglevel", "INFO"],
             "web": [
                 os.path.join(bin_dir, "gunicorn"),
                 "config.wsgi",
@@ -94,6 +111,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         # The worker starts first so that the demo's profiling jobs run as soon as they are queued.
         children.append(subprocess.Popen(processes["worker"]))
+        children.append(subprocess.Popen(processes["ingestion"]))
         if not no_seed:
             self.stdout.write("Seeding demo data (training two small models on ../shared/data)…")
             seed()
