@@ -73,7 +73,10 @@ class _Side:
 
 
 def _finite(values) -> np.ndarray:
-    array = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":  # text, objects, nullable pandas types: coerce, bad values dropped
+        array = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    array = array.astype(float, copy=False)
     return array[np.isfinite(array)]
 
 
@@ -300,7 +303,7 @@ def _category_counts(source) -> dict[str, int]:
         if source.get("kind") != "categorical":
             raise ValueError(f"expected a categorical profile feature, got kind {source.get('kind')!r}")
         return {str(k): int(v) for k, v in source["categories"].items()}
-    return {str(k): int(v) for k, v in profiles.labels(pd.Series(source)).value_counts().items()}
+    return dict(profiles.category_counts(source))
 
 
 def category_table(reference_feature: dict, current) -> tuple[list[str], np.ndarray]:
@@ -359,19 +362,20 @@ def chi_squared(reference_feature: dict, current) -> TestResult:
     n, m = int(table[0].sum()), int(table[1].sum())
     if n == 0 or m == 0 or table.shape[1] < 2:
         return _empty("chi_squared", "cramers_v", n, m, details={"columns": len(names)})
-    result = stats.chi2_contingency(table, correction=False)
-    statistic = float(result.statistic)
+    statistic, dof = pearson_chi_squared(table)
+    p_value = float(special.chdtrc(dof, statistic))
     v = float(np.sqrt(statistic / (n + m)))  # min(rows, columns) − 1 = 1 for a two-row table
-    return TestResult(
-        "chi_squared",
-        statistic,
-        float(result.pvalue),
-        v,
-        "cramers_v",
-        n,
-        m,
-        {"dof": int(result.dof), "columns": names},
-    )
+    return TestResult("chi_squared", statistic, p_value, v, "cramers_v", n, m, {"dof": dof, "columns": names})
+
+
+def pearson_chi_squared(table: np.ndarray) -> tuple[float, int]:
+    """Pearson's statistic for independence in a table with no empty row or column, and its degrees of
+    freedom: what ``scipy.stats.chi2_contingency(table, correction=False)`` computes, without its
+    per-call overhead (about 1.5 ms, which adds up over thousands of simulated runs)."""
+    table = np.asarray(table, dtype=float)
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    statistic = float(np.sum((table - expected) ** 2 / expected))
+    return statistic, (table.shape[0] - 1) * (table.shape[1] - 1)
 
 
 def _empty(test: str, effect: str, n: int, m: int, p_value: float | None = 1.0, details=None) -> TestResult:

@@ -60,12 +60,19 @@ def _numeric(column: pd.Series | None, rows: int) -> tuple[np.ndarray, int, int]
     return values[finite], nulls, rows - nulls - int(finite.sum())
 
 
-def labels(column: pd.Series) -> pd.Series:
-    """Non-null values as category labels; whole floats (an integer column with a gap) without '.0'."""
-    values = column.dropna()
-    if pd.api.types.is_float_dtype(values) and len(values) and bool(np.all(np.mod(values, 1) == 0)):
-        values = values.astype(np.int64)
-    return values.astype(str)
+def category_counts(column) -> Counter:
+    """{label: count} of the non-null values. Counted before converting to text, so only the distinct
+    values become labels; whole floats (an integer column with a gap) lose the '.0', so 1 and 1.0
+    are the same label "1"."""
+    series = column if isinstance(column, pd.Series) else pd.Series(np.asarray(column, dtype=object))
+    counts = series.value_counts(dropna=True)
+    keys = counts.index
+    if pd.api.types.is_float_dtype(keys) or keys.dtype == object:
+        keys = [int(k) if isinstance(k, float | np.floating) and float(k).is_integer() else k for k in keys]
+    total: Counter = Counter()
+    for key, n in zip(keys, counts.to_numpy(), strict=True):
+        total[str(key)] += int(n)
+    return total
 
 
 def _lengths_and_tokens(column: pd.Series) -> tuple[np.ndarray, Counter, int]:
@@ -185,12 +192,12 @@ def _top(counter: Counter, limit: int) -> dict[str, int]:
 def _reference_categorical(column, rows, max_categories) -> dict:
     if column is None:
         return {"kind": "categorical", "count": 0, "nulls": rows, "categories": {}}
-    values = labels(column)
-    counts = Counter(values.value_counts().to_dict())
+    counts = category_counts(column)
+    count = sum(counts.values())
     return {
         "kind": "categorical",
-        "count": len(values),
-        "nulls": rows - len(values),
+        "count": count,
+        "nulls": rows - count,
         "categories": _top(counts, max_categories),
     }
 
@@ -285,14 +292,14 @@ def _window_numeric(column, rows, ref: dict, low: float, high: float, rng, reser
 def _window_categorical(column, rows, ref: dict) -> dict:
     if column is None:
         return {"kind": "categorical", "count": 0, "nulls": rows, "categories": {}, "unseen": 0}
-    values = labels(column)
-    counts = values.value_counts().to_dict()
+    counts = category_counts(column)
+    count = sum(counts.values())
     known = set(ref["categories"]) - {OTHER}
     unseen = sum(n for value, n in counts.items() if value not in known)
     return {
         "kind": "categorical",
-        "count": len(values),
-        "nulls": rows - len(values),
+        "count": count,
+        "nulls": rows - count,
         "categories": _bound_unseen(counts, known),
         "unseen": int(unseen),
     }
@@ -390,10 +397,9 @@ def merge_samples(a: list, n_a: int, b: list, n_b: int, size: int, rng: np.rando
         source = a if n_a else b
         return [source[i] for i in rng.choice(len(source), size=min(k, len(source)), replace=False)]
     from_a = int(rng.hypergeometric(n_a, n_b, k)) if k < total else n_a
-    from_b = k - from_a
     pick_a = rng.choice(len(a), size=from_a, replace=False)
-    pick_b = rng.choice(len(b), size=from_b, replace=False)
-    return [a[i] for i in pick_a] + [b[i] for i in pick_b]
+    pick_b = rng.choice(len(b), size=k - from_a, replace=False)
+    return np.concatenate([np.asarray(a, dtype=float)[pick_a], np.asarray(b, dtype=float)[pick_b]]).tolist()
 
 
 def _add_dicts(a: dict, b: dict) -> dict:

@@ -3,11 +3,14 @@
 Rates: null rate (of all rows), type-error rate (non-numeric values in a numeric column, of the
 non-null rows), and of the valid values: zero rate and out-of-range rate (numeric) and unseen-category
 rate (categorical). Each is a two-sided two-proportion z-test (pooled variance). When the reference
-rate is 0 — always so for out-of-range and unseen categories, often for nulls — the normal
-approximation is poor, so the test is exact and one-sided: the chance of at least the current count
+rate is 0 — always so for unseen categories and values outside a declared range, often for nulls —
+the normal approximation is poor, so the test is exact and one-sided: the chance of at least the current count
 in a binomial whose rate is the "rule of three" bound 3/n_reference, the highest rate (95 %) that
-could have gone unseen in the reference. A rate with no event on either side is not tested (it cannot
-be significant, and leaving it out is not a choice made from its p-value).
+could have gone unseen in the reference. Values outside the reference's own min–max (no range
+declared in the schema) have a distribution-free test of their own (``beyond_range_test``).
+A null, zero or type-error rate with no event on either side is not tested: given that no event
+happened at all, there is nothing to compare (the conditional test would give p = 1 for sure).
+Out-of-range and unseen categories, zero in the reference by construction, are always tested.
 
 The effect size is the absolute change of the rate; the default floors are 0.02 for nulls and zeros
 and 0.01 for the others, so 2 % → 10 % nulls is an alert of its own whatever the drift tests say.
@@ -28,13 +31,18 @@ FLOORS = {
     "type_errors": 0.01,
 }
 CHECKS = tuple(FLOORS)
+# Rates whose reference count is zero by construction. Their test is run even when the current count
+# is zero too (p = 1): leaving out the quiet ones would pick tests by their own p-values, and BH
+# would then divide q among too few tests.
+STRUCTURAL_ZERO = {"unseen_categories"}
 
 
 def rate_test(
     check: str, k_reference: int, n_reference: int, k_current: int, n_current: int
 ) -> TestResult | None:
     """Compare two counts of events; None when there is nothing to test."""
-    if n_reference <= 0 or n_current <= 0 or (k_reference == 0 and k_current == 0):
+    structural = check in STRUCTURAL_ZERO  # zero in the reference by definition: always a test
+    if n_reference <= 0 or n_current <= 0 or (k_reference == 0 and k_current == 0 and not structural):
         return None
     p_ref, p_cur = k_reference / n_reference, k_current / n_current
     details = {
@@ -69,6 +77,38 @@ def rate_test(
     )
 
 
+def beyond_range_test(n_reference: int, k_current: int, n_current: int) -> TestResult | None:
+    """Values outside the reference's own min–max. With no declared range, the reference's extremes are
+    random too, so a fixed baseline is wrong for them; by exchangeability, when nothing changed the
+    number of current values above the reference maximum is about geometric with ratio
+    ρ = m / (n + m) (the k largest of the pooled values are all current with chance ≈ ρ^k), and the
+    count beyond either end is the sum of two such, so P(K ≥ k) = ρ^k · (1 + k·(1 − ρ))."""
+    if n_reference <= 0 or n_current <= 0:
+        return None
+    rho = n_current / (n_reference + n_current)
+    p_value = float(min(1.0, rho**k_current * (1 + k_current * (1 - rho))))
+    rate = k_current / n_current
+    details = {
+        "check": "out_of_range",
+        "reference_rate": 0.0,
+        "current_rate": rate,
+        "floor": FLOORS["out_of_range"],
+        "reference_count": 0,
+        "current_count": int(k_current),
+        "range": "reference min-max",
+    }
+    return TestResult(
+        "beyond_reference_range",
+        float(k_current),
+        p_value,
+        rate,
+        "rate_change",
+        n_reference,
+        n_current,
+        details,
+    )
+
+
 def _rates(feature: dict) -> dict[str, tuple[int, int]]:
     """{check: (events, rows at risk)} for one profile feature."""
     count, nulls = int(feature["count"]), int(feature["nulls"])
@@ -96,10 +136,14 @@ def quality_findings(
             f"cannot be compared with a {current_feature['kind']} window"
         )
     reference, current = _rates(reference_feature), _rates(current_feature)
+    declared = spec is not None and (spec.get("min") is not None or spec.get("max") is not None)
     results = []
     for check, (k_ref, n_ref) in reference.items():
         k_cur, n_cur = current[check]
-        result = rate_test(check, k_ref, n_ref, k_cur, n_cur)
+        if check == "out_of_range" and not declared:
+            result = beyond_range_test(n_ref, k_cur, n_cur)
+        else:
+            result = rate_test(check, k_ref, n_ref, k_cur, n_cur)
         if result is not None:
             results.append(result)
     return results
