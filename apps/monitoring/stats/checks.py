@@ -159,7 +159,11 @@ def _feature_findings(spec: dict, reference: dict, current: dict, config: CheckC
     floor = config.floors.get(name, config.floors.get(check, choice.floor))
     findings = []
     if choice.test == selection.TEXT_TEST:
-        findings += [_finding(name, check, r, floor, choice=choice.source) for r in _text_results(ref, cur)]
+        for r in _text_results(ref, cur):
+            # Each text check (length, empty rate, OOV rate, top tokens) has its own name and floor.
+            text_check = r.details.get("check", check)
+            text_floor = config.floors.get(name, config.floors.get(text_check, r.details.get("floor", floor)))
+            findings.append(_finding(name, text_check, r, text_floor, choice=choice.source))
     else:
         result = drift.run_test(choice.test, ref, cur)
         extra = {

@@ -73,3 +73,20 @@ def test_small_windows_get_no_token_distance_and_bad_input_is_named():
     assert {r.details["check"] for r in text_findings(ref, cur)} == {"text_length", "oov_rate"}
     with pytest.raises(ValueError, match="text profile feature"):
         text_findings(ref, {"kind": "numeric"})
+
+
+def test_a_check_run_names_each_text_check_and_uses_its_own_floor():
+    """An empty-text rate rising by 6 points is below the distribution floor (0.1) but above the
+    empty-rate floor (0.02): the run flags it under its own name."""
+    from apps.monitoring.stats.checks import run_checks
+
+    words = ["credit", "loan", "rate", "late", "paid", "home", "car", "card", "fee", "bank"]
+    texts = [" ".join(words[(i + j) % 10] for j in range(3 + i % 5)) for i in range(3000)]
+    current_texts = [("" if i % 16 == 0 else t) for i, t in enumerate(texts)]  # 0% → 6.25% empty
+    reference = profiles.build_reference_profile(pd.DataFrame({"review": texts}), SPEC)
+    window = profiles.profile_window(pd.DataFrame({"review": current_texts}), reference, features=SPEC)
+    result = run_checks(reference, window, SPEC)
+    by_check = {f.check: f for f in result.findings if f.feature == "review"}
+    assert by_check["empty_rate"].floor == FLOORS["empty_rate"]
+    assert by_check["empty_rate"].flagged
+    assert "text_length" in by_check and by_check["text_length"].floor == FLOORS["text_length"]
