@@ -49,21 +49,24 @@ class Coded:
 
 
 def numeric_edges(column: Column, bins: int) -> tuple[np.ndarray | None, bool]:
-    """(inner bin edges on the reference's quantiles, rounded to read well; None for a discrete
-    feature sliced by value, whether the feature is integer-valued)."""
+    """(inner bin edges, rounded to read well; None for a discrete feature sliced by value, whether
+    the feature is integer-valued). The edges are the column's own (a profile's quantiles, a
+    template's brackets) or else the reference window's quantiles."""
     ref = column.reference[np.isfinite(column.reference)]
     if len(ref) == 0:
         return np.array([]), False
     integer = column.integer or bool(np.all(ref == np.round(ref)))
-    if column.edges is not None:
-        return np.asarray(column.edges, dtype=float), integer
     distinct = np.unique(ref)
-    if len(distinct) <= 2 * bins:
+    if column.edges is None and len(distinct) <= 2 * bins:
         return None, integer
-    inner = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1))[1:-1])
-    # A quantile at the minimum (a feature that is mostly 0) would leave an empty first bin: cut just
-    # above the minimum instead, so "< next value" is the "= minimum" slice.
-    inner = np.unique(np.where(inner <= distinct[0], distinct[1], inner))
+    if column.edges is not None:
+        inner = np.unique(np.asarray(column.edges, dtype=float))
+    else:
+        inner = np.unique(np.quantile(ref, np.linspace(0, 1, bins + 1))[1:-1])
+    if len(distinct) > 1:
+        # An edge at the minimum (a feature that is mostly 0) would leave an empty first bin and a
+        # second one holding everything: cut just above the minimum, so "< next value" is "= minimum".
+        inner = np.unique(np.where(inner <= distinct[0], distinct[1], inner))
     full = slice_words.readable_edges(np.r_[distinct[0], inner, distinct[-1]], integer=integer)
     inner = full[1:-1]
     return inner[(inner > distinct[0]) & (inner <= distinct[-1])], integer

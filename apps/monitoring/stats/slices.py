@@ -44,11 +44,14 @@ overall change; pairs and overlapping slices of different features do not add up
 
 Pruning, in this order, so that the list tells each story once:
 1. A pair is kept only if, against each of its two parents, its change differs from the change in
-   the rest of that parent by at least ``min_effect`` and two standard errors: otherwise the parent
-   already says it (a change planted in "Job = partime" shows in every "Job = partime and …").
+   the rest of that parent by at least ``min_effect``, a quarter of its own change and three standard
+   errors: otherwise the parent already says it (a change planted in "Job = partime" shows in every
+   "Job = partime and …"). A pair that is nearly all of a parent (fewer than ``min_support`` rows of
+   the parent outside it) is its parent.
 2. Adjacent bins of one numeric feature (with the same other condition) that are both discoveries,
-   move the same way and differ in change by at most a factor of 2 are merged into one interval; its
-   p-value is recomputed on the union and its adjusted p-value is the largest of its parts'.
+   differ from their rest the same way and within a factor of 2 are merged into one interval (never
+   into the whole feature); its p-value is recomputed on the union and its adjusted p-value is the
+   largest of its parts'.
 3. A single slice is dropped when a kept pair inside it accounts for at least 80 % of its
    contribution: the pair is the same story, told more precisely.
 4. Ranked by |contribution|; at most ``max_results``.
@@ -82,7 +85,8 @@ from apps.monitoring.stats.slice_model import (
 
 __all__ = ["Condition", "Explanation", "Slice", "SliceMetric", "SliceResult", "find_slices", "template_pairs"]
 
-PARENT_SIGMAS = 2.0
+PARENT_SIGMAS = 3.0
+PARENT_SHARE = 0.25
 PARENT_EXPLAINED = 0.8
 MERGE_RATIO = 2.0
 
@@ -234,7 +238,7 @@ def find_slices(
             raise ValueError(
                 f"edges for {name!r}: expected a non-empty list of numbers for a numeric feature"
             )
-        column.edges = slice_words.readable_edges(np.asarray(cuts, dtype=float), integer=False).tolist()
+        column.edges = [float(c) for c in cuts]
     pairs = [(resolve(a, "pairs"), resolve(b, "pairs")) for a, b in (pairs or [])]
     marked = [resolve(n, "marked") for n in marked]
     drifted = [resolve(n, "drifted") for n in drifted]
@@ -295,8 +299,8 @@ def find_slices(
     effect = slice_cells.change(tested)
     discovered = np.flatnonzero((adjusted <= q) & (np.abs(effect) >= floor) & (np.abs(did) >= floor))
 
-    kept = _beyond_parents(tested, discovered, singles, offsets, metric.kind, floor)
-    groups = _merge_adjacent(tested, coded, kept, effect)
+    kept = _beyond_parents(tested, discovered, singles, offsets, metric.kind, floor, min_support)
+    groups = _merge_adjacent(tested, coded, kept, did)
     context = _Context(metric, overall, scope, floor, within or Slice(), columns, coded)
     explanations = _drop_explained([_explain(tested, group, p, adjusted, context) for group in groups])
     explanations.sort(key=lambda e: -abs(e.contribution_points))
@@ -321,7 +325,9 @@ def _overall(metric: SliceMetric, y_r, y_c) -> dict:
 # Pruning and merging
 
 
-def _beyond_parents(tested: Cells, discovered, singles: Cells, offsets, kind: str, floor: float) -> list[int]:
+def _beyond_parents(
+    tested: Cells, discovered, singles: Cells, offsets, kind: str, floor: float, min_support: int
+) -> list[int]:
     """Rule 1: singles pass; a pair passes if it moved differently from the rest of both parents."""
     is_pair = tested.features[discovered, 1] >= 0
     pair_rows = discovered[is_pair]
@@ -333,14 +339,16 @@ def _beyond_parents(tested: Cells, discovered, singles: Cells, offsets, kind: st
     for d in (0, 1):
         parent = singles.take(offsets[pair.features[:, d]] + pair.codes[:, d])
         rest = parent.minus(pair)
-        has_rest = (rest.n_r > 0) & (rest.n_c > 0)
+        has_rest = (rest.n_r >= min_support) & (rest.n_c >= min_support)  # else the pair is its parent
         did, z, _ = slice_cells.versus_rest(pair, rest, kind)
-        passes &= has_rest & (np.abs(did) >= floor) & (np.abs(z) >= PARENT_SIGMAS)
+        big = np.abs(did) >= np.maximum(floor, PARENT_SHARE * np.abs(slice_cells.change(pair)))
+        passes &= has_rest & big & (np.abs(z) >= PARENT_SIGMAS)
     return kept + [int(r) for r in pair_rows[passes]]
 
 
-def _merge_adjacent(cells: Cells, coded: list[Coded], kept: list[int], effect) -> list[list[int]]:
-    """Rule 2: chains of adjacent numeric bins telling the same story become one group of rows."""
+def _merge_adjacent(cells: Cells, coded: list[Coded], kept: list[int], did) -> list[list[int]]:
+    """Rule 2: chains of adjacent numeric bins telling the same story (their changes differ from the
+    rest's the same way, within a factor of 2) become one group of rows; never a whole feature."""
     by_line: dict[tuple, list[int]] = {}
     for r in kept:
         features, codes = tuple(cells.features[r].tolist()), cells.codes[r].tolist()
@@ -351,26 +359,29 @@ def _merge_adjacent(cells: Cells, coded: list[Coded], kept: list[int], effect) -
                 by_line.setdefault(line, []).append(r)
     used: set[int] = set()
     groups: list[list[int]] = []
-    for (_, _, d), rows in by_line.items():
-        chain: list[int] = []
-        for r in sorted((r for r in rows if r not in used), key=lambda r: cells.codes[r, d]):
-            if chain and _continues(cells, chain[-1], r, d, effect):
-                chain.append(r)
-                continue
-            if len(chain) > 1:
+    for (features, _, d), rows in by_line.items():
+        whole = coded[features[d]].ordered
+
+        def close(chain: list[int], whole: int = whole) -> None:
+            if 1 < len(chain) < whole:
                 groups.append(chain)
                 used.update(chain)
+
+        chain: list[int] = []
+        for r in sorted((r for r in rows if r not in used), key=lambda r: cells.codes[r, d]):
+            if chain and _continues(cells, chain[-1], r, d, did):
+                chain.append(r)
+                continue
+            close(chain)
             chain = [r]
-        if len(chain) > 1:
-            groups.append(chain)
-            used.update(chain)
+        close(chain)
     return groups + [[r] for r in kept if r not in used]
 
 
-def _continues(cells: Cells, a: int, b: int, d: int, effect) -> bool:
-    if cells.codes[b, d] != cells.codes[a, d] + 1 or np.sign(effect[a]) != np.sign(effect[b]):
+def _continues(cells: Cells, a: int, b: int, d: int, did) -> bool:
+    if cells.codes[b, d] != cells.codes[a, d] + 1 or np.sign(did[a]) != np.sign(did[b]):
         return False
-    low, high = sorted((abs(effect[a]), abs(effect[b])))
+    low, high = sorted((abs(did[a]), abs(did[b])))
     return high <= MERGE_RATIO * low
 
 
