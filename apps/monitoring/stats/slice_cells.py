@@ -32,7 +32,9 @@ class Column:
     note: str | None = None
 
     def subset(self, keep_r: np.ndarray, keep_c: np.ndarray) -> Column:
-        return replace(self, reference=self.reference[keep_r], current=self.current[keep_c])
+        reference = self.reference if keep_r.all() else self.reference[keep_r]
+        current = self.current if keep_c.all() else self.current[keep_c]
+        return replace(self, reference=reference, current=current)
 
 
 @dataclass
@@ -56,9 +58,12 @@ def numeric_edges(column: Column, bins: int) -> tuple[np.ndarray | None, bool]:
     if len(ref) == 0:
         return np.array([]), False
     integer = column.integer or bool(np.all(ref == np.round(ref)))
-    distinct = np.unique(ref)
-    if column.edges is None and len(distinct) <= 2 * bins:
+    # Hashing, not sorting: a million rows cost milliseconds.
+    if column.edges is None and len(pd.unique(ref)) <= 2 * bins:
         return None, integer
+    low, high = ref.min(), ref.max()
+    above = ref[ref > low]
+    distinct = np.array([low, above.min(), high]) if len(above) else np.array([low])
     if column.edges is not None:
         inner = np.unique(np.asarray(column.edges, dtype=float))
     else:
@@ -76,7 +81,7 @@ def _code_numeric(column: Column, bins: int, label: str | None) -> Coded:
     edges, integer = numeric_edges(column, bins)
     missing_condition = Condition(column.name, "missing", label=label)
     if edges is None:  # few distinct values: one slice per value, values the reference lacks are "other"
-        values = np.unique(column.reference[np.isfinite(column.reference)])
+        values = np.sort(pd.unique(column.reference[np.isfinite(column.reference)]))
         codes = []
         for side in (column.reference, column.current):
             code = np.minimum(np.searchsorted(values, side), len(values) - 1)
