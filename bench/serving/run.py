@@ -246,7 +246,7 @@ def drain_and_count() -> tuple[int, int, float, int]:
     """Drain the prediction log into the database: (rows stored for the endpoint, rows inserted by
     this drain, its seconds, records left in the buffer)."""
     from apps.serving.ingest import drain
-    from apps.serving.logbuffer import RedisStreamBuffer, open_buffer
+    from apps.serving.logbuffer import open_buffer
     from apps.serving.models import Prediction
 
     buffer = open_buffer()
@@ -254,12 +254,20 @@ def drain_and_count() -> tuple[int, int, float, int]:
     inserted = drain(buffer, max_batches=None, batch_size=5000)
     seconds = time.perf_counter() - started
     left = buffer.pending()
+    discard_buffer()
+    return Prediction.objects.filter(endpoint=ENDPOINT).count(), inserted, seconds, left
+
+
+def discard_buffer() -> None:
+    """Remove the run's own prediction-log stream or spool folder (also when a run fails)."""
+    from apps.serving.logbuffer import RedisStreamBuffer, open_buffer
+
+    buffer = open_buffer()
     if isinstance(buffer, RedisStreamBuffer):
         buffer._redis.delete(buffer.key)
     else:
         buffer.close()
         shutil.rmtree(buffer.root, ignore_errors=True)
-    return Prediction.objects.filter(endpoint=ENDPOINT).count(), inserted, seconds, left
 
 
 # --- MLflow ---------------------------------------------------------------------------------------
@@ -380,6 +388,15 @@ def report(results: dict, raw: dict, extra: list[tuple[str, str]]) -> None:
 
 
 def main() -> None:
+    try:
+        _main()
+    finally:
+        django_apps = sys.modules.get("django.apps")
+        if django_apps is not None and django_apps.apps.ready:
+            discard_buffer()  # a run that stopped early leaves no stream behind
+
+
+def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per load")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring")
