@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.deployments",
     "apps.sla",
     "apps.monitoring",
+    "apps.libraries",
     "apps.dashboards",
     "apps.demo",
 ]
