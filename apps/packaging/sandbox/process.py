@@ -8,6 +8,7 @@ CPU time and file size. Started as root, it switches to ``SANDBOX_USER`` before 
 """
 
 import contextlib
+import contextvars
 import json
 import os
 import pwd
@@ -38,6 +39,19 @@ _MEMORY_SIGNS = (
     "out of memory",
 )
 _INPUTS = {"artifact": "artifact", "sample": "sample.pkl", "null_sample": "null_sample.pkl"}
+# The interpreter the child runs on when a call names none: the worker's own, unless a caller (the
+# library patch flow) runs a whole package build inside another environment with ``interpreter()``.
+_PYTHON: contextvars.ContextVar[str | None] = contextvars.ContextVar("sandbox_python", default=None)
+
+
+@contextlib.contextmanager
+def interpreter(python: str):
+    """Within this block, sandboxed children run on ``python`` (e.g. a patched virtual environment's)."""
+    token = _PYTHON.set(python)
+    try:
+        yield
+    finally:
+        _PYTHON.reset(token)
 
 
 def run_in_sandbox(
@@ -47,9 +61,11 @@ def run_in_sandbox(
     cpu_seconds: int = 120,
     timeout_seconds: float = 180,
     project_root: str,
+    python: str | None = None,
 ) -> dict:
     """Run ``request`` (see runner.py for its keys and the response) in a sandboxed child process.
-    Never raises for anything the model does; returns {"ok": false, "stage": ..., "error": ...}."""
+    Never raises for anything the model does; returns {"ok": false, "stage": ..., "error": ...}.
+    ``python`` is the interpreter to run on (default: the one set by ``interpreter()``, else this one)."""
     workdir = tempfile.mkdtemp(prefix="modelyard-sandbox-")
     try:
         try:
@@ -62,7 +78,10 @@ def run_in_sandbox(
                 "stage": "request",
                 "error": f"cannot copy the inputs into the sandbox: {exc}",
             }
-        return _run_child(child_request, workdir, memory_mb, cpu_seconds, timeout_seconds, project_root)
+        executable = python or _PYTHON.get() or sys.executable
+        return _run_child(
+            child_request, workdir, memory_mb, cpu_seconds, timeout_seconds, project_root, executable
+        )
     finally:
         _remove_tree(workdir)
 
@@ -84,7 +103,7 @@ def _stage_inputs(request: dict, workdir: str) -> dict:
     return child_request
 
 
-def _run_child(request, workdir, memory_mb, cpu_seconds, timeout_seconds, project_root) -> dict:
+def _run_child(request, workdir, memory_mb, cpu_seconds, timeout_seconds, project_root, python) -> dict:
     scratch = os.path.join(workdir, "home")  # HOME and TMPDIR: the only place the child may write
     os.mkdir(scratch, 0o700)
     if os.geteuid() == 0:
@@ -111,7 +130,7 @@ def _run_child(request, workdir, memory_mb, cpu_seconds, timeout_seconds, projec
     ):
         # Files, not pipes: a child (or a grandchild that left the group) cannot block us on a full pipe.
         child = subprocess.Popen(
-            [sys.executable, "-P", "-m", "apps.packaging.sandbox.runner"],
+            [python, "-P", "-m", "apps.packaging.sandbox.runner"],
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
