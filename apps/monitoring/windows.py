@@ -21,7 +21,7 @@ from django.utils import timezone
 from apps.deployments.models import Deployment
 from apps.monitoring import frames
 from apps.monitoring.models import Monitor, ProfileCursor, ReferenceProfile, WindowProfile
-from apps.monitoring.stats.profiles import empty_window, merge_profiles, profile_window
+from apps.monitoring.stats.profiles import empty_window, merge_many, merge_profiles, profile_window
 from apps.serving.models import Prediction
 
 BATCH_ROWS = 20_000
@@ -106,10 +106,11 @@ def merged_window(
 ) -> tuple[dict, int]:
     """The merged profile of the hours in ``[start, end)`` and its number of predictions. Merging
     hourly profiles costs the same for ten thousand or ten million predictions."""
-    merged, rows = empty_window(reference), 0
-    for window in WindowProfile.objects.filter(
-        deployment=deployment, start__gte=start, start__lt=end
-    ).order_by("start"):
-        merged = merge_profiles(merged, window.profile)
-        rows += window.rows
-    return merged, rows
+    windows = list(
+        WindowProfile.objects.filter(deployment=deployment, start__gte=start, start__lt=end)
+        .order_by("start")
+        .values_list("profile", "rows")
+    )
+    if not windows:
+        return empty_window(reference), 0
+    return merge_many([profile for profile, _ in windows]), sum(rows for _, rows in windows)

@@ -218,7 +218,7 @@ def child_scipy(folder: Path) -> None:
 def child_windows(folder: Path, predictions: int, hours: int, seed: int) -> None:
     """Profile `hours` windows of drifted predictions (timed apart), then time merging them and checking."""
     from apps.monitoring.stats.checks import CheckConfig, run_checks
-    from apps.monitoring.stats.profiles import empty_window, merge_profiles, profile_window
+    from apps.monitoring.stats.profiles import merge_many, profile_window
 
     profile = json.loads((folder / "profile.json").read_text())
     sizes = [predictions // hours + (hour < predictions % hours) for hour in range(hours)]
@@ -230,9 +230,7 @@ def child_windows(folder: Path, predictions: int, hours: int, seed: int) -> None
     build_seconds = time.perf_counter() - started
     with measured() as cost:
         merge_started = time.perf_counter()
-        merged = empty_window(profile)
-        for window in windows:  # as apps/monitoring/windows.py merged_window does
-            merged = merge_profiles(merged, window)
+        merged = merge_many(windows)  # as apps/monitoring/windows.py merged_window does
         merge_seconds = time.perf_counter() - merge_started
         result = run_checks(profile, merged, schema(), CheckConfig())
     drift, other = _modelyard_flags(result)

@@ -103,6 +103,43 @@ def test_merged_reservoirs_are_a_fair_sample_of_the_rows_they_stand_for(referenc
     assert np.mean(shares) == pytest.approx(0.1, abs=0.01)
 
 
+def test_merge_many_matches_pairwise_merging_and_samples_by_rows(reference):
+    rng = np.random.default_rng(3)
+    windows = [
+        profiles.profile_window(window_frame(rng, rows), reference, seed=i)
+        for i, rows in enumerate((300, 4000, 2500, 50))
+    ]
+    pairwise = windows[0]
+    for window in windows[1:]:
+        pairwise = profiles.merge_profiles(pairwise, window)
+    many = profiles.merge_many(windows)
+    for name in ("x", "c"):
+        m, p = many["features"][name], pairwise["features"][name]
+        for key in (
+            "count",
+            "nulls",
+            "zeros",
+            "out_of_range",
+            "counts",
+            "categories",
+            "unseen",
+            "min",
+            "max",
+        ):
+            assert m.get(key) == p.get(key), (name, key)
+    assert many["features"]["x"]["m2"] == pytest.approx(pairwise["features"]["x"]["m2"])
+    assert many["rows"] == 300 + 4000 + 2500 + 50 and len(many["features"]["x"]["sample"]) == 2000
+    ones = profiles.profile_window(pd.DataFrame({"x": np.ones(1000)}), reference)
+    twos = profiles.profile_window(pd.DataFrame({"x": np.full(9000, 2.0)}), reference)
+    shares = [
+        np.mean(np.array(profiles.merge_many([ones, twos, twos], seed=s)["features"]["x"]["sample"]) == 1.0)
+        for s in range(50)
+    ]
+    assert np.mean(shares) == pytest.approx(1000 / 19000, abs=0.01)
+    with pytest.raises(ValueError, match="at least one"):
+        profiles.merge_many([])
+
+
 def test_profiles_of_other_references_do_not_merge(reference):
     other = profiles.build_reference_profile(
         pd.DataFrame({"x": np.arange(100.0), "c": ["a"] * 100}),
