@@ -4,6 +4,7 @@ belong to one process and are never shared through fork."""
 
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Callable
 
@@ -28,6 +29,27 @@ class InferenceServer(BaseApplication):
 
     def load(self):
         return self._build_app()
+
+    def run(self):
+        refuse_taken_address(self._options.get("bind"))
+        super().run()
+
+
+def refuse_taken_address(bind) -> None:
+    """With ``reuse_port`` a second server on the same address would bind too and silently take
+    half of the connections; so the address must be free of any listener before we start."""
+    for address in [bind] if isinstance(bind, str) else list(bind or []):
+        host, sep, port = address.rpartition(":")
+        if not sep or address.startswith(("unix:", "fd://")) or not port.isdigit() or port == "0":
+            continue
+        host = host.strip("[]") or "0.0.0.0"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # old connections do not count
+            try:
+                probe.bind((host, int(port)))
+            except OSError as exc:
+                raise SystemExit(f"cannot serve on {address}: {exc.strerror or exc}") from None
 
 
 def gunicorn_options(
