@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -22,6 +23,8 @@ app.conf.task_routes = {
     # deployments; listed before serving.* because the first matching pattern wins.
     "serving.batch.*": {"queue": "deployments"},
     "serving.*": {"queue": "ingestion"},
+    # Scans and notifications are light database work (patches are routed above).
+    "libraries.*": {"queue": "default"},
 }
 # Tasks are idempotent (a Job row guards each), so a task lost with its worker is redelivered.
 app.conf.task_acks_late = True
@@ -41,6 +44,13 @@ app.conf.beat_schedule = {
         "task": "monitoring.run_due_checks",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Libraries: every version's latest lock against the advisories, nightly (imports scan too).
+    "libraries.scan_locks": {
+        "task": "libraries.scan_locks",
+        "schedule": crontab(hour=2, minute=30),
+        "kwargs": {"trigger": "nightly"},
+        "options": {"expires": 3600},
     },
 }
 

@@ -99,7 +99,7 @@ def read_sources(path: str | Path) -> Iterator[tuple[str, bytes]]:
         raise ValueError(f"{path}: no such directory or archive")
     if not path.name.lower().endswith((".zip", ".tar.gz", ".tgz", ".tar")):
         raise ValueError(f"{path.name}: expected a directory, a .zip or a .tar.gz archive of OSV files")
-    yield from read_archive(path.name, path.read_bytes())
+    yield from load_bytes_archive(path.name, path.read_bytes())
 
 
 def _advisory_member(name: str) -> bool:
@@ -302,7 +302,7 @@ def json_safe(value):
     return value
 
 
-def read_archive(name: str, content: bytes) -> Iterator[tuple[str, bytes]]:
+def load_bytes_archive(name: str, content: bytes) -> Iterator[tuple[str, bytes]]:
     """(name, bytes) of each advisory in an archive held in memory (a file or an upload)."""
     lower = name.lower()
     if lower.endswith(".zip"):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from apps.accounts import access
 from apps.accounts.roles import Role
 from apps.jobs.services import job_enqueue
+from apps.libraries.policy import library_policy_refusal
 from apps.packaging import validation
 from apps.packaging.bundle.archive import build_archive
 from apps.packaging.bundle.card import render_model_card
@@ -272,6 +273,16 @@ def package_build_run(*, build: PackageBuild, step) -> PackageBuild:
         packages=env.get("packages") or {},
         declared=version.requirements,
     )
+    # IT's library policy: a blocked library (or one below its minimum) stops the build here.
+    refusal = library_policy_refusal(
+        team=version.model.team, packages=[(e.name, e.version) for e in lock.entries]
+    )
+    if refusal is not None:
+        build.lock_text, build.lock_problems = lock.text, list(lock.problems)
+        build.status, build.error, build.finished_at = PackageBuild.Status.FAILED, refusal, timezone.now()
+        build.save()
+        audit_record(actor=None, action="package.refused", obj=build, team=version.model.team, error=refusal)
+        return build
     report = validate_version(version, policy, step).as_dict()
     build.report = report
     build.lock_text = lock.text
