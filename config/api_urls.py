@@ -4,6 +4,14 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts.api.views import TeamViewSet, me, server, token_obtain
 from apps.deployments.api.views import DeploymentViewSet, EndpointViewSet
 from apps.jobs.api.views import JobViewSet
+from apps.libraries.api.views import (
+    AdvisoryViewSet,
+    ImportRunViewSet,
+    LibraryExceptionViewSet,
+    LibraryFindingViewSet,
+    LibraryRuleViewSet,
+    PipAuditReportViewSet,
+)
 from apps.monitoring.api.views import AlertViewSet, CheckRunViewSet, FindingViewSet, MonitorViewSet
 from apps.packaging.api.views import PackageBuildViewSet
 from apps.registry.api.views import AuditEventViewSet, ModelVersionViewSet, RegisteredModelViewSet
@@ -25,6 +33,12 @@ router.register("check-runs", CheckRunViewSet, basename="check-run")
 router.register("findings", FindingViewSet, basename="finding")
 router.register("alerts", AlertViewSet, basename="alert")
 router.register("batch-jobs", BatchJobViewSet, basename="batch-job")
+router.register("advisories", AdvisoryViewSet, basename="advisory")
+router.register("advisory-imports", ImportRunViewSet, basename="advisory-import")
+router.register("library-findings", LibraryFindingViewSet, basename="library-finding")
+router.register("library-rules", LibraryRuleViewSet, basename="library-rule")
+router.register("library-exceptions", LibraryExceptionViewSet, basename="library-exception")
+router.register("pip-audit-reports", PipAuditReportViewSet, basename="pip-audit-report")
 
 app_name = "api"
 urlpatterns = [

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import canonicalize_name, canonicalize_version
 from packaging.version import InvalidVersion, Version
 
 
@@ -69,7 +69,7 @@ class Constraint:
 @dataclass
 class _PackageIndex:
     intervals: list[tuple[Version | None, Version | None, bool, str]] = field(default_factory=list)
-    explicit: dict[str, set[str]] = field(default_factory=dict)  # normalised version -> ids
+    explicit: dict[str, set[str]] = field(default_factory=dict)  # canonical version (1.0 == 1.0.0) -> ids
     bounds: list[Version] = field(default_factory=list)
     pieces: list[frozenset[str]] = field(default_factory=list)
     fixes: dict[str, list[Version]] = field(default_factory=dict)  # id -> its fixed versions
@@ -91,7 +91,7 @@ class _PackageIndex:
         i = bisect_left(self.bounds, version)
         piece = 2 * i + 1 if i < len(self.bounds) and self.bounds[i] == version else 2 * i
         found = self.pieces[piece]
-        explicit = self.explicit.get(str(version)) or self.explicit.get(text)
+        explicit = self.explicit.get(canonicalize_version(version)) or self.explicit.get(text)
         return found | explicit if explicit else found
 
 
@@ -121,7 +121,7 @@ class AdvisoryIndex:
                 index.unfixed.add(advisory_id)
         for raw in versions:
             parsed = parse_version(raw)
-            index.explicit.setdefault(str(parsed) if parsed else raw, set()).add(advisory_id)
+            index.explicit.setdefault(canonicalize_version(parsed) if parsed else raw, set()).add(advisory_id)
 
     def build(self) -> "AdvisoryIndex":
         for index in self._packages.values():
