@@ -17,6 +17,8 @@ app.conf.task_default_queue = "default"
 app.conf.task_routes = {
     "registry.*": {"queue": "monitoring"},
     "packaging.*": {"queue": "packaging"},
+    # A library patch builds an environment and a package: packaging work. Before any libraries.*.
+    "libraries.patch.*": {"queue": "packaging"},
     "deployments.*": {"queue": "deployments"},
     "monitoring.*": {"queue": "monitoring"},
     # Batch scoring loads models (in the sandbox) like a rollout does, so it runs beside
@@ -55,3 +57,4 @@ app.conf.beat_schedule = {
 }
 
 app.autodiscover_tasks()
+app.autodiscover_tasks(["apps.libraries.patching"])  # a subpackage: not found by the app scan

@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("apps.deployments.urls")),
     path("", include("apps.serving.urls")),
     path("", include("apps.monitoring.urls")),
+    path("", include("apps.libraries.urls")),
     path("", include("apps.dashboards.urls")),
 ]

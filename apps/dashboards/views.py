@@ -34,6 +34,7 @@ def home(request):
             access.deployments_visible_to(user).filter(status=Deployment.Status.PENDING_APPROVAL).count()
         )
         context["sla_rows"] = _sla_rows(user)
+        context["library_findings"] = _library_findings(user)
         template = "dashboards/home_it.html"
     elif role == Role.DATA_SCIENTIST:
         context["teams"] = user.teams.all()
@@ -56,6 +57,13 @@ def _open_alerts(user) -> dict:
 
     counts = open_alert_counts(user)
     return {"total": sum(counts.values()), **counts}
+
+
+def _library_findings(user) -> dict:
+    """The "IT: libraries" tile: open (or failed-patch) library findings and the versions they affect."""
+    from apps.libraries.patching.selectors import open_finding_count
+
+    return open_finding_count(user)
 
 
 def _sla_rows(user) -> list[dict]:
