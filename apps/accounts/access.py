@@ -170,3 +170,48 @@ def alerts_visible_to(user) -> QuerySet:
     from apps.monitoring.models import Alert
 
     return Alert.objects.filter(monitor__in=monitors_visible_to(user).values("id"))
+
+
+def can_manage_libraries(user) -> bool:
+    """IT operators (and admins) import advisories, set the library policy and approve patches."""
+    return has_role(user, Role.IT_OPERATOR, Role.ADMIN)
+
+
+def can_upload_pip_audit(user) -> bool:
+    return has_role(user, Role.IT_OPERATOR, Role.ADMIN, Role.DATA_SCIENTIST)
+
+
+def first_team_of(user):
+    return user.teams.order_by("name").first() if user.is_authenticated else None
+
+
+def library_findings_visible_to(user) -> QuerySet:
+    """Library findings: all for IT and admins; otherwise those of the model versions the user may
+    see, and of standalone pip-audit reports of their teams or their own upload."""
+    from apps.libraries.models import LibraryFinding
+
+    qs = LibraryFinding.objects.all()
+    if sees_every_model(user):
+        return qs
+    if not user.is_authenticated or not roles_of(user):
+        return qs.none()
+    return qs.filter(
+        Q(version__in=versions_visible_to(user).values("id"))
+        | Q(version__isnull=True, report__team__in=team_ids_of(user))
+        | Q(version__isnull=True, report__uploaded_by=user)
+    )
+
+
+def pip_audit_reports_visible_to(user) -> QuerySet:
+    from apps.libraries.models import PipAuditReport
+
+    qs = PipAuditReport.objects.all()
+    if sees_every_model(user):
+        return qs
+    if not user.is_authenticated or not roles_of(user):
+        return qs.none()
+    return qs.filter(
+        Q(version__in=versions_visible_to(user).values("id"))
+        | Q(version__isnull=True, team__in=team_ids_of(user))
+        | Q(uploaded_by=user)
+    )
