@@ -130,8 +130,9 @@ def _coarse(edges: list[float], shares: list[float], low: float, high: float) ->
 def distribution_chart(dist: dict, title: str) -> go.Figure:
     """Reference and current side by side: shares on equal-width bins for numbers (built from the
     reference's quantile bins, the range clipped at the reference's 1st and 99th percentiles so a
-    long tail does not squash the rest; values outside the reference's range are drawn as their
-    own bars), category shares for categoricals, text lengths for text."""
+    long tail does not squash the rest, the tails counted in the end bins; values outside the
+    reference's whole range are drawn as bars of their own), category shares for categoricals,
+    text lengths for text."""
     fig = go.Figure()
     layout = {**_LAYOUT, "height": 320, "barmode": "group", "title": title, "yaxis_title": "share"}
     layout["legend"] = {"orientation": "h", "y": -0.25}
@@ -145,8 +146,10 @@ def distribution_chart(dist: dict, title: str) -> go.Figure:
     if len(edges) < 2:
         fig.update_layout(**layout)
         return fig
-    cut = max(1, len(edges) // 100)
-    low, high = edges[cut - 1] if dist["kind"] == "numeric" else edges[0], edges[-cut]
+    # With the fine grid (about 100 quantile bins), edges[1] and edges[-2] are the reference's 1st
+    # and 99th percentiles; the rest of the tails is added to the end bins.
+    fine = dist["kind"] == "numeric" and len(edges) >= 20
+    low, high = (edges[1], edges[-2]) if fine else (edges[0], edges[-1])
     if high <= low:
         low, high = edges[0], edges[-1] if edges[-1] > edges[0] else edges[0] + 1
     width = (high - low) / COARSE_BINS

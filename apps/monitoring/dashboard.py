@@ -47,7 +47,7 @@ def monitors_of_model(user, model) -> list[Monitor]:
     monitors = (
         access.monitors_visible_to(user)
         .filter(deployment__version__model=model)
-        .select_related("deployment__endpoint__environment", "deployment__version", "template")
+        .select_related("deployment__endpoint__environment", "deployment__version__model", "template")
     )
     return sorted(
         monitors,
@@ -56,6 +56,17 @@ def monitors_of_model(user, model) -> list[Monitor]:
             -m.deployment.endpoint.environment.order,
             -m.pk,
         ),
+    )
+
+
+def open_alerts(user, monitor: Monitor, limit: int = 20):
+    """The monitor's unresolved alerts, most recently seen first, with what the rows print loaded."""
+    return (
+        access.alerts_visible_to(user)
+        .filter(monitor=monitor)
+        .exclude(state="resolved")
+        .select_related("monitor__deployment__endpoint__environment", "monitor__deployment__version__model")
+        .order_by("-last_seen", "-id")[:limit]
     )
 
 

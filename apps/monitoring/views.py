@@ -120,7 +120,7 @@ def _monitor_context(request, monitor: Monitor, window: str) -> dict:
         "trust": perf["trust"],
         "has_realised": bool(perf["realised"]),
         "charts": figures,
-        "alerts": selectors.alerts_for_model(request.user, monitor.deployment.version.model, limit=20),
+        "alerts": dashboard.open_alerts(request.user, monitor),
         "can_edit": services.can_edit_monitor(request.user, monitor),
         "can_run": services.can_edit_monitor(request.user, monitor) or access.sees_every_model(request.user),
         "panel": _feature_panel(monitor, latest, feature) if latest and feature else None,
@@ -164,7 +164,9 @@ def _feature_panel(monitor: Monitor, run: CheckRun, feature: str) -> dict:
 def feature_panel(request, pk: int):
     """htmx fragment: a feature's distribution in a run (a heatmap cell clicked, a feature picked)."""
     monitor = _monitor_for(request.user, pk)
-    run_id = request.GET.get("run")
+    run_id = request.GET.get("run") or ""
+    if run_id and not run_id.isdigit():
+        raise Http404(f"'{run_id}' is not a check run number")
     runs = CheckRun.objects.filter(monitor=monitor, status=CheckRun.Status.SUCCEEDED)
     run = get_object_or_404(runs, pk=run_id) if run_id else runs.order_by("-window_end", "-id").first()
     feature = request.GET.get("feature", "")
