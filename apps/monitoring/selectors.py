@@ -17,7 +17,7 @@ def alerts_for_model(user, model, *, states=("open", "acknowledged"), limit: int
     return (
         access.alerts_visible_to(user)
         .filter(monitor__deployment__version__model=model, state__in=states)
-        .select_related("monitor__deployment__endpoint__environment", "monitor__deployment__version")
+        .select_related("monitor__deployment__endpoint__environment", "monitor__deployment__version__model")
         .order_by("-last_seen", "-id")[:limit]
     )
 

@@ -101,7 +101,12 @@ class Outcome(models.Model):
                 name="serving_outcome_once_per_key",
             ),
         ]
-        indexes = [models.Index(fields=["endpoint", "business_key"], name="serving_outcome_key")]
+        indexes = [
+            models.Index(fields=["endpoint", "business_key"], name="serving_outcome_key"),
+            # The monitoring join (request id, then row or the whole request): the unique indexes are
+            # partial, so neither serves "row = x OR row IS NULL".
+            models.Index(fields=["endpoint", "request_id"], name="serving_outcome_request"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.endpoint} outcome for {self.request_id or self.business_key}"
