@@ -26,14 +26,16 @@ NUMERIC = ("Seniority", "Time", "Age", "Expenses", "Income", "Assets", "Debt", "
 
 
 def load_rows(path: Path = DATA) -> list[dict]:
-    """Complete rows as the model takes them (numbers as numbers, the target left out)."""
+    """Rows as the model takes them (numbers as numbers, blanks as nulls, the target left out).
+    Incomplete applications are kept: the reference has them too, and leaving them out would make
+    the live hours look like drift (a falling null rate) to monitoring."""
     rows = []
     with open(path, newline="") as handle:
         for raw in csv.DictReader(handle):
             raw.pop("Status", None)
-            if any(value in ("", None) for value in raw.values()):
-                continue
-            rows.append({k: _number(v) if k in NUMERIC else v for k, v in raw.items()})
+            rows.append(
+                {k: None if v in ("", None) else _number(v) if k in NUMERIC else v for k, v in raw.items()}
+            )
     return rows
 
 
