@@ -205,6 +205,7 @@ SPECTACULAR_SETTINGS = {
         # Jobs and package builds share one set of states; deployments have their own.
         "WorkStatusEnum": "apps.jobs.models.Job.Status",
         "DeploymentStatusEnum": "apps.deployments.models.Deployment.Status",
+        "AdvisorySeverityEnum": "apps.libraries.models.Severity",
     },
 }
 
