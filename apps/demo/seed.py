@@ -153,6 +153,10 @@ def seed(stdout=None) -> None:
         tags=["text", "demo"],
         thresholds={"accuracy": 0.7},
     )
+    # Library governance: a model pinning a vulnerable Jinja2, the shipped advisories, a scan.
+    from apps.demo.libraries_demo import seed_libraries
+
+    seed_libraries(users, stdout)
 
 
 def _wait_for_package(version, timeout: float = 300):
