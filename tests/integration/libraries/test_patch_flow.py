@@ -123,6 +123,15 @@ def test_approved_patch_builds_validates_and_offers_the_patched_version(flagged)
     with pytest.raises(ValidationError, match="#999999 no longer exists"):
         patch_approve(user=ivan, version_id=999999, package=wheelhouse.NAME)
 
+    # Deployed through the normal path, the patch and its finding say so at once.
+    from apps.deployments.services import deployment_request, deployment_rollout_run
+
+    staged = deployment_request(user=dana, version=patched, endpoint="ratio-risk", environment="staging")
+    deployment_rollout_run(deployment=staged, step=lambda p, m: None)
+    patch.refresh_from_db(), finding.refresh_from_db()
+    assert patch.status == PatchRequest.Status.DEPLOYED
+    assert finding.status == LibraryFinding.Status.DEPLOYED
+
 
 @pytest.mark.parametrize("house", [True], indirect=True)
 def test_a_fix_that_changes_predictions_fails_with_the_differences(flagged):
