@@ -9,9 +9,11 @@ Backfilled, and labelled so: every prediction's request id starts with ``demo-ba
   own ingestion (apps.serving.ingest.ingest_batch) with those timestamps.
 - Outcomes: the rows' true ``Status`` for predictions older than 2 days (labels arrive late),
   sent by dana through the outcomes service, so realised performance shows beside the estimate.
-- The planted shift, in the last 24 hours only: applications are still real rows, but an applicant
-  with Income below the data's median is drawn 4× as often and a renter (Home = rent) 3× as often.
-  Income, Home and what correlates with them drift, and more applications are predicted "bad".
+- The planted shift, in the last 24 hours only, is slice-shaped: applications are still real rows,
+  but renters in the lowest Income bin of the reference profile ("Home = rent and Income < 83" on
+  the demo's data) are drawn 3× as often, and among them the applications the model calls "bad"
+  4× as often. Income and Home drift, more applications are predicted "bad", and the root-cause
+  explorer names that slice first on the "bad"-share alert (explained here, for the last day).
 - Then the platform's own profiling (hourly window profiles) and check runs: one per day for the
   week and one per hour for the last 48 hours. The last day's are run here (recorded as finished
   jobs), so the first page view has a heatmap and an open alert; the older ones go to the worker,
@@ -37,7 +39,11 @@ PER_HOUR = 150
 DAYS = 7
 LABEL_DELAY = timedelta(days=2)
 SHIFT_HOURS = 24
-LOW_INCOME_WEIGHT, RENTER_WEIGHT = 4.0, 3.0
+# The planted slice: renters below the first Income edge are drawn SLICE_WEIGHT× as often, and among
+# them the applications predicted "bad" another BAD_WEIGHT×, so the slice's "bad" share rises (a
+# change in the rate, which the slice finder tests) as well as its size (which the drift checks see).
+SLICE_WEIGHT, BAD_WEIGHT = 3.0, 4.0
+PLANTED_HOME = "rent"
 HOURLY_RUNS, DAILY_RUNS = 48, DAYS
 FEATURES = CREDIT_NUMERIC + CREDIT_CATEGORICAL
 
@@ -78,14 +84,28 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def _schedule(frame: pd.DataFrame, now: datetime, rng: np.random.Generator) -> list[tuple[datetime, int]]:
+def income_edge(version) -> float:
+    """The first Income bin edge as the slice finder cuts it: the reference profile's 20 % quantile
+    made readable against the scored reference rows (apps/monitoring/explain.py does the same)."""
+    from apps.monitoring.explain import profile_edges
+    from apps.monitoring.explain_frames import reference_frame
+    from apps.monitoring.stats.slice_cells import Column, numeric_edges
+
+    values = pd.to_numeric(reference_frame(version=version)["Income"], errors="coerce").to_numpy(float)
+    edges = profile_edges(version, {"Income"})["Income"]
+    inner, _ = numeric_edges(Column("Income", "Income", "numeric", values, values, edges=edges), 5)
+    return float(inner[0])
+
+
+def _schedule(
+    frame: pd.DataFrame, now: datetime, rng: np.random.Generator, *, predictions, income_below: float
+) -> list[tuple[datetime, int]]:
     """(timestamp, row index) for every backfilled prediction, oldest first."""
     end = now.replace(minute=0, second=0, microsecond=0)
-    median = frame["Income"].median()
     plain = np.full(len(frame), 1.0 / len(frame))
-    shifted = np.where(frame["Income"] < median, LOW_INCOME_WEIGHT, 1.0) * np.where(
-        frame["Home"] == "rent", RENTER_WEIGHT, 1.0
-    )
+    planted = ((frame["Income"] < income_below) & (frame["Home"] == PLANTED_HOME)).to_numpy()
+    bad = np.asarray([str(p) for p in predictions]) == "bad"
+    shifted = np.where(planted, SLICE_WEIGHT * np.where(bad, BAD_WEIGHT, 1.0), 1.0)
     shifted = shifted / shifted.sum()
     plan = []
     for h in range(DAYS * 24, 0, -1):
@@ -164,6 +184,28 @@ def _run_checks(monitor, now: datetime) -> tuple[list, list]:
     return done, queued
 
 
+def _explain_last_day(monitor, runs) -> int:
+    """Each open alert explained over the last day's window (the alerts opened in earlier hourly runs
+    also have their own analyses, which the worker runs). Done here, job marked finished in the same
+    transaction, so the alert page shows its ranked explanations on the first visit."""
+    from apps.jobs.services import job_fail, job_succeed
+    from apps.monitoring.explain import explain_enqueue, explain_execute
+    from apps.monitoring.models import Alert
+
+    day = next((r for r in reversed(runs) if r.window == "day" and r.status == "succeeded"), None)
+    if day is None:
+        return 0
+    alerts = Alert.objects.filter(monitor=monitor, state=Alert.State.OPEN).select_related("latest_run")
+    for alert in alerts:
+        with transaction.atomic():
+            analysis = explain_execute(analysis=explain_enqueue(alert=alert, run=day))
+            if analysis.status == analysis.Status.FAILED:
+                job_fail(analysis.job, error=analysis.error)
+            else:
+                job_succeed(analysis.job, message=f"{len(analysis.explanation_list)} explanations")
+    return len(alerts)
+
+
 def seed_monitoring(users: dict, stdout=None, *, deployment=None, reference_wait: float = 60) -> None:
     """Backfill the week once (skipped when it is already there or credit-risk is not live).
     ``deployment`` defaults to credit-risk's production primary (tests pass their own)."""
@@ -195,7 +237,10 @@ def seed_monitoring(users: dict, stdout=None, *, deployment=None, reference_wait
         log.warning("monitoring demo: the model did not score in the sandbox: %s", answer.get("error"))
         return
     now = timezone.now()
-    plan = _schedule(frame, now, np.random.default_rng(2025))
+    income_below = income_edge(deployment.version)
+    plan = _schedule(
+        frame, now, np.random.default_rng(2025), predictions=answer["predictions"], income_below=income_below
+    )
     records = _log_predictions(deployment, frame, answer, plan)
     phases["logging"] = time.monotonic() - started
     labelled = _send_outcomes(users["dana"], frame, records, plan, now)
@@ -205,6 +250,8 @@ def seed_monitoring(users: dict, stdout=None, *, deployment=None, reference_wait
     phases["profiles"] = time.monotonic() - started
     runs, queued = _run_checks(monitor, now)
     phases["checks"] = time.monotonic() - started
+    explained = _explain_last_day(monitor, runs)
+    phases["explanations"] = time.monotonic() - started
     log.info(
         "monitoring demo: seconds elapsed after each phase %s", {k: round(v, 1) for k, v in phases.items()}
     )
@@ -213,6 +260,7 @@ def seed_monitoring(users: dict, stdout=None, *, deployment=None, reference_wait
         f"Monitoring demo: {len(records)} backfilled predictions over {DAYS} days "
         f"({labelled} with outcomes), "
         f"{len(runs)} check runs done ({flagged} findings flagged in the last day), "
-        f"{len(queued)} older ones queued for the worker "
+        f"{len(queued)} older ones queued for the worker; "
+        f"planted: Home = {PLANTED_HOME} and Income < {income_below:g}; {explained} alerts explained "
         f"({time.monotonic() - started:.0f} s)\n"
     )

@@ -112,4 +112,8 @@ def alerts_raise(*, run: CheckRun) -> list[tuple[Alert, str]]:
             alert, event = _raise_one(run, finding)
             if event:
                 to_notify.append((alert, event))
+            if event == "alert.opened":  # where is it coming from? Queued after the commit.
+                from apps.monitoring.explain import explain_enqueue
+
+                explain_enqueue(alert=alert, trigger="alert")
     return to_notify

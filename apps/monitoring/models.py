@@ -313,3 +313,63 @@ class NotificationDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.event} to {self.channel} ({self.status})"
+
+
+class SliceAnalysis(models.Model):
+    """One run of the root-cause slice finder (stats/slices.py) over a window of logged predictions
+    against its baseline: for an alert (queued when the alert opens), on demand, or as a drill-down
+    (``parent`` + ``within``: the parent's explanation to search inside), so analyses form the tree
+    a person walks. ``explanations`` is the finder's ``SliceResult.to_dict()``."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    class Trigger(models.TextChoices):
+        ALERT = "alert"  # queued when the alert opened
+        MANUAL = "manual"
+        DRILL_DOWN = "drill_down"
+
+    monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="slice_analyses")
+    alert = models.ForeignKey(
+        Alert, null=True, blank=True, on_delete=models.CASCADE, related_name="slice_analyses"
+    )
+    run = models.ForeignKey(CheckRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
+    )
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    within = models.JSONField(null=True, blank=True, help_text="the slice searched inside (Slice.to_dict())")
+    metric = models.JSONField(default=dict, help_text="SliceMetric.to_dict()")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    baseline = models.CharField(max_length=16, help_text="reference, previous or rebaselined")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_reference = models.PositiveIntegerField(default=0)
+    rows_current = models.PositiveIntegerField(default=0)
+    tests_run = models.PositiveIntegerField(default=0)
+    q = models.FloatField(default=0.05)
+    overall = models.JSONField(default=dict, blank=True)
+    explanations = models.JSONField(default=dict, blank=True, help_text="SliceResult.to_dict()")
+    error = models.TextField(blank=True)
+    job = models.OneToOneField(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="slice_analysis"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["alert", "parent", "created_at"])]
+
+    @property
+    def explanation_list(self) -> list[dict]:
+        return (self.explanations or {}).get("explanations", [])
+
+    def __str__(self) -> str:
+        return f"slice analysis {self.pk} of monitor {self.monitor_id} ({self.status})"

@@ -93,3 +93,29 @@ def notify(self, delivery_id: int) -> None:
     if delivery is None:
         return
     notification_send(delivery=delivery, final_attempt=self.request.retries >= self.max_retries)
+
+
+@shared_task(
+    name="monitoring.explain",
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    soft_time_limit=600,
+    time_limit=660,
+)
+def explain(job_id: int) -> None:
+    """An alert's root-cause analysis (apps/monitoring/explain.py)."""
+    from apps.monitoring.explain import explain_execute
+    from apps.monitoring.models import SliceAnalysis
+
+    job = job_start(job_id=job_id)
+    if job is None:
+        return
+    analysis = explain_execute(
+        analysis=SliceAnalysis.objects.get(pk=job.subject_id),
+        step=lambda p, m: job_step(job, progress=p, message=m),
+    )
+    if analysis.status == SliceAnalysis.Status.FAILED:
+        job_fail(job, error=analysis.error)
+    else:
+        job_succeed(job, message=f"{len(analysis.explanation_list)} explanations, {analysis.tests_run} tests")
