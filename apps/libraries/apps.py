@@ -9,7 +9,11 @@ class LibrariesConfig(AppConfig):
 
     def ready(self):
         from apps.deployments.models import Deployment
+        from apps.packaging.models import PackageBuild
 
+        # A new package's lock is scanned at once against the advisories already imported, not
+        # only at the next import or the nightly scan.
+        post_save.connect(_package_saved, sender=PackageBuild, dispatch_uid="libraries.package_built")
         # A patched version going live marks its patch (and findings) deployed at once, not when
         # someone next opens a library page; the deployments app needs to know nothing of it.
         post_save.connect(_deployment_saved, sender=Deployment, dispatch_uid="libraries.deployment_live")
@@ -22,3 +26,11 @@ def _deployment_saved(sender, instance, **kwargs):
 
     if instance.status == "live":
         transaction.on_commit(patch_sync_deployed, robust=True)
+
+
+def _package_saved(sender, instance, **kwargs):
+    from apps.libraries.models import Advisory
+    from apps.libraries.scans import library_scan_enqueue
+
+    if instance.status == "succeeded" and Advisory.objects.exists():
+        library_scan_enqueue(trigger="package", version_ids=[instance.version_id])

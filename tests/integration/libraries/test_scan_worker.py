@@ -36,3 +36,15 @@ def test_an_import_scans_every_lock_in_the_worker(celery_worker, make_user, api_
         timeout=60,
     )
     assert delivery.payload["findings"][0]["advisory"] == "TEST-0001"
+
+
+def test_a_new_package_is_scanned_against_earlier_advisories(celery_worker, make_user, locked_version):
+    from apps.libraries.imports import advisories_import
+
+    dana = make_user("dana")
+    document = json.dumps(advisory("TEST-0002", "demo-lib", "1.1")).encode()
+    # Imported without the import's own scan: only the new package's hook can find the version.
+    advisories_import(sources=[("TEST-0002.json", document)], source="test", scan=False)
+    version = locked_version(dana, {"demo-lib": "1.0"})
+    finding = wait_for(lambda: LibraryFinding.objects.filter(version=version).first(), timeout=60)
+    assert (finding.osv_id, finding.fixed_version) == ("TEST-0002", "1.1")
