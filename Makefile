@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml client/pyproject.toml
 
 install: $(STAMP)
 
-## Web app + Celery worker + beat on 127.0.0.1:8000 with demo data; Ctrl-C stops everything.
+## Web app, inference service, Celery workers and beat on 127.0.0.1 with demo data; Ctrl-C stops everything.
 demo: $(STAMP)
 	PYTHONUNBUFFERED=1 $(BIN)/python manage.py demo
 
