@@ -65,7 +65,10 @@ def _is_label(version: ModelVersion) -> bool:
 
 
 def _cache_name(version: ModelVersion) -> str:
-    return f"monitoring/explain/reference-v{version.pk}-{version.reference_sha256[:16]}.csv.gz"
+    # The model's hash and the data's: the same name always means the same rows and scores.
+    return (
+        f"monitoring/explain/reference-{version.artifact_sha256[:16]}-{version.reference_sha256[:16]}.csv.gz"
+    )
 
 
 def reference_frame(*, version: ModelVersion, step=lambda p, m: None) -> pd.DataFrame:

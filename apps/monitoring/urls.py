@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.monitoring import views
+from apps.monitoring import explain_views, views
 
 app_name = "monitoring"
 urlpatterns = [
@@ -12,4 +12,10 @@ urlpatterns = [
     path("monitoring/alerts/", views.alert_list, name="alert-list"),
     path("monitoring/alerts/<int:pk>/", views.alert_detail, name="alert-detail"),
     path("monitoring/alerts/<int:pk>/act/", views.alert_action, name="alert-action"),
+    path(
+        "monitoring/alerts/<int:pk>/explanations/",
+        explain_views.alert_explanations,
+        name="alert-explanations",
+    ),
+    path("monitoring/alerts/<int:pk>/explain/", explain_views.alert_explain, name="alert-explain"),
 ]

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from apps.monitoring.config import WINDOWS
-from apps.monitoring.models import Alert, AlertAction, CheckRun, Finding, Monitor
+from apps.monitoring.models import Alert, AlertAction, CheckRun, Finding, Monitor, SliceAnalysis
 
 
 class MonitorSerializer(serializers.ModelSerializer):
@@ -151,3 +151,49 @@ class AlertSerializer(serializers.ModelSerializer):
 class AlertActionRequestSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=AlertAction.Kind.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class SliceAnalysisSerializer(serializers.ModelSerializer):
+    """An alert's root-cause analysis; ``explanations`` is the slice finder's ranked result."""
+
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = SliceAnalysis
+        fields = [
+            "id",
+            "alert",
+            "monitor",
+            "run",
+            "parent",
+            "trigger",
+            "within",
+            "metric",
+            "window_start",
+            "window_end",
+            "baseline",
+            "status",
+            "rows_reference",
+            "rows_current",
+            "tests_run",
+            "q",
+            "overall",
+            "explanations",
+            "error",
+            "job",
+            "requested_by",
+            "created_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class ExplainRequestSerializer(serializers.Serializer):
+    parent = serializers.IntegerField(
+        required=False, help_text="the analysis to drill into (needed when within is an index)"
+    )
+    within = serializers.JSONField(
+        required=False,
+        help_text='an explanation\'s index in the parent, or a slice {"conditions": [...]}; '
+        "leave out for a new analysis of the alert's latest window",
+    )

@@ -1,7 +1,7 @@
 """Monitoring API: monitors (read, PATCH config), check runs (read, POST to run now), findings and
 alerts (read, POST a person's action). Every queryset comes from apps.accounts.access."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -11,18 +11,20 @@ from rest_framework.response import Response
 
 from apps.accounts import access
 from apps.monitoring import services
-from apps.monitoring.actions import alert_act
+from apps.monitoring.actions import alert_act, can_act_on_alert
 from apps.monitoring.api.serializers import (
     AlertActionRequestSerializer,
     AlertSerializer,
     CheckRunRequestSerializer,
     CheckRunSerializer,
+    ExplainRequestSerializer,
     FindingSerializer,
     MonitorSerializer,
     MonitorUpdateSerializer,
+    SliceAnalysisSerializer,
 )
 from apps.monitoring.filters import AlertFilter, CheckRunFilter, FindingFilter, MonitorFilter
-from apps.monitoring.models import Alert, CheckRun, Finding, Monitor
+from apps.monitoring.models import Alert, CheckRun, Finding, Monitor, SliceAnalysis
 
 
 class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -115,3 +117,40 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
         alert = self.get_object()
         alert_act(user=request.user, alert=alert, **data.validated_data)
         return Response(AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
+
+    @extend_schema(request=ExplainRequestSerializer, responses={200: SliceAnalysisSerializer(many=True)})
+    @action(detail=True, methods=["get", "post"], url_path="explanations")
+    def explanations(self, request, pk=None):
+        """GET: the alert's root-cause analyses, newest first. POST ``{}`` explains the alert's latest
+        window again; ``{"parent": id, "within": index}`` drills into one explanation of an analysis
+        (or ``{"within": {"conditions": [...]}}`` into any slice): 202 with the analysis and its job."""
+        alert = self.get_object()
+        if request.method == "GET":
+            analyses = alert.slice_analyses.select_related("requested_by").order_by("-created_at", "-id")
+            return Response(SliceAnalysisSerializer(analyses, many=True).data)
+        if not can_act_on_alert(request.user, alert):
+            raise PermissionDenied("only the model's data scientists or IT may start an analysis")
+        data = ExplainRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        from apps.monitoring.explain import explain_drill_down, explain_enqueue
+
+        values = data.validated_data
+        parent = None
+        if "parent" in values:
+            parent = alert.slice_analyses.filter(pk=values["parent"]).first()
+            if parent is None:
+                raise ValidationError({"parent": f"analysis {values['parent']} is not one of this alert's"})
+        if "within" in values:
+            within = values["within"]
+            analysis = explain_drill_down(alert=alert, parent=parent, within=within, user=request.user)
+        elif parent is not None:
+            raise ValidationError({"within": "say which explanation of the parent to drill into"})
+        else:
+            analysis = explain_enqueue(alert=alert, user=request.user)
+        return Response(SliceAnalysisSerializer(analysis).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=SliceAnalysisSerializer)
+    @action(detail=True, methods=["get"], url_path=r"explanations/(?P<analysis_id>\d+)")
+    def explanation(self, request, pk=None, analysis_id=None):
+        analysis = get_object_or_404(SliceAnalysis, alert=self.get_object(), pk=analysis_id)
+        return Response(SliceAnalysisSerializer(analysis).data)
