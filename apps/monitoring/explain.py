@@ -21,11 +21,11 @@ from django.utils import timezone
 
 from apps.jobs.services import job_enqueue
 from apps.monitoring import explain_frames, explain_metric
-from apps.monitoring.explain_overlap import drop_broader
 from apps.monitoring.models import Alert, ReferenceProfile, SliceAnalysis
 from apps.monitoring.stats.slice_derived import TEMPLATE_DERIVED, derive, scorecard
 from apps.monitoring.stats.slice_model import Slice as SliceOf
 from apps.monitoring.stats.slice_model import SliceMetric
+from apps.monitoring.stats.slice_overlap import drop_broader
 from apps.monitoring.stats.slices import find_slices, template_pairs
 
 DONE = (SliceAnalysis.Status.SUCCEEDED, SliceAnalysis.Status.FAILED)

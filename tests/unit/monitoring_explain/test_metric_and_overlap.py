@@ -9,8 +9,8 @@ import pytest
 
 from apps.monitoring.explain_charts import explanation_figure
 from apps.monitoring.explain_metric import MetricUnavailable, choose, restates
-from apps.monitoring.explain_overlap import drop_broader
 from apps.monitoring.stats.slice_model import Condition, Explanation, Slice, SliceMetric, SliceResult
+from apps.monitoring.stats.slice_overlap import drop_broader
 
 SPECS = [{"name": "Income", "type": "number"}, {"name": "Home", "type": "categorical"}]
 

@@ -3,9 +3,8 @@ conditions* accounts for most of its contribution (stats/slices.py, rule 3). A s
 feature that merely holds most of a reported slice's rows tells the same story less precisely:
 "Debt < 1" (82 % of applicants) is credited with nearly the whole rise in the predicted "bad" share
 when the rise sits in "Home = rent and Income < 83", 90 % of whose rows have no debt. This applies
-the same rule by rows, in the current window. No Django here.
-
-(It belongs beside rule 3 in stats/slices.py; it lives here until that module takes it.)"""
+the same rule by rows, in the current window, as a step after ``find_slices`` (it needs the
+window's rows, which the finder's result does not keep). No Django here."""
 
 from __future__ import annotations
 
