@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.sla",
     "apps.monitoring",
     "apps.libraries",
+    "apps.kpis",
     "apps.dashboards",
     "apps.demo",
 ]
