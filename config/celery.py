@@ -21,6 +21,8 @@ app.conf.task_routes = {
     "libraries.patch.*": {"queue": "packaging"},
     "deployments.*": {"queue": "deployments"},
     "monitoring.*": {"queue": "monitoring"},
+    # KPI roll-ups read the prediction log like monitoring does.
+    "kpis.*": {"queue": "monitoring"},
     # Batch scoring loads models (in the sandbox) like a rollout does, so it runs beside
     # deployments; listed before serving.* because the first matching pattern wins.
     "serving.batch.*": {"queue": "deployments"},
@@ -48,6 +50,8 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Business KPIs: windows touched by new predictions or outcomes are recomputed.
+    "kpis.rollup": {"task": "kpis.rollup", "schedule": 60.0, "options": {"expires": 55}},
     # Service levels: old per-minute rollups and worker samples go (apps/sla/retention.py).
     "sla.prune": {"task": "sla.prune", "schedule": crontab(hour=3, minute=10), "options": {"expires": 3600}},
     # Libraries: every version's latest lock against the advisories, nightly (imports scan too).

@@ -215,3 +215,29 @@ def pip_audit_reports_visible_to(user) -> QuerySet:
         | Q(version__isnull=True, team__in=team_ids_of(user))
         | Q(uploaded_by=user)
     )
+
+
+def kpis_visible_to(user) -> QuerySet:
+    """KPIs of the models the user may see: every one for IT and admins, their teams' models' for
+    data scientists, and for business owners those of the models they sponsor."""
+    from apps.kpis.models import KpiDefinition
+
+    return KpiDefinition.objects.filter(model__in=models_visible_to(user).values("id"))
+
+
+def can_define_kpis(user, model) -> bool:
+    """The model's team's data scientists (and admins), and the business owner who sponsors it."""
+    if can_edit_model(user, model):
+        return True
+    return has_role(user, Role.BUSINESS_OWNER) and model.business_owner_id == user.pk
+
+
+def kpi_alerts_visible_to(user) -> QuerySet:
+    from apps.kpis.models import KpiAlert
+
+    return KpiAlert.objects.filter(kpi__in=kpis_visible_to(user).values("id"))
+
+
+def can_act_on_kpi_alert(user, alert) -> bool:
+    """Those who may define the KPI, and IT operators (who see every model)."""
+    return can_define_kpis(user, alert.kpi.model) or has_role(user, Role.IT_OPERATOR)

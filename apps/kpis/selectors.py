@@ -1,0 +1,53 @@
+"""Reads for KPI pages and the API. The caller has the KPI from apps.accounts.access."""
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from apps.kpis.alerts import latest_complete_point
+from apps.kpis.models import KpiAlert, KpiDefinition, KpiPoint
+
+
+def kpi_points(kpi: KpiDefinition, start: datetime | None = None, end: datetime | None = None) -> QuerySet:
+    """The KPI's points, oldest first, optionally those whose window starts in ``[start, end)``."""
+    qs = kpi.points.order_by("start")
+    if start is not None:
+        qs = qs.filter(start__gte=start)
+    if end is not None:
+        qs = qs.filter(start__lt=end)
+    return qs
+
+
+def kpi_summary(kpi: KpiDefinition) -> dict:
+    """What a tile shows: the latest complete window (and the one before, for the trend), the
+    current partial window, the open alert and the KPI's own problems."""
+    latest = latest_complete_point(kpi)
+    previous = kpi.points.filter(start__lt=latest.start).order_by("-start").first() if latest else None
+    current = kpi.points.filter(start__gte=latest.end).order_by("-start").first() if latest else None
+    if latest is None:
+        current = kpi.points.order_by("-start").first()
+    trend = None
+    if latest and previous and latest.value is not None and previous.value is not None:
+        trend = latest.value - previous.value
+    alert = kpi.alerts.exclude(state=KpiAlert.State.RESOLVED).first()
+    notes = [kpi.problem] if kpi.problem else []
+    if kpi.unmatched_outcomes:
+        notes.append(f"{kpi.unmatched_outcomes} outcomes matched no prediction")
+    return {
+        "latest": latest,
+        "previous": previous,
+        "current": current,
+        "trend": trend,
+        "open_alert": alert,
+        "notes": notes,
+    }
+
+
+def kpi_status_counts(kpis) -> dict[str, int]:
+    """How many of ``kpis`` have their latest complete window in each status (for a home tile)."""
+    counts: dict[str, int] = {}
+    for kpi in kpis:
+        point = latest_complete_point(kpi)
+        status = point.status if point else KpiPoint.Status.INSUFFICIENT
+        counts[status] = counts.get(status, 0) + 1
+    return counts
