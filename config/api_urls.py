@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 from apps.accounts.api.views import TeamViewSet, me, server, token_obtain
 from apps.deployments.api.views import DeploymentViewSet, EndpointViewSet
 from apps.jobs.api.views import JobViewSet
+from apps.kpis.api.views import KpiAlertViewSet, KpiViewSet
 from apps.libraries.api.views import (
     AdvisoryViewSet,
     ImportRunViewSet,
@@ -39,6 +40,8 @@ router.register("library-findings", LibraryFindingViewSet, basename="library-fin
 router.register("library-rules", LibraryRuleViewSet, basename="library-rule")
 router.register("library-exceptions", LibraryExceptionViewSet, basename="library-exception")
 router.register("pip-audit-reports", PipAuditReportViewSet, basename="pip-audit-report")
+router.register("kpis", KpiViewSet, basename="kpi")
+router.register("kpi-alerts", KpiAlertViewSet, basename="kpi-alert")
 
 app_name = "api"
 urlpatterns = [

@@ -145,12 +145,15 @@ def _compile_value(errors: dict, params: dict, values: dict) -> None:
 def check_fields(compiled: CompiledKpi, *, features: set[str], has_scores: bool) -> dict[str, str]:
     """Fields the model does not have: ``inputs.X`` not in its input schema, ``score`` for a model
     that gives no probabilities. Path → message naming the field."""
-    errors = {}
+    errors: dict[str, str] = {}
     for path, expression in compiled.expressions().items():
+        problems = []
         for name in sorted(expression.fields):
             if name.startswith("inputs.") and name[len("inputs.") :] not in features:
                 known = ", ".join(sorted(features)[:30])
-                errors[path] = f"'{name}': the model has no input field '{name[7:]}' (it has {known})"
+                problems.append(f"'{name}': the model has no input field '{name[7:]}' (it has {known})")
             elif name == "score" and not has_scores:
-                errors[path] = "'score': the model gives no class probabilities to take a score from"
+                problems.append("'score': the model gives no class probabilities to take a score from")
+        if problems:
+            errors[path] = "; ".join(problems)
     return errors
