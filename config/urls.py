@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("apps.serving.urls")),
     path("", include("apps.monitoring.urls")),
     path("", include("apps.libraries.urls")),
+    path("", include("apps.kpis.urls")),
     path("", include("apps.dashboards.urls")),
 ]

@@ -44,6 +44,7 @@ def home(request):
     elif role == Role.BUSINESS_OWNER:
         context["sponsored"] = models.filter(business_owner=user)
         context["open_alerts"] = _open_alerts(user)
+        context["kpi_tiles"] = _kpi_tiles(user)
         template = "dashboards/home_business.html"
     else:
         template = "dashboards/home_norole.html"
@@ -57,6 +58,13 @@ def _open_alerts(user) -> dict:
 
     counts = open_alert_counts(user)
     return {"total": sum(counts.values()), **counts}
+
+
+def _kpi_tiles(user) -> list:
+    """The business owner's KPI tiles: every KPI of the models they may see (those they sponsor)."""
+    from apps.kpis.views import tiles_with_sparklines
+
+    return tiles_with_sparklines(access.kpis_visible_to(user).order_by("model__name", "name"))
 
 
 def _library_findings(user) -> dict:

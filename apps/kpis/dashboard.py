@@ -1,0 +1,268 @@
+"""Plain data for the business dashboard and the KPI pages: tiles (latest complete window, target,
+band, trend, sparkline, status and problems), a KPI's series for a period, and the "what changed"
+panel that puts a KPI movement next to the data scientists' findings of the same period.
+
+Every function takes KPIs the caller fetched through apps.accounts.access (kpis_visible_to);
+links to monitoring alerts are to pages the same people may open (alerts follow the model)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.accounts import access
+from apps.kpis.formatting import format_value
+from apps.kpis.models import KpiDefinition, KpiPoint
+
+__all__ = ["format_value"]  # re-exported for the views and templates
+
+SPARK_POINTS = 14
+PERIODS = {"7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90)}
+DEFAULT_PERIOD = "30d"
+
+
+def format_change(kpi: KpiDefinition, delta: float | None) -> str:
+    """A difference: percentage points for percent KPIs."""
+    if delta is None:
+        return "–"
+    sign = "+" if delta > 0 else "−" if delta < 0 else "±"
+    if kpi.unit == KpiDefinition.Unit.PERCENT:
+        return f"{sign}{100 * abs(delta):.{kpi.decimals}f} pts"
+    return sign + format_value(kpi, abs(delta))
+
+
+def band_text(kpi: KpiDefinition) -> str:
+    low, high = kpi.band_low, kpi.band_high
+    if low is not None and high is not None:
+        return f"{format_value(kpi, low)} – {format_value(kpi, high)}"
+    if low is not None:
+        return f"≥ {format_value(kpi, low)}"
+    if high is not None:
+        return f"≤ {format_value(kpi, high)}"
+    return "no band"
+
+
+def window_label(kpi: KpiDefinition, start: datetime) -> str:
+    return f"week of {start:%Y-%m-%d}" if kpi.window == KpiDefinition.Window.WEEK else f"{start:%Y-%m-%d}"
+
+
+def point_data(kpi: KpiDefinition, p: KpiPoint, now: datetime) -> dict:
+    return {
+        "id": p.pk,
+        "start": p.start,
+        "end": p.end,
+        "label": window_label(kpi, p.start),
+        "value": p.value,
+        "shown": format_value(kpi, p.value),
+        "low": p.interval_low,
+        "high": p.interval_high,
+        "interval": f"{format_value(kpi, p.interval_low)} – {format_value(kpi, p.interval_high)}"
+        if p.interval_low is not None
+        else "",
+        "status": p.status,
+        "message": p.message,
+        "n": p.n,
+        "labelled": p.labelled,
+        "numerator": p.numerator,
+        "denominator": p.denominator,
+        "revisions": p.revisions,
+        "complete": p.end <= now,
+    }
+
+
+def series(kpi: KpiDefinition, *, since: datetime | None = None, now: datetime | None = None) -> list[dict]:
+    """The KPI's points from ``since`` (all when None), oldest first, the current window included
+    (``complete`` False)."""
+    now = now or timezone.now()
+    points = KpiPoint.objects.filter(kpi=kpi).order_by("start")
+    if since is not None:
+        points = points.filter(end__gt=since)
+    return [point_data(kpi, p, now) for p in points]
+
+
+@dataclass
+class Tile:
+    kpi: KpiDefinition
+    latest: dict | None  # the latest complete window
+    previous: dict | None
+    current: dict | None  # the window in progress, if it has predictions
+    spark: list[dict]
+    spark_json: str = ""  # the sparkline figure, attached by the views
+
+    @property
+    def trend(self) -> str:
+        """▲ / ▼ / ▶ against the previous complete window."""
+        if not self.latest or not self.previous or None in (self.latest["value"], self.previous["value"]):
+            return ""
+        a, b = self.previous["value"], self.latest["value"]
+        return "▲" if b > a else "▼" if b < a else "▶"
+
+    @property
+    def change(self) -> str:
+        if self.trend:
+            return format_change(self.kpi, self.latest["value"] - self.previous["value"])
+        return ""
+
+    @property
+    def status(self) -> str:
+        if self.kpi.problem:
+            return "error"
+        return self.latest["status"] if self.latest else "insufficient"
+
+    @property
+    def value(self) -> str:
+        return self.latest["shown"] if self.latest else "–"
+
+    @property
+    def band(self) -> str:
+        return band_text(self.kpi)
+
+    @property
+    def target(self) -> str:
+        return format_value(self.kpi, self.kpi.target) if self.kpi.target is not None else ""
+
+
+def tiles(kpis, *, now: datetime | None = None) -> list[Tile]:
+    """One tile per KPI, in two queries whatever the number of KPIs (points of the last windows)."""
+    now = now or timezone.now()
+    kpis = list(kpis.select_related("model"))
+    oldest = now - timedelta(weeks=SPARK_POINTS + 1)
+    by_kpi: dict[int, list[KpiPoint]] = {k.pk: [] for k in kpis}
+    for p in KpiPoint.objects.filter(kpi__in=[k.pk for k in kpis], start__gte=oldest).order_by("start"):
+        by_kpi[p.kpi_id].append(p)
+    out = []
+    for kpi in kpis:
+        data = [point_data(kpi, p, now) for p in by_kpi[kpi.pk]]
+        complete = [p for p in data if p["complete"]]
+        current = next((p for p in data if not p["complete"] and p["n"]), None)
+        out.append(
+            Tile(
+                kpi=kpi,
+                latest=complete[-1] if complete else None,
+                previous=complete[-2] if len(complete) > 1 else None,
+                current=current,
+                spark=complete[-SPARK_POINTS:],
+            )
+        )
+    return out
+
+
+def kpi_for_user(user, pk: int) -> KpiDefinition:
+    from django.shortcuts import get_object_or_404
+
+    return get_object_or_404(
+        access.kpis_visible_to(user).select_related("model", "owner", "created_by"), pk=pk
+    )
+
+
+def _moved_most(points: list[dict]) -> tuple[dict, dict] | None:
+    """(before, after): the latest complete window that left the band (against the window before
+    it), or else the largest change between consecutive complete windows."""
+    valued = [p for p in points if p["complete"] and p["value"] is not None]
+    if len(valued) < 2:
+        return None
+    pairs = list(zip(valued[:-1], valued[1:], strict=True))
+    for before, after in reversed(pairs):
+        if after["status"] == "out_of_band" and before["status"] != "out_of_band":
+            return before, after
+    return max(pairs, key=lambda pair: abs(pair[1]["value"] - pair[0]["value"]))
+
+
+def what_changed(kpi: KpiDefinition, points: list[dict], annotations: list[dict]) -> dict | None:
+    """The period where the KPI moved most (or left its band), the flagged monitoring findings of
+    the model's deployments on the KPI's endpoint whose windows overlap it, the alerts they belong
+    to (linked), and the deployment events of the period, with one sentence saying it:
+
+        "Approval rate fell from 79.6% to 67.2% on 2025-11-26 (band 75.0% – 86.0%) while drift in
+        Home and Income was flagged (alert #12, #13)."
+    """
+    from apps.deployments.models import Deployment
+    from apps.monitoring.models import Alert, Finding
+
+    moved = _moved_most(points)
+    if moved is None:
+        return None
+    before, after = moved
+    start, end = after["start"], after["end"]
+    deployments = Deployment.objects.filter(
+        version__model_id=kpi.model_id,
+        endpoint__name=kpi.endpoint,
+        endpoint__environment__name=kpi.environment,
+    ).values("id")
+    flagged = list(
+        Finding.objects.filter(
+            flagged=True,
+            run__monitor__deployment__in=deployments,
+            run__window_start__lt=end,
+            run__window_end__gt=start,
+        )
+        .values("run__monitor_id", "check_name", "feature")
+        .distinct()
+    )
+    keys = Q(pk__in=[])
+    for f in flagged:
+        keys |= Q(monitor_id=f["run__monitor_id"], check_name=f["check_name"], feature=f["feature"])
+    alerts = list(
+        Alert.objects.filter(keys)
+        .select_related("monitor__deployment__version")
+        .order_by("check_name", "feature")
+    )
+    features: dict[str, set[str]] = {}
+    for f in flagged:
+        features.setdefault(f["check_name"], set()).add(f["feature"])
+    events = [
+        a for a in annotations if a["kind"] not in ("alert", "decision") and before["start"] <= a["ts"] < end
+    ]
+    delta = after["value"] - before["value"]
+    verb = "rose" if delta > 0 else "fell" if delta < 0 else "stayed"
+    sentence = f"{kpi.name} {verb} from {before['shown']} to {after['shown']} on {after['label']}" + (
+        f" (band {band_text(kpi)})" if after["status"] == "out_of_band" else ""
+    )
+    drift = sorted(features.get("drift", set()))
+    others = sorted(
+        f"{check.replace('_', ' ')} of {_name(feature)}"
+        for check, names in features.items()
+        if check != "drift"
+        for feature in names
+    )
+    found = []
+    if drift:
+        found.append(f"drift in {_and(drift)} was flagged")
+    if others:
+        found.append(f"{_and(others)} {'was' if len(others) == 1 else 'were'} flagged")
+    if found:
+        refs = ", ".join(f"#{a.pk}" for a in alerts)
+        sentence += " while " + " and ".join(found) + (f" (alert {refs})" if refs else "")
+    elif not events:
+        sentence += "; no finding of the data scientists' monitoring overlaps that window"
+    if events:
+        sentence += "; in the same period: " + "; ".join(e["label"] for e in events)
+    return {
+        "before": before,
+        "after": after,
+        "change": format_change(kpi, delta),
+        "sentence": sentence + ".",
+        "features": features,
+        "alerts": [
+            {
+                "id": a.pk,
+                "url": reverse("monitoring:alert-detail", args=[a.pk]),
+                "summary": a.summary,
+                "severity": a.severity,
+                "state": a.state,
+            }
+            for a in alerts
+        ],
+        "events": events,
+    }
+
+
+def _name(feature: str) -> str:
+    return {"__prediction__": "the predicted class", "__score__": "the score"}.get(feature, feature)
+
+
+def _and(names: list[str]) -> str:
+    names = [_name(n) for n in names]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
