@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 CHUNK = 2000
 ANSWERING_ROLES = (Prediction.Role.PRIMARY, Prediction.Role.CANARY)  # shadows never answer anyone
-OUTCOME_REVISION_OVERLAP = timedelta(minutes=5)
+OUTCOME_REVISION_OVERLAP = timedelta(minutes=1)
 
 
 def settle_seconds() -> float:
