@@ -206,9 +206,13 @@ def _explain_last_day(monitor, runs) -> int:
     return len(alerts)
 
 
-def seed_monitoring(users: dict, stdout=None, *, deployment=None, reference_wait: float = 60) -> None:
+def seed_monitoring(
+    users: dict, stdout=None, *, deployment=None, reference_wait: float = 60, now: datetime | None = None
+) -> None:
     """Backfill the week once (skipped when it is already there or credit-risk is not live).
-    ``deployment`` defaults to credit-risk's production primary (tests pass their own)."""
+    ``deployment`` defaults to credit-risk's production primary (tests pass their own); ``now``,
+    where the backfilled week ends, to the current time (the seed passes midnight UTC, so the
+    planted day is a whole UTC day for the daily KPIs of apps/demo/kpis_demo.py)."""
     from apps.monitoring.services import monitor_for_live_deployment
     from apps.monitoring.windows import windows_profile_deployment
     from apps.serving.batch.sandbox import score_in_sandbox
@@ -236,7 +240,7 @@ def seed_monitoring(users: dict, stdout=None, *, deployment=None, reference_wait
     if not answer.get("ok"):
         log.warning("monitoring demo: the model did not score in the sandbox: %s", answer.get("error"))
         return
-    now = timezone.now()
+    now = now or timezone.now()
     income_below = income_edge(deployment.version)
     plan = _schedule(
         frame, now, np.random.default_rng(2025), predictions=answer["predictions"], income_below=income_below

@@ -136,9 +136,13 @@ def seed(stdout=None) -> None:
     )
     seed_deployments(users)
     # A week of backfilled, labelled history with a planted shift on credit-risk production.
+    from apps.demo.kpis_demo import demo_end, seed_kpis
     from apps.demo.monitoring_demo import seed_monitoring
 
-    seed_monitoring(users, stdout)
+    end = demo_end()  # the backfilled week ends at midnight UTC: its planted day is a whole day
+    seed_monitoring(users, stdout, now=end)
+    # Business KPIs over that week, with a backfilled canary of v2 inside it.
+    seed_kpis(users, stdout, now=end)
     seed_batch_job(users)
     reviews = training.train_reviews(folder)
     _register(

@@ -19,7 +19,7 @@ from apps.kpis.models import KpiDefinition, KpiPoint
 __all__ = ["format_value"]  # re-exported for the views and templates
 
 SPARK_POINTS = 14
-PERIODS = {"7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90)}
+PERIODS = {"7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90), "all": None}
 DEFAULT_PERIOD = "30d"
 
 

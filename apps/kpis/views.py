@@ -50,11 +50,12 @@ def kpi_list(request):
     )
 
 
-def _period(request) -> tuple[str, datetime]:
+def _period(request) -> tuple[str, datetime | None]:
     chosen = request.GET.get("period", dashboard.DEFAULT_PERIOD)
     if chosen not in dashboard.PERIODS:
         chosen = dashboard.DEFAULT_PERIOD
-    return chosen, timezone.now() - dashboard.PERIODS[chosen]
+    span = dashboard.PERIODS[chosen]
+    return chosen, None if span is None else timezone.now() - span
 
 
 @login_required
@@ -63,7 +64,7 @@ def kpi_detail(request, pk: int):
     period, since = _period(request)
     now = timezone.now()
     points = dashboard.series(kpi, since=since, now=now)
-    start = min([p["start"] for p in points] + [since])
+    start = min([p["start"] for p in points] + ([since] if since else [now - timedelta(days=7)]))
     marks = annotations_for(
         model=kpi.model,
         endpoint=kpi.endpoint,
