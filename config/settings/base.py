@@ -207,6 +207,10 @@ SPECTACULAR_SETTINGS = {
         "WorkStatusEnum": "apps.jobs.models.Job.Status",
         "DeploymentStatusEnum": "apps.deployments.models.Deployment.Status",
         "AdvisorySeverityEnum": "apps.libraries.models.Severity",
+        # Monitoring and KPI alerts share severities; their people's actions differ.
+        "AlertSeverityEnum": "apps.monitoring.models.Alert.Severity",
+        "AlertActionEnum": "apps.monitoring.models.AlertAction.Kind",
+        "KpiAlertActionEnum": "apps.kpis.models.KpiAlertAction.Kind",
     },
 }
 

@@ -139,7 +139,7 @@ class KpiAlertSerializer(serializers.ModelSerializer):
 
 
 class KpiAlertActionRequestSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=KpiAlertAction.Kind.values)
+    action = serializers.ChoiceField(choices=KpiAlertAction.Kind.choices)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
