@@ -130,7 +130,7 @@ def sparkline(points: list[dict]) -> go.Figure:
         xaxis={"visible": False},
         yaxis={"visible": False},
         showlegend=False,
-        template="plotly_white",
+        template="none",  # no theme: a tile's figure stays a few hundred bytes
     )
     return fig
 

@@ -8,7 +8,7 @@ links to monitoring alerts are to pages the same people may open (alerts follow 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -125,12 +125,23 @@ class Tile:
 
 
 def tiles(kpis, *, now: datetime | None = None) -> list[Tile]:
-    """One tile per KPI, in two queries whatever the number of KPIs (points of the last windows)."""
+    """One tile per KPI, in three queries whatever the number of KPIs: the KPIs, each one's latest
+    window, and the points of its last SPARK_POINTS windows."""
     now = now or timezone.now()
     kpis = list(kpis.select_related("model"))
-    oldest = now - timedelta(weeks=SPARK_POINTS + 1)
+    span = {KpiDefinition.Window.DAY: timedelta(days=1), KpiDefinition.Window.WEEK: timedelta(weeks=1)}
+    latest = dict(
+        KpiPoint.objects.filter(kpi__in=[k.pk for k in kpis])
+        .values("kpi")
+        .annotate(last=Max("start"))
+        .values_list("kpi", "last")
+    )
+    recent = Q(pk__in=[])
+    for k in kpis:
+        if k.pk in latest:
+            recent |= Q(kpi=k.pk, start__gte=latest[k.pk] - span[k.window] * (SPARK_POINTS + 1))
     by_kpi: dict[int, list[KpiPoint]] = {k.pk: [] for k in kpis}
-    for p in KpiPoint.objects.filter(kpi__in=[k.pk for k in kpis], start__gte=oldest).order_by("start"):
+    for p in KpiPoint.objects.filter(recent).order_by("start"):
         by_kpi[p.kpi_id].append(p)
     out = []
     for kpi in kpis:
