@@ -209,7 +209,15 @@ def kpi_rollup(*, kpi: KpiDefinition, settle: float | None = None) -> list[KpiPo
         prediction_watermark=prediction_mark,
         outcome_watermark=outcome_mark,
         last_rollup_at=started,
-        unmatched_outcomes=unmatched_outcomes(kpi) if compiled.needs_outcome else 0,
+        # Counted again only when outcomes arrived: an anti-join over the endpoint's outcomes.
+        unmatched_outcomes=(
+            unmatched_outcomes(kpi)
+            if compiled.needs_outcome
+            and (outcome_mark != kpi.outcome_watermark or kpi.last_rollup_at is None)
+            else kpi.unmatched_outcomes
+            if compiled.needs_outcome
+            else 0
+        ),
         problem="",
     )
     kpi.refresh_from_db()
