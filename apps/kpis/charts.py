@@ -135,11 +135,13 @@ def sparkline(points: list[dict]) -> go.Figure:
     return fig
 
 
-def breakdown_chart(kpi, rows: list[dict], field: str) -> go.Figure:
-    """Before and after per segment value, with each one's 95% interval."""
+def breakdown_chart(
+    kpi, rows: list[dict], field: str, labels: tuple[str, str] = ("before", "after")
+) -> go.Figure:
+    """Before and after (or the two canary arms) per segment value, each with its 95% interval."""
     fig = go.Figure()
     names = [str(r["segment"]) for r in rows]
-    for key, label, colour in (("before", "before", "#8fb3d9"), ("after", "after", "#c2682b")):
+    for key, label, colour in (("before", labels[0], "#8fb3d9"), ("after", labels[1], "#c2682b")):
         est = [r[key] for r in rows]
         fig.add_trace(
             go.Bar(

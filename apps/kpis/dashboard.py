@@ -19,6 +19,7 @@ from apps.kpis.models import KpiDefinition, KpiPoint
 __all__ = ["format_value"]  # re-exported for the views and templates
 
 SPARK_POINTS = 14
+MAX_NAMED = 4  # features and alerts named in the what-changed sentence; the list below has all
 PERIODS = {"7d": timedelta(days=7), "30d": timedelta(days=30), "90d": timedelta(days=90), "all": None}
 DEFAULT_PERIOD = "30d"
 
@@ -231,21 +232,28 @@ def what_changed(kpi: KpiDefinition, points: list[dict], annotations: list[dict]
     sentence = f"{kpi.name} {verb} from {before['shown']} to {after['shown']} on {after['label']}" + (
         f" (band {band_text(kpi)})" if after["status"] == "out_of_band" else ""
     )
-    drift = sorted(features.get("drift", set()))
-    others = sorted(
+    # Strongest first: features by their alerts' severity, then name; long lists are cut.
+    rank = {"high": 0, "medium": 1, "low": 2}
+    severity = {(a.check_name, a.feature): rank.get(a.severity, 3) for a in alerts}
+    drift = sorted(features.get("drift", set()), key=lambda f: (severity.get(("drift", f), 3), f))
+    others = [
         f"{check.replace('_', ' ')} of {_name(feature)}"
-        for check, names in features.items()
-        if check != "drift"
-        for feature in names
-    )
+        for check, feature in sorted(
+            ((c, f) for c, names in features.items() if c != "drift" for f in names),
+            key=lambda cf: (severity.get(cf, 3), cf),
+        )
+    ]
     found = []
     if drift:
-        found.append(f"drift in {_and(drift)} was flagged")
+        found.append(f"drift in {_and(drift, MAX_NAMED)} was flagged")
     if others:
-        found.append(f"{_and(others)} {'was' if len(others) == 1 else 'were'} flagged")
+        found.append(f"{_and(others, 2)} {'was' if len(others) == 1 else 'were'} flagged")
     if found:
-        refs = ", ".join(f"#{a.pk}" for a in alerts)
-        sentence += " while " + " and ".join(found) + (f" (alert {refs})" if refs else "")
+        refs = ", ".join(
+            f"#{a.pk}" for a in sorted(alerts, key=lambda a: rank.get(a.severity, 3))[:MAX_NAMED]
+        )
+        more = f" and {len(alerts) - MAX_NAMED} more" if len(alerts) > MAX_NAMED else ""
+        sentence += " while " + " and ".join(found) + (f" (alert {refs}{more})" if refs else "")
     elif not events:
         sentence += "; no finding of the data scientists' monitoring overlaps that window"
     if events:
@@ -274,6 +282,8 @@ def _name(feature: str) -> str:
     return {"__prediction__": "the predicted class", "__score__": "the score"}.get(feature, feature)
 
 
-def _and(names: list[str]) -> str:
+def _and(names: list[str], limit: int = 99) -> str:
     names = [_name(n) for n in names]
+    if len(names) > limit:
+        names = [*names[:limit], f"{len(names) - limit} more"]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]

@@ -76,7 +76,12 @@ def kpi_detail(request, pk: int):
     impact = _impact(request, kpi)
     figures = charts.figures(
         series=charts.series_chart(kpi, points, marks) if points else None,
-        breakdown=charts.breakdown_chart(kpi, impact["result"]["segments"], impact["segment"])
+        breakdown=charts.breakdown_chart(
+            kpi,
+            impact["result"]["segments"],
+            impact["segment"],
+            (impact["result"]["before_label"], impact["result"]["after_label"]),
+        )
         if impact.get("result") and impact["result"].get("segments")
         else None,
     )
