@@ -179,7 +179,29 @@ def kpi_update(*, user, kpi: KpiDefinition, **changes) -> KpiDefinition:
     )
     if RECOMPUTE & set(changed):
         _enqueue_rollup(kpi)
+    elif {"band_low", "band_high"} & set(changed):
+        _rerate_points(kpi)
     return kpi
+
+
+def _rerate_points(kpi: KpiDefinition) -> None:
+    """A new band re-rates the stored windows at once (their values stand) and the latest complete
+    one may open an alert; nothing waits for the next roll-up."""
+    from apps.kpis.alerts import kpi_alert_check
+    from apps.kpis.compute import in_band
+    from apps.kpis.models import KpiPoint
+
+    rated = (KpiPoint.Status.OK, KpiPoint.Status.OUT_OF_BAND)
+    for point in kpi.points.filter(status__in=rated, value__isnull=False):
+        status = (
+            KpiPoint.Status.OK
+            if in_band(point.value, kpi.band_low, kpi.band_high)
+            else KpiPoint.Status.OUT_OF_BAND
+        )
+        if point.status != status:
+            point.status = status
+            point.save(update_fields=["status"])
+    transaction.on_commit(lambda: kpi_alert_check(kpi=kpi), robust=True)
 
 
 @transaction.atomic

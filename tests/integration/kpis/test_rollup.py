@@ -133,6 +133,20 @@ def test_out_of_band_opens_one_alert_to_the_owner_and_repeats_do_not_duplicate(w
     assert len(mail.outbox) == 0  # deliveries are sent by the worker after the commit, not inline
 
 
+def test_a_new_band_rerates_stored_windows_and_may_open_an_alert(
+    world, two_days, django_capture_on_commit_callbacks
+):
+    from apps.kpis.services import kpi_update
+
+    kpi = make_kpi(world, "Approval rate", "share", APPROVAL, unit="percent", band_low=0.0, band_high=1)
+    kpi_rollup(kpi=kpi, settle=0)
+    assert set(kpi.points.values_list("status", flat=True)) == {KpiPoint.Status.OK}
+    with django_capture_on_commit_callbacks(execute=True):
+        kpi_update(user=world["bea"], kpi=kpi, band_low=0.9)
+    assert set(kpi.points.values_list("status", flat=True)) == {KpiPoint.Status.OUT_OF_BAND}
+    assert KpiAlert.objects.get(kpi=kpi).state == "open"
+
+
 def test_empty_subset_and_unknown_fields_are_shown_not_crashed(world, two_days):
     kpi = make_kpi(
         world,
