@@ -23,7 +23,7 @@ from apps.kpis.formatting import format_value
 from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition, KpiNotification, KpiPoint
 from apps.monitoring.alerts import SEVERITY_RANK
 from apps.monitoring.models import NotificationChannel, NotificationDelivery
-from apps.monitoring.notifications import channels_for
+from apps.monitoring.notifications import channels_for, deliveries_queue
 from apps.registry.audit import audit_record
 
 ACTIONS = KpiAlertAction.Kind.values
@@ -157,26 +157,15 @@ def kpi_alert_payload(alert: KpiAlert, event: str, extra: dict | None = None) ->
 
 def kpi_notifications_queue(*, alert: KpiAlert, event: str) -> list[NotificationDelivery]:
     """One delivery per channel and means, sent by monitoring's notify task after the commit."""
-    from apps.monitoring.tasks import notify
-
     kpi = alert.kpi
     team_channels = channels_for(kpi.model.team)  # first: it may create the team's default channel
-    channels = [c for c in [owner_channel(kpi), *team_channels] if c is not None]
-    payload = kpi_alert_payload(alert, event)
-    deliveries = []
-    for channel in channels:
-        if SEVERITY_RANK[alert.severity] < SEVERITY_RANK[channel.min_severity]:
-            continue
-        kinds = ([NotificationDelivery.Kind.EMAIL] if channel.emails else []) + (
-            [NotificationDelivery.Kind.WEBHOOK] if channel.webhook_url else []
-        )
-        for kind in kinds:
-            delivery = NotificationDelivery.objects.create(
-                channel=channel, kind=kind, event=event, payload=payload
-            )
-            KpiNotification.objects.create(alert=alert, delivery=delivery)
-            transaction.on_commit(lambda pk=delivery.pk: notify.delay(pk))
-            deliveries.append(delivery)
+    channels = [
+        channel
+        for channel in [owner_channel(kpi), *team_channels]
+        if channel is not None and SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[channel.min_severity]
+    ]
+    deliveries = deliveries_queue(channels=channels, event=event, payload=kpi_alert_payload(alert, event))
+    KpiNotification.objects.bulk_create(KpiNotification(alert=alert, delivery=d) for d in deliveries)
     return deliveries
 
 

@@ -2,14 +2,11 @@
 new library findings and patch outcomes. Deliveries are monitoring's NotificationDelivery rows
 (no alert), so their attempts show beside the alerts'; ``libraries.notify`` sends them."""
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from apps.libraries.models import SEVERITY_RANK, LibraryFinding
-from apps.monitoring.models import NotificationDelivery
-from apps.monitoring.notifications import DeliveryFailed, _post, channels_for
+from apps.monitoring.notifications import channels_for, deliveries_queue
 
 # A channel's minimum alert severity (low/medium/high) read against an advisory's severity.
 _CHANNEL_FLOOR = {"low": 0, "medium": 2, "high": 3}
@@ -18,24 +15,16 @@ _CHANNEL_FLOOR = {"low": 0, "medium": 2, "high": 3}
 def library_notify(
     *, team, event: str, subject: str, text: str, data: dict, severity: str = "unknown"
 ) -> list:
-    """One delivery per channel and means, sent after the transaction commits."""
+    """One delivery per channel and means, sent by ``libraries.notify`` after the transaction commits."""
     from apps.libraries.tasks import notify
 
-    deliveries = []
     payload = {"event": event, "subject": subject[:200], "text": text, **data}
-    for channel in channels_for(team):
-        if SEVERITY_RANK.get(severity, 0) < _CHANNEL_FLOOR.get(channel.min_severity, 0):
-            continue
-        kinds = ([NotificationDelivery.Kind.EMAIL] if channel.emails else []) + (
-            [NotificationDelivery.Kind.WEBHOOK] if channel.webhook_url else []
-        )
-        for kind in kinds:
-            delivery = NotificationDelivery.objects.create(
-                channel=channel, kind=kind, event=event, payload=payload
-            )
-            transaction.on_commit(lambda pk=delivery.pk: notify.delay(pk))
-            deliveries.append(delivery)
-    return deliveries
+    channels = [
+        channel
+        for channel in channels_for(team)
+        if SEVERITY_RANK.get(severity, 0) >= _CHANNEL_FLOOR.get(channel.min_severity, 0)
+    ]
+    return deliveries_queue(channels=channels, event=event, payload=payload, task=notify)
 
 
 def findings_notify(*, finding_ids: list[int]) -> int:
@@ -94,35 +83,3 @@ def findings_notify(*, finding_ids: list[int]) -> int:
         return LibraryFinding.objects.filter(pk__in=[f.pk for f in findings]).update(
             notified_at=timezone.now()
         )
-
-
-def library_notification_send(
-    *, delivery: NotificationDelivery, final_attempt: bool = True
-) -> NotificationDelivery:
-    """Send one library delivery once; failures are recorded and raised for the task to retry."""
-    delivery = NotificationDelivery.objects.select_related("channel").get(pk=delivery.pk)
-    if delivery.status == NotificationDelivery.Status.SENT:
-        return delivery
-    delivery.attempts += 1
-    try:
-        if delivery.kind == NotificationDelivery.Kind.EMAIL:
-            try:
-                send_mail(
-                    delivery.payload.get("subject", "[Modelyard] library governance"),
-                    delivery.payload.get("text", ""),
-                    settings.DEFAULT_FROM_EMAIL,
-                    list(delivery.channel.emails),
-                )
-            except OSError as exc:
-                raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from exc
-        else:
-            _post(delivery.channel.webhook_url, delivery.payload)
-    except DeliveryFailed as exc:
-        delivery.last_error = str(exc)[:2000]
-        if final_attempt:
-            delivery.status = NotificationDelivery.Status.FAILED
-        delivery.save(update_fields=["attempts", "last_error", "status"])
-        raise
-    delivery.status, delivery.sent_at = NotificationDelivery.Status.SENT, timezone.now()
-    delivery.save(update_fields=["attempts", "status", "sent_at"])
-    return delivery

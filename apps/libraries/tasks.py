@@ -40,9 +40,9 @@ def scan_locks(version_ids: list[int] | None = None, trigger: str = "") -> dict:
     time_limit=90,
 )
 def notify(self, delivery_id: int) -> None:
-    from apps.libraries.notifications import library_notification_send
     from apps.monitoring.models import NotificationDelivery
+    from apps.monitoring.notifications import notification_send
 
     delivery = NotificationDelivery.objects.filter(pk=delivery_id).first()
     if delivery is not None:
-        library_notification_send(delivery=delivery, final_attempt=self.request.retries >= self.max_retries)
+        notification_send(delivery=delivery, final_attempt=self.request.retries >= self.max_retries)

@@ -58,17 +58,16 @@ def alert_payload(alert: Alert, event: str, extra: dict | None = None) -> dict:
     }
 
 
-def notifications_queue(*, alert: Alert, event: str, extra: dict | None = None) -> list[NotificationDelivery]:
-    """One delivery per channel and means, sent after the transaction commits. Channels whose
-    minimum severity is above the alert's are skipped, except for people's requests."""
-    from apps.monitoring.tasks import notify
-
-    team = alert.monitor.deployment.version.model.team
-    payload = alert_payload(alert, event, extra)
+def deliveries_queue(
+    *, channels, event: str, payload: dict, alert: Alert | None = None, task=None
+) -> list[NotificationDelivery]:
+    """One delivery per channel and means (e-mail, webhook), each sent by ``task`` (default
+    ``monitoring.notify``) after the transaction commits. Shared by alerts, KPI alerts and library
+    notices: they choose the channels, this records and queues the deliveries."""
+    if task is None:
+        from apps.monitoring.tasks import notify as task
     deliveries = []
-    for channel in channels_for(team):
-        if event.startswith("alert.") and SEVERITY_RANK[alert.severity] < SEVERITY_RANK[channel.min_severity]:
-            continue
+    for channel in channels:
         kinds = ([NotificationDelivery.Kind.EMAIL] if channel.emails else []) + (
             [NotificationDelivery.Kind.WEBHOOK] if channel.webhook_url else []
         )
@@ -76,12 +75,29 @@ def notifications_queue(*, alert: Alert, event: str, extra: dict | None = None) 
             delivery = NotificationDelivery.objects.create(
                 channel=channel, alert=alert, kind=kind, event=event, payload=payload
             )
-            transaction.on_commit(lambda pk=delivery.pk: notify.delay(pk))
+            transaction.on_commit(lambda pk=delivery.pk: task.delay(pk))
             deliveries.append(delivery)
     return deliveries
 
 
+def notifications_queue(*, alert: Alert, event: str, extra: dict | None = None) -> list[NotificationDelivery]:
+    """One delivery per channel and means, sent after the transaction commits. Channels whose
+    minimum severity is above the alert's are skipped, except for people's requests."""
+    team = alert.monitor.deployment.version.model.team
+    channels = [
+        channel
+        for channel in channels_for(team)
+        if not event.startswith("alert.")
+        or SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[channel.min_severity]
+    ]
+    return deliveries_queue(
+        channels=channels, event=event, payload=alert_payload(alert, event, extra), alert=alert
+    )
+
+
 def _subject(payload: dict) -> str:
+    if "subject" in payload:  # a notice written whole by its sender (library governance)
+        return payload["subject"]
     alert = payload["alert"]
     if payload["event"] == "retraining.requested":
         return f"[Modelyard] retraining requested: {alert['model']} v{alert['version']}"
@@ -93,6 +109,8 @@ def _subject(payload: dict) -> str:
 
 
 def _body(payload: dict) -> str:
+    if "text" in payload:
+        return payload["text"]
     alert = payload["alert"]
     lines = [
         alert["summary"],

@@ -163,9 +163,9 @@ def test_a_team_without_email_gets_no_delivery_and_mail_goes_out_through_the_tas
     locked_version(dana, {"demo-lib": "1.0"})
     advisories_import_path(path=write_advisories(advisory("TEST-0001", "demo-lib", "1.1")), scan=False)
     library_scan()
-    from apps.libraries.notifications import library_notification_send
+    from apps.monitoring.notifications import notification_send
 
     delivery = NotificationDelivery.objects.get(event="library.findings")
-    library_notification_send(delivery=delivery)
+    notification_send(delivery=delivery)
     assert mail.outbox[-1].to == ["dana@example.org"]
     assert "demo-lib==1.0: TEST-0001" in mail.outbox[-1].body and "fixed in 1.1" in mail.outbox[-1].body
