@@ -68,8 +68,8 @@ def seed_canary(users: dict, primary, version, *, end: datetime, rng: np.random.
     """The backfilled canary of ``version`` beside ``primary`` (see the module docstring); the
     deployment, or None when the version has no package."""
     from apps.deployments.models import Deployment
+    from apps.packaging.scoring import sandbox_score
     from apps.registry.audit import audit_record
-    from apps.serving.batch.sandbox import score_in_sandbox
     from apps.serving.ingest import ingest_batch
     from apps.serving.outcomes import outcomes_submit
 
@@ -84,7 +84,7 @@ def seed_canary(users: dict, primary, version, *, end: datetime, rng: np.random.
     from apps.demo.seed import data_dir
 
     frame = pd.read_csv(data_dir() / "credit" / "credit_data.csv")
-    answer = score_in_sandbox(version, frame[FEATURES])
+    answer = sandbox_score(version, frame[FEATURES])
     if not answer.get("ok"):
         log.warning("KPI demo: v%s did not score in the sandbox: %s", version.number, answer.get("error"))
         return None

@@ -215,7 +215,7 @@ def seed_monitoring(
     planted day is a whole UTC day for the daily KPIs of apps/demo/kpis_demo.py)."""
     from apps.monitoring.services import monitor_for_live_deployment
     from apps.monitoring.windows import windows_profile_deployment
-    from apps.serving.batch.sandbox import score_in_sandbox
+    from apps.packaging.scoring import sandbox_score
     from apps.serving.models import Prediction
 
     deployment = deployment or _production_deployment()
@@ -235,7 +235,7 @@ def seed_monitoring(
     # Every row, incomplete ones too (about 9% lack Income): the reference has them, so dropping
     # them would itself look like drift (null rates, and the scores of imputed rows).
     frame = pd.read_csv(data_dir() / "credit" / "credit_data.csv")
-    answer = score_in_sandbox(deployment.version, frame[FEATURES])
+    answer = sandbox_score(deployment.version, frame[FEATURES])
     phases["scoring"] = time.monotonic() - started
     if not answer.get("ok"):
         log.warning("monitoring demo: the model did not score in the sandbox: %s", answer.get("error"))

@@ -74,7 +74,7 @@ def _cache_name(version: ModelVersion) -> str:
 def reference_frame(*, version: ModelVersion, step=lambda p, m: None) -> pd.DataFrame:
     """The reference rows with the model's outputs (and the target as "__outcome__"), scored in the
     sandbox on the first call and read from the artifact store afterwards."""
-    from apps.serving.batch.sandbox import score_in_sandbox
+    from apps.packaging.scoring import sandbox_score
 
     if not version.reference_sha256:
         raise FrameUnavailable(f"{version} has no reference data to compare the window with")
@@ -89,7 +89,7 @@ def reference_frame(*, version: ModelVersion, step=lambda p, m: None) -> pd.Data
         raise FrameUnavailable("the reference data has none of the schema's features")
     sample = data.sample(n=min(SCORED_ROWS, len(data)), random_state=0).reset_index(drop=True)
     step(15, f"scoring {len(sample)} reference rows in the sandbox (once per version)")
-    answer = score_in_sandbox(version, sample.reindex(columns=_feature_names(version)))
+    answer = sandbox_score(version, sample.reindex(columns=_feature_names(version)))
     if not answer.get("ok"):
         raise FrameUnavailable(f"the model did not score its reference data: {answer.get('error')}")
     task_type = version.model.task_type

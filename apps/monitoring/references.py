@@ -2,12 +2,8 @@
 own predictions and scores on that data. The model is scored once, in the packaging sandbox (the
 only place a model is loaded outside the inference service), on a fixed sample of the rows."""
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -16,8 +12,7 @@ from apps.jobs.services import job_enqueue
 from apps.monitoring import frames
 from apps.monitoring.models import ReferenceProfile
 from apps.monitoring.stats.profiles import build_reference_profile
-from apps.packaging.models import PackagingPolicy
-from apps.packaging.sandbox.process import run_in_sandbox
+from apps.packaging.scoring import sandbox_score
 from apps.registry import datasets
 from apps.registry.models import ModelVersion
 
@@ -49,29 +44,6 @@ def reference_profile_enqueue(*, version: ModelVersion, user=None) -> Job | None
         team=version.model.team,
         requested_by=user,
     )
-
-
-def _score_in_sandbox(version: ModelVersion, frame: pd.DataFrame) -> dict:
-    policy = PackagingPolicy.current()
-    with tempfile.TemporaryDirectory(prefix="modelyard-reference-") as folder:
-        rows = Path(folder) / "rows.pkl"
-        frame.to_pickle(rows)  # the runner's input format; written by us, not by the model
-        return run_in_sandbox(
-            {
-                "artifact": version.artifact.path,
-                "format": version.format,
-                "mlflow_root": version.format_details.get("root", ""),
-                "trusted_types": list(policy.skops_trusted_types),
-                "columns": version.feature_names,
-                "sample": str(rows),
-                "null_sample": None,
-                "repeats": 1,
-            },
-            memory_mb=policy.sandbox_memory_mb,
-            cpu_seconds=policy.sandbox_cpu_seconds,
-            timeout_seconds=policy.sandbox_timeout_seconds,
-            project_root=str(settings.BASE_DIR),
-        )
 
 
 def _calibration(version: ModelVersion, sample: pd.DataFrame, scores) -> dict | None:
@@ -120,7 +92,7 @@ def _build(version: ModelVersion, record: ReferenceProfile, step) -> ReferencePr
         raise ReferenceUnavailable("the reference data has none of the schema's features")
     sample = frame.sample(n=min(SCORED_ROWS, len(frame)), random_state=0).reset_index(drop=True)
     step(20, f"scoring {len(sample)} reference rows in the sandbox")
-    answer = _score_in_sandbox(version, sample[[f["name"] for f in specs]])
+    answer = sandbox_score(version, sample[[f["name"] for f in specs]])
     if not answer.get("ok"):
         raise ReferenceUnavailable(f"the model did not score its reference data: {answer.get('error')}")
     task_type = version.model.task_type

@@ -8,7 +8,6 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -24,7 +23,7 @@ from apps.packaging.bundle.lock import build_lock
 from apps.packaging.bundle.sbom import build_sbom
 from apps.packaging.bundle.scaffold import render_scaffold
 from apps.packaging.models import PackageBuild, PackagingPolicy
-from apps.packaging.sandbox.process import run_in_sandbox
+from apps.packaging.scoring import sandbox_run
 from apps.registry import datasets
 from apps.registry.audit import audit_record
 from apps.registry.models import ModelVersion
@@ -110,19 +109,6 @@ def _read(field_file, filename: str) -> pd.DataFrame:
     return frame
 
 
-def _sandbox_request(version: ModelVersion, sample_path: Path, null_path: Path | None, policy) -> dict:
-    return {
-        "artifact": version.artifact.path,
-        "format": version.format,
-        "mlflow_root": version.format_details.get("root", ""),
-        "trusted_types": list(policy.skops_trusted_types),
-        "columns": validation.feature_names(version.input_schema),
-        "sample": str(sample_path),
-        "null_sample": str(null_path) if null_path else None,
-        "repeats": 3,
-    }
-
-
 def _run(
     version: ModelVersion, frame: pd.DataFrame, nulls: pd.DataFrame | None, policy, folder: Path
 ) -> dict:
@@ -132,13 +118,7 @@ def _run(
     if nulls is not None:
         null_path = folder / f"nulls-{version.pk}.pkl"
         nulls.to_pickle(null_path)
-    return run_in_sandbox(
-        _sandbox_request(version, sample_path, null_path, policy),
-        memory_mb=policy.sandbox_memory_mb,
-        cpu_seconds=policy.sandbox_cpu_seconds,
-        timeout_seconds=policy.sandbox_timeout_seconds,
-        project_root=str(settings.BASE_DIR),
-    )
+    return sandbox_run(version, sample_path, policy=policy, null_path=null_path, repeats=3)
 
 
 def validate_version(version: ModelVersion, policy: PackagingPolicy, step) -> validation.Report:

@@ -30,7 +30,8 @@ from apps.libraries.patching import environments, lockpatch, parity
 from apps.libraries.patching.notify import patch_notify
 from apps.packaging import validation
 from apps.packaging.models import PackageBuild, PackagingPolicy
-from apps.packaging.sandbox.process import interpreter, run_in_sandbox
+from apps.packaging.sandbox.process import interpreter
+from apps.packaging.scoring import sandbox_run
 from apps.packaging.services import build_inputs_digest, package_build_run
 from apps.registry import datasets
 from apps.registry.audit import audit_record
@@ -476,16 +477,16 @@ def _parity(source: ModelVersion, source_python: str, patched: ModelVersion, pat
     with tempfile.TemporaryDirectory(prefix="modelyard-parity-") as tmp:
         sample_path = Path(tmp) / "sample.pkl"
         sample.to_pickle(sample_path)
-        current = _score(source, sample_path, policy, source_python)
+        current = sandbox_run(source, sample_path, policy=policy, python=source_python)
         if not current.get("ok"):
             details["notes"].append(
                 f"v{source.number} could not be scored in its own environment ({current.get('error')}); "
                 "it was scored in the worker's environment instead"
             )
-            current = _score(source, sample_path, policy, None)
+            current = sandbox_run(source, sample_path, policy=policy)
         if not current.get("ok"):
             raise PatchFailed(f"v{source.number} could not be scored for comparison: {current.get('error')}")
-        patched_response = _score(patched, sample_path, policy, patched_python)
+        patched_response = sandbox_run(patched, sample_path, policy=policy, python=patched_python)
         if not patched_response.get("ok"):
             error = patched_response.get("error")
             raise PatchFailed(f"v{patched.number} could not be scored in the patched environment: {error}")
@@ -499,26 +500,6 @@ def _sample(version: ModelVersion) -> pd.DataFrame:
     with version.reference_data.open("rb") as handle:
         frame, _ = datasets.read_table(handle, version.reference_filename)
     return validation.reference_sample(frame, schema)
-
-
-def _score(version: ModelVersion, sample_path: Path, policy, python: str | None) -> dict:
-    return run_in_sandbox(
-        {
-            "artifact": version.artifact.path,
-            "format": version.format,
-            "mlflow_root": version.format_details.get("root", ""),
-            "trusted_types": list(policy.skops_trusted_types),
-            "columns": validation.feature_names(version.input_schema),
-            "sample": str(sample_path),
-            "null_sample": None,
-            "repeats": 1,
-        },
-        memory_mb=policy.sandbox_memory_mb,
-        cpu_seconds=policy.sandbox_cpu_seconds,
-        timeout_seconds=policy.sandbox_timeout_seconds,
-        project_root=str(settings.BASE_DIR),
-        python=python,
-    )
 
 
 # --- state -----------------------------------------------------------------------------------------

@@ -26,11 +26,11 @@ from apps.deployments.services import environment_named
 from apps.jobs.models import Job
 from apps.jobs.services import job_enqueue, job_fail, job_start, job_step, job_succeed
 from apps.packaging.models import PackageBuild
+from apps.packaging.scoring import sandbox_score
 from apps.registry import datasets
 from apps.registry.models import ModelVersion
 from apps.registry.storage import store_by_hash
 from apps.serving.batch import tables
-from apps.serving.batch.sandbox import score_in_sandbox
 from apps.serving.ingest import ingest_batch
 from apps.serving.models import BatchChunk, BatchJob
 
@@ -182,7 +182,7 @@ def batch_chunk_score(*, batch_job_id: int, index: int) -> None:
     valid = [not e for e in errors]
     answer = {"predictions": [], "probabilities": None, "classes": None, "latency_ms_per_row": 0.0}
     if any(valid):
-        answer = score_in_sandbox(version, frame.loc[valid, tables.feature_names(schema)])
+        answer = sandbox_score(version, frame.loc[valid, tables.feature_names(schema)])
         if not answer.get("ok"):
             where = f"rows {start + 1}-{start + len(frame)}"
             batch_job_fail(

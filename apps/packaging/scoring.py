@@ -1,0 +1,54 @@
+"""Scoring a version's model in the sandbox, under IT's packaging policy: the one way the platform
+runs a model outside the inference service (validation, monitoring's reference, batch scoring,
+library patches). The runner's request and answer are described in sandbox/runner.py."""
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+
+from apps.packaging import validation
+from apps.packaging.models import PackagingPolicy
+from apps.packaging.sandbox.process import run_in_sandbox
+from apps.registry.models import ModelVersion
+
+
+def sandbox_run(
+    version: ModelVersion,
+    sample_path: Path,
+    *,
+    policy: PackagingPolicy,
+    null_path: Path | None = None,
+    repeats: int = 1,
+    python: str | None = None,
+) -> dict:
+    """Load the version's model in a limited child process and score the pickled sample (and the
+    null sample, when given); ``python`` is the interpreter (default: the sandbox's)."""
+    request = {
+        "artifact": version.artifact.path,
+        "format": version.format,
+        "mlflow_root": version.format_details.get("root", ""),
+        "trusted_types": list(policy.skops_trusted_types),
+        "columns": validation.feature_names(version.input_schema),
+        "sample": str(sample_path),
+        "null_sample": str(null_path) if null_path else None,
+        "repeats": repeats,
+    }
+    return run_in_sandbox(
+        request,
+        memory_mb=policy.sandbox_memory_mb,
+        cpu_seconds=policy.sandbox_cpu_seconds,
+        timeout_seconds=policy.sandbox_timeout_seconds,
+        project_root=str(settings.BASE_DIR),
+        python=python,
+    )
+
+
+def sandbox_score(version: ModelVersion, frame: pd.DataFrame) -> dict:
+    """The runner's answer for ``frame`` scored once: {"ok", "predictions", "probabilities",
+    "classes", ...} or {"ok": False, "stage", "error"}."""
+    with tempfile.TemporaryDirectory(prefix="modelyard-score-") as folder:
+        rows = Path(folder) / "rows.pkl"
+        frame.to_pickle(rows)  # written here, by us, not by the model: the runner's input format
+        return sandbox_run(version, rows, policy=PackagingPolicy.current())
