@@ -22,7 +22,7 @@ Inserts ignore rows already there (the unique keys), so a batch delivered twice 
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, transaction
 from django.db.models import TextField
@@ -30,7 +30,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from apps.serving.logbuffer import dumps
+from apps.serving.logbuffer import dumps, record_time
 from apps.serving.models import Outcome, Prediction, RejectedRequest
 from apps.sla.ingest import ingest_resource_records, ingest_sla_records
 
@@ -56,13 +56,6 @@ PREDICTION_COLUMNS = (
 )
 REJECTED_COLUMNS = ("request_id", "endpoint", "environment", "deployment_id", "version_id", "errors", "ts")
 ROLES = frozenset(Prediction.Role.values)
-
-
-def _timestamp(value) -> datetime:
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _text(value, limit: int) -> str:
@@ -97,7 +90,7 @@ def _prediction_row(r: dict) -> tuple:
         _json(r.get("prediction")),
         None if probabilities is None else _json(probabilities),
         float(r.get("latency_ms") or 0.0),
-        _timestamp(r["ts"]),
+        record_time(r["ts"]),
         bool(r.get("batch", False)),
     )
 
@@ -110,7 +103,7 @@ def _rejected_row(r: dict) -> tuple:
         _optional_int(r.get("deployment_id")),
         _optional_int(r.get("version_id")),
         _json(list(r.get("errors") or [])),
-        _timestamp(r["ts"]),
+        record_time(r["ts"]),
     )
 
 
@@ -284,7 +277,7 @@ def _blank(value) -> bool:
 
 
 def _observed_at(r: dict) -> datetime:
-    return timezone.now() if _blank(r.get("observed_at")) else _timestamp(r["observed_at"])
+    return timezone.now() if _blank(r.get("observed_at")) else record_time(r["observed_at"])
 
 
 def _chunks(items: list, size: int = 500):

@@ -22,11 +22,12 @@ runs one write transaction at a time), so concurrent merges into one minute neve
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.db import connections
 from django.utils import timezone
 
+from apps.serving.logbuffer import record_time
 from apps.sla import stats
 from apps.sla.models import SlaFlush, SlaRollup, WorkerSample
 
@@ -35,13 +36,6 @@ log = logging.getLogger(__name__)
 KEEP_FLUSH_IDS = timedelta(days=8)  # far longer than a stored record can wait to be delivered again
 _PRUNE_EVERY_SECONDS = 600
 _last_prune = 0.0
-
-
-def _moment(value) -> datetime:
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _text(value, limit: int) -> str:
@@ -62,7 +56,7 @@ def _sla_cell(r: dict) -> tuple[str, tuple, dict]:
     """(id, rollup key, additions) of one record; ValueError/KeyError/TypeError when unusable."""
     if r.get("histogram") != stats.HISTOGRAM_ID:
         raise ValueError(f"histogram bounds {r.get('histogram')!r}, expected {stats.HISTOGRAM_ID!r}")
-    minute = _moment(r["minute"]).replace(second=0, microsecond=0)
+    minute = record_time(r["minute"]).replace(second=0, microsecond=0)
     count, errors, client_errors = _count(r["count"]), _count(r["errors"]), _count(r["client_errors"])
     if errors + client_errors > count:
         raise ValueError("more errors than requests")
@@ -192,7 +186,7 @@ def _sample(r: dict) -> WorkerSample:
     return WorkerSample(
         host=_text(r["host"], 200),
         pid=_count(r["pid"]),
-        ts=_moment(r["ts"]),
+        ts=record_time(r["ts"]),
         cpu_seconds=float(r["cpu_seconds"]),
         cpu_percent=None if cpu_percent is None else float(cpu_percent),
         rss_bytes=_count(r["rss_bytes"]),
