@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from apps.dashboards.charts import _LAYOUT, to_json
 from apps.dashboards.sla_charts import _figure
+from apps.monitoring.alerts import short_number
 
 REFERENCE, CURRENT = "#3b6ea5", "#c2682b"
 CLASS_COLOURS = ("#3b6ea5", "#c2682b", "#2e8b57", "#8e44ad", "#b03a48", "#5d6d7e")
@@ -22,14 +23,6 @@ def feature_label(name: str) -> str:
     return {"__prediction__": "prediction", "__score__": "score"}.get(name, name)
 
 
-def _number(value, digits: int = 3) -> str:
-    if value is None:
-        return "–"
-    if value != 0 and abs(value) < 10**-digits:
-        return f"{value:.1e}"
-    return f"{value:.{digits}g}"
-
-
 def window_label(moment, window: str) -> str:
     return moment.strftime("%m-%d %H:%M" if window == "hour" else "%Y-%m-%d")
 
@@ -37,9 +30,9 @@ def window_label(moment, window: str) -> str:
 def cell_hover(feature: str, cell: dict) -> str:
     lines = [
         f"<b>{feature_label(feature)}</b> — {cell['check_name'].replace('_', ' ')}",
-        f"{cell['test']} statistic {_number(cell['statistic'])}",
-        f"p {_number(cell['p_value'])}, adjusted p {_number(cell['adjusted_p'])}",
-        f"{cell['effect_name']} {_number(cell['effect_size'])} (floor {_number(cell['floor'])})",
+        f"{cell['test']} statistic {short_number(cell['statistic'])}",
+        f"p {short_number(cell['p_value'])}, adjusted p {short_number(cell['adjusted_p'])}",
+        f"{cell['effect_name']} {short_number(cell['effect_size'])} (floor {short_number(cell['floor'])})",
         f"n = {cell['n_current']} vs {cell['n_reference']}",
         f"<b>flagged ({cell['severity']})</b>" if cell["flagged"] else "not flagged",
     ]

@@ -27,7 +27,8 @@ def severity_of(*, effect: float, floor: float, adjusted_p: float | None, q: flo
     return Alert.Severity.LOW
 
 
-def _number(value, digits: int = 3) -> str:
+def short_number(value, digits: int = 3) -> str:
+    """A statistic for people: 3 significant digits, tiny p-values in scientific notation."""
     if value is None:
         return "–"
     if value != 0 and abs(value) < 10**-digits:
@@ -37,11 +38,11 @@ def _number(value, digits: int = 3) -> str:
 
 def describe(finding: Finding, window: str) -> str:
     """One sentence a person can read in an e-mail subject or a list."""
-    p = f", adjusted p {_number(finding.adjusted_p)}" if finding.adjusted_p is not None else ""
+    p = f", adjusted p {short_number(finding.adjusted_p)}" if finding.adjusted_p is not None else ""
     return (
         f"{finding.feature}: {finding.check_name.replace('_', ' ')} over the last {window} "
-        f"({finding.test} {_number(finding.statistic)}{p}, {finding.effect_name} "
-        f"{_number(finding.effect_size)} ≥ floor {_number(finding.floor)}; "
+        f"({finding.test} {short_number(finding.statistic)}{p}, {finding.effect_name} "
+        f"{short_number(finding.effect_size)} ≥ floor {short_number(finding.floor)}; "
         f"n={finding.n_current} vs {finding.n_reference})"
     )[:300]
 
