@@ -79,6 +79,10 @@ def model_create(
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "a model needs a name"})
+    if not task_type:
+        raise ValidationError(
+            {"task_type": f"'{name}' is a new model: give its task type, one of {', '.join(TaskType.values)}"}
+        )
     if task_type not in TaskType.values:
         raise ValidationError({"task_type": f"'{task_type}' is not one of {', '.join(TaskType.values)}"})
     if RegisteredModel.objects.filter(team=team, name=name).exists():

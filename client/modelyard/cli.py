@@ -153,6 +153,23 @@ def versions(model_name, team, stage):
     help="requirements.txt the model needs",
 )
 @click.option("--input-schema", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSON")
+@click.option("--output-schema", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="JSON")
+@click.option(
+    "--holdout",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="labelled CSV/Parquet kept out of training (with the --target column)",
+)
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    metavar="METRIC=VALUE",
+    help="a bound the holdout metric must meet, e.g. roc_auc=0.75 (repeatable)",
+)
+@click.option(
+    "--metric", "metrics", multiple=True, metavar="NAME=VALUE", help="a training metric (repeatable)"
+)
+@click.option("--business-owner", help="username of the business owner who sponsors a new model")
 @click.option("--tag", "tags", multiple=True, help="a tag for a new model (repeatable)")
 @click.option("--code-commit", help="commit of the training code")
 @click.option("--data-uri", help="where the training data lives")
@@ -168,6 +185,11 @@ def register(
     description,
     requirements,
     input_schema,
+    output_schema,
+    holdout,
+    thresholds,
+    metrics,
+    business_owner,
     tags,
     code_commit,
     data_uri,
@@ -176,12 +198,6 @@ def register(
 ):
     """Register the model file PATH as a new version of model NAME."""
     client = Client()
-    schema = None
-    if input_schema is not None:
-        try:
-            schema = json.loads(input_schema.read_text())
-        except ValueError as exc:
-            raise click.BadParameter(f"{input_schema} is not valid JSON: {exc}") from exc
     version = client.register(
         path,
         name=name,
@@ -191,7 +207,12 @@ def register(
         team=team,
         description=description,
         requirements=requirements.read_text() if requirements else None,
-        input_schema=schema,
+        input_schema=_json_file(input_schema, "--input-schema"),
+        output_schema=_json_file(output_schema, "--output-schema"),
+        holdout=holdout,
+        thresholds=_numbers(thresholds, "--threshold"),
+        metrics=_numbers(metrics, "--metric"),
+        business_owner=business_owner,
         tags=list(tags) or None,
         code_commit=code_commit,
         data_uri=data_uri,
@@ -235,6 +256,29 @@ def status(version_id, wait):
                 ]
             )
         )
+
+
+def _json_file(path: Path | None, option: str) -> dict | None:
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise click.BadParameter(f"{path} is not valid JSON: {exc}", param_hint=option) from exc
+
+
+def _numbers(pairs: tuple[str, ...], option: str) -> dict | None:
+    """NAME=VALUE pairs from repeated options, as {name: float}."""
+    parsed = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            parsed[name.strip()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"{pair!r} is not NAME=NUMBER", param_hint=option) from None
+    return parsed or None
 
 
 def _describe(version: Version) -> str:

@@ -14,7 +14,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-VAR_DIR = Path(env("MODELYARD_VAR_DIR", default=str(BASE_DIR / "var")))
+# An empty MODELYARD_VAR_DIR means "not set", not the current directory.
+VAR_DIR = Path(env("MODELYARD_VAR_DIR", default="") or BASE_DIR / "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)

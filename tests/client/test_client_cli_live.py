@@ -130,3 +130,30 @@ def test_login_with_a_wrong_password_exits_1(scientist, isolated_config):
     assert result.exit_code == 1
     assert "wrong username or password" in result.stderr
     assert not isolated_config.exists()
+
+
+def test_register_sends_holdout_thresholds_and_metrics(run, scientist, model_files, credit_sample):
+    artifact, reference = model_files
+    holdout = reference.with_name("holdout.csv")
+    credit_sample.iloc[:80].to_csv(holdout, index=False)
+    result = run(
+        "register", str(artifact), "--name", "judged", "--reference", str(reference), "--target", TARGET,
+        "--holdout", str(holdout), "--threshold", "roc_auc=0.6", "--metric", "roc_auc=0.81",
+        "--code-commit", "abc123", "--no-wait",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    version_id = int(re.search(r"\(id (\d+)\)", result.stdout).group(1))
+    raw = Client(url=scientist.url, token=scientist.token).version(version_id).raw
+    assert raw["validation_thresholds"] == {"roc_auc": 0.6}
+    assert raw["metrics"] == {"roc_auc": 0.81}
+    assert raw["holdout_filename"] == "holdout.csv"
+    assert raw["code_commit"] == "abc123"
+
+
+@pytest.mark.parametrize("option", ["--threshold", "--metric"])
+def test_a_malformed_pair_is_refused_before_anything_is_sent(run, model_files, option):
+    artifact, _ = model_files
+    result = run("register", str(artifact), "--name", "never", option, "roc_auc=high", "--no-wait")
+    assert result.exit_code == 2
+    assert f"Invalid value for {option}: 'roc_auc=high' is not NAME=NUMBER" in result.output
+    assert run("models").stdout.strip() == "(no models)"

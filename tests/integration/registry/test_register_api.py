@@ -153,6 +153,17 @@ def test_a_new_version_cannot_change_the_task(make_user, api_for, credit_model_b
     assert ModelVersion.objects.count() == 1
 
 
+def test_a_new_model_without_a_task_type_is_told_to_give_one(make_user, api_for, credit_model_bytes):
+    client = api_for(make_user("dana"))
+    response = register(client, credit_model_bytes, task_type="")
+    assert response.status_code == 400
+    assert response.json()["task_type"] == [
+        "'credit-default' is a new model: give its task type, one of binary_classification, "
+        "multiclass_classification, regression, ranking, text_classification"
+    ]
+    assert not RegisteredModel.objects.exists()
+
+
 def test_business_owner_and_it_cannot_register(make_user, api_for, credit_model_bytes, credit_csv_bytes):
     make_user("dana")  # creates the team
     ivan = make_user("ivan", Role.IT_OPERATOR, team=None)
