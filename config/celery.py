@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
 
@@ -62,6 +62,17 @@ app.conf.beat_schedule = {
         "options": {"expires": 3600},
     },
 }
+
+
+@signals.worker_init.connect
+@signals.beat_init.connect
+def _forbid_inspection(**_kwargs):
+    """Before the pool forks: model code in a sandbox cannot read the worker's environment
+    (see apps/packaging/sandbox/isolation.py)."""
+    from apps.packaging.sandbox.isolation import forbid_inspection
+
+    forbid_inspection()
+
 
 app.autodiscover_tasks()
 app.autodiscover_tasks(["apps.libraries.patching"])  # a subpackage: not found by the app scan

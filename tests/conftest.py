@@ -135,7 +135,7 @@ def register_credit_version(user, filename: str, content: bytes, frame, name: st
         user=user,
         reg=Registration(
             model_name=name,
-            task_type="binary_classification",
+            task_type=extra.pop("task_type", "binary_classification"),
             artifact=io.BytesIO(content),
             artifact_filename=filename,
             reference=io.BytesIO(model_zoo.reference_csv(frame)),

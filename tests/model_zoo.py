@@ -103,6 +103,33 @@ def mlflow_zip(frame):
     return "model.zip", buffer.getvalue()
 
 
+def mlflow_onnx_zip(frame):
+    """An MLflow model directory of the onnx flavor, as mlflow.onnx.save_model lays it out."""
+    mlmodel = textwrap.dedent(
+        """\
+        flavors:
+          onnx:
+            code: null
+            data: model.onnx
+            onnx_version: 1.16.0
+            providers: [CPUExecutionProvider]
+          python_function:
+            data: model.onnx
+            env:
+              virtualenv: python_env.yaml
+            loader_module: mlflow.onnx
+            python_version: 3.11.7
+        """
+    )
+    _, onnx_bytes = onnx_model(frame)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("onnx-model/MLmodel", mlmodel)
+        archive.writestr("onnx-model/model.onnx", onnx_bytes)
+        archive.writestr("onnx-model/requirements.txt", "onnx\nonnxruntime\n")
+    return "onnx-model.zip", buffer.getvalue()
+
+
 def python_source(frame):
     """A plain Python class: approves when the loan is small compared with the price."""
     source = textwrap.dedent(

@@ -240,6 +240,10 @@ def _package_files(version: ModelVersion, lock, report: dict, policy) -> dict[st
 def package_build_run(*, build: PackageBuild, step) -> PackageBuild:
     """Do the build. ``step(percent, message)`` reports progress. Safe to run again: the archive
     is stored by content hash and the same row is updated."""
+    build.refresh_from_db()
+    if build.status == PackageBuild.Status.SUCCEEDED:
+        # A redelivered message (the worker died after the build was stored): nothing to redo.
+        return build
     version = ModelVersion.objects.select_related("model__team", "model__business_owner").get(
         pk=build.version_id
     )
@@ -304,6 +308,18 @@ def package_build_run(*, build: PackageBuild, step) -> PackageBuild:
         archive_sha256=stored.sha256,
         validation_passed=report["passed"],
     )
+    return build
+
+
+def package_build_fail(*, build: PackageBuild, error: str) -> PackageBuild:
+    """End a build that stopped on something unexpected, so it never stays 'running' and a new
+    request builds it again."""
+    PackageBuild.objects.filter(pk=build.pk).update(
+        status=PackageBuild.Status.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+    build.refresh_from_db()
+    version = build.version
+    audit_record(actor=None, action="package.failed", obj=build, team=version.model.team, error=build.error)
     return build
 
 

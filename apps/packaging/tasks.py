@@ -1,9 +1,14 @@
+import logging
+
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
 from apps.jobs.services import job_fail, job_start, job_step, job_succeed
 from apps.packaging.models import PackageBuild
-from apps.packaging.services import package_build_run
+from apps.packaging.services import package_build_fail, package_build_run
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -21,9 +26,17 @@ def build_package(job_id: int) -> None:
     if job is None:
         return
     build = PackageBuild.objects.get(pk=job.subject_id)
-    build = package_build_run(
-        build=build, step=lambda percent, message: job_step(job, progress=percent, message=message)
-    )
+    try:
+        build = package_build_run(
+            build=build, step=lambda percent, message: job_step(job, progress=percent, message=message)
+        )
+    except OperationalError:
+        raise  # the database went away: retried
+    except SoftTimeLimitExceeded:
+        build = package_build_fail(build=build, error="the build took longer than its 30-minute limit")
+    except Exception as exc:  # a bug of ours must not leave the build 'running' for ever
+        log.exception("package build %s failed unexpectedly", build.pk)
+        build = package_build_fail(build=build, error=f"internal error: {type(exc).__name__}: {exc}")
     if build.status == PackageBuild.Status.FAILED:
         job_fail(job, error=build.error)
     else:

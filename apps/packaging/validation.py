@@ -91,9 +91,13 @@ def check_outputs(report: Report, response: dict, output_schema: dict, n: int) -
         if unknown:
             problems.append(f"labels not in the output schema: {', '.join(unknown[:5])}")
     elif prediction and prediction.get("type") == "number":
-        values = np.asarray(predictions, dtype=float)
+        values = pd.to_numeric(pd.Series(predictions, dtype=object), errors="coerce").to_numpy(dtype=float)
         if not np.all(np.isfinite(values)):
-            problems.append("some predictions are not finite numbers")
+            odd = [str(p) for p, v in zip(predictions, values, strict=True) if not np.isfinite(v)]
+            problems.append(
+                f"the output schema says numbers, but {len(odd)} of {n} predictions are not finite numbers "
+                f"(e.g. {', '.join(repr(o) for o in odd[:3])})"
+            )
     probabilities = response.get("probabilities")
     if probabilities is not None:
         proba = np.asarray(probabilities, dtype=float)
@@ -129,7 +133,14 @@ def check_holdout(
         y_true, predictions = np.asarray(_as_str(y_true)), np.asarray(_as_str(predictions))
         classes = _as_str(classes) if classes is not None else sorted(set(y_true))
     else:
-        y_true, predictions = y_true.astype(float), predictions.astype(float)
+        y_true = pd.to_numeric(pd.Series(y_true), errors="coerce").to_numpy(dtype=float)
+        predictions = pd.to_numeric(pd.Series(predictions), errors="coerce").to_numpy(dtype=float)
+        if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(predictions))):
+            which = "labels" if not np.all(np.isfinite(y_true)) else "predictions"
+            for name, bound in thresholds.items():
+                detail = f"a regression needs numbers; some {which} are not"
+                report.add(f"holdout {name}", "fail", detail, threshold=bound)
+            return
     for name, bound in thresholds.items():
         metric = METRICS[name]
         if metric.needs_probabilities and proba is None:

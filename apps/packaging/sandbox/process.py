@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from apps.packaging.sandbox.isolation import die_with_parent, forbid_inspection
+
 SANDBOX_USER = "nobody"
 # Importing numpy, pandas, pyarrow and one framework and loading a small model takes 450-570 MB of address
 # space (measured for sklearn, skops, ONNX, XGBoost, LightGBM); this leaves about 1.5 GB for the model.
@@ -120,6 +122,7 @@ def _run_child(request, workdir, memory_mb, cpu_seconds, timeout_seconds, projec
         MODELYARD_SANDBOX_USER=SANDBOX_USER,
     )
     env.setdefault("LANG", "C.UTF-8")
+    forbid_inspection()  # the worker usually did already; a direct caller (a test, a shell) too
     paths = {name: os.path.join(workdir, name) for name in ("request.json", "stdout", "stderr")}
     Path(paths["request.json"]).write_text(json.dumps(request), encoding="utf-8")
 
@@ -137,7 +140,7 @@ def _run_child(request, workdir, memory_mb, cpu_seconds, timeout_seconds, projec
             cwd=workdir,
             env=env,
             start_new_session=True,
-            preexec_fn=_limiter(memory_mb, cpu_seconds),
+            preexec_fn=_limiter(memory_mb, cpu_seconds, os.getpid()),
         )
         try:
             child.wait(timeout=timeout_seconds)
@@ -155,8 +158,9 @@ def _run_child(request, workdir, memory_mb, cpu_seconds, timeout_seconds, projec
     return _interpret(child.returncode, paths, memory_mb, cpu_seconds)
 
 
-def _limiter(memory_mb: int, cpu_seconds: int):
+def _limiter(memory_mb: int, cpu_seconds: int, parent_pid: int):
     def apply_limits() -> None:  # runs in the child between fork and exec
+        die_with_parent(parent_pid)
         resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024**2,) * 2)
         # The soft limit sends SIGXCPU; the hard one, a second later, SIGKILL if that was caught.
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))

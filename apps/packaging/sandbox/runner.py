@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from apps.packaging.sandbox.isolation import die_with_parent
 from apps.packaging.sandbox.loaders import load_model
 from apps.packaging.sandbox.privileges import drop_privileges
 
@@ -58,7 +59,9 @@ def main() -> None:
 def handle(text: str) -> dict:
     request = _stage("request", _parse_request, text)
     user = os.environ.get("MODELYARD_SANDBOX_USER", "nobody")
+    parent = os.getppid()
     runs_as = _stage("sandbox", drop_privileges, user, _FRAMEWORKS.get(request["format"], ()))
+    die_with_parent(parent)  # again: switching user cleared the parent-death signal
     columns = request.get("columns") or None
     sample = _stage("request", _read_rows, request["sample"], columns)
 

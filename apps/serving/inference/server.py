@@ -11,6 +11,8 @@ from collections.abc import Callable
 from gunicorn.app.base import BaseApplication
 from prometheus_client import multiprocess
 
+from apps.packaging.sandbox.isolation import forbid_inspection
+
 _NEWER_GUNICORN_ONLY = {"control_socket_disable"}  # older releases have no control socket to disable
 
 
@@ -32,6 +34,7 @@ class InferenceServer(BaseApplication):
 
     def run(self):
         refuse_taken_address(self._options.get("bind"))
+        forbid_inspection()  # the master and the workers it forks: no reading their secrets via /proc
         super().run()
 
 

@@ -49,6 +49,7 @@ MAKERS = {
     "xgboost": model_zoo.xgboost_json,
     "lightgbm": model_zoo.lightgbm_text,
     "mlflow": lambda f, t: model_zoo.mlflow_zip(f),
+    "mlflow onnx": lambda f, t: model_zoo.mlflow_onnx_zip(f),
     "python class": lambda f, t: model_zoo.python_source(f),
 }
 
@@ -96,6 +97,7 @@ def test_same_inputs_give_the_same_package(make_user, frame):
     first = build(version)
     again = package_build_enqueue(version=version)
     assert again.pk == first.pk  # asking again returns the same build
+    PackageBuild.objects.filter(pk=again.pk).update(status=PackageBuild.Status.QUEUED)  # build it anew
     rerun = package_build_run(build=again, step=lambda p, m: None)
     assert rerun.archive_sha256 == first.archive_sha256  # and a re-run gives the same bytes
 
@@ -204,3 +206,55 @@ def test_a_schema_the_model_does_not_match_fails_with_the_reason(make_user, fram
     result = build(version)
     assert result.status == PackageBuild.Status.FAILED
     assert "predict" in result.error and "Seniority" in result.error, result.error
+
+
+def test_predictions_of_the_wrong_type_fail_validation_and_never_strand_the_build(make_user, frame):
+    """A classifier registered as a regression: the output schema says numbers, it answers labels."""
+    filename, content = model_zoo.sklearn_joblib(frame)
+    numeric = frame.assign(Status=(frame["Status"] == "good").astype(float))
+    version = register(make_user("dana"), filename, content, numeric, task_type="regression")
+    result = build(version)
+    assert result.status == PackageBuild.Status.SUCCEEDED and result.validation_passed is False
+    outputs = next(c for c in result.report["checks"] if c["name"] == "outputs match the output schema")
+    assert outputs["status"] == "fail"
+    assert "the output schema says numbers, but" in outputs["detail"] and "'good'" in outputs["detail"]
+
+
+def test_a_stored_build_is_not_run_again(make_user, frame):
+    """A redelivered message after the build was stored (the worker died before acking) returns
+    the stored build: no second archive, no second audit event."""
+    from apps.registry.models import AuditEvent
+
+    filename, content = model_zoo.sklearn_joblib(frame)
+    version = register(make_user("dana"), filename, content, frame)
+    first = build(version)
+    steps = []
+    again = package_build_run(build=first, step=lambda p, m: steps.append(p))
+    assert (again.pk, again.archive_sha256, steps) == (first.pk, first.archive_sha256, [])
+    assert AuditEvent.objects.filter(action="package.built", object_id=first.pk).count() == 1
+
+
+def test_an_unexpected_error_fails_the_build_and_its_job(make_user, frame, monkeypatch):
+    """A bug of ours mid-build ends the build and its job as failed, with the reason, so it can be
+    requested again (it never stays 'running')."""
+    from apps.jobs.models import Job
+    from apps.packaging import services
+    from apps.packaging.tasks import build_package
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("validation blew up")
+
+    monkeypatch.setattr(services, "validate_version", broken)
+    filename, content = model_zoo.sklearn_joblib(frame)
+    version = register(make_user("dana"), filename, content, frame)
+    queued = package_build_enqueue(version=version)
+    job = Job.objects.get(subject_type="package", subject_id=queued.pk)
+    build_package(job.pk)  # what the worker runs, here in-process
+    queued.refresh_from_db()
+    job.refresh_from_db()
+    assert queued.status == PackageBuild.Status.FAILED
+    assert queued.error == "internal error: RuntimeError: validation blew up"
+    assert job.status == Job.Status.FAILED and "validation blew up" in job.error
+    monkeypatch.undo()
+    again = package_build_enqueue(version=version)  # asked again, it is queued anew
+    assert again.pk == queued.pk and again.status == PackageBuild.Status.QUEUED

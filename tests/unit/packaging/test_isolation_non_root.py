@@ -1,0 +1,165 @@
+"""A worker that is not root cannot run models as another user, so model code shares the worker's
+user. It must still not read the worker's secrets through /proc, and it must not outlive a killed
+worker."""
+
+import json
+import os
+import pickle
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.unit.packaging.conftest import COLUMNS, PROJECT_ROOT
+
+SECRET = "dbpassword-5c1e"
+ISOLATION = PROJECT_ROOT / "apps" / "packaging" / "sandbox" / "isolation.py"
+
+
+def _unprivileged_python() -> tuple[str, str] | None:
+    """A non-root user and a Python it can run, to play a worker that is not root."""
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid()).pw_name, sys.executable
+    for python in (sys.executable, "/usr/bin/python3"):
+        try:
+            probe = subprocess.run(
+                [python, "-c", "import ctypes"], capture_output=True, preexec_fn=lambda: _become("nobody")
+            )
+        except OSError:  # 'nobody' may not even run it (a pyenv under /root)
+            continue
+        if probe.returncode == 0:
+            return "nobody", python
+    return None
+
+
+def _become(user: str) -> None:
+    entry = pwd.getpwnam(user)
+    os.setgroups([])
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+
+
+# The worker: holds a secret in its environment, marks itself as Modelyard's processes do at start
+# (or not: the control case), then runs a child of its own user that tries to read that environment.
+WORKER = textwrap.dedent(
+    """\
+    import importlib.util, subprocess, sys
+    spec = importlib.util.spec_from_file_location("isolation", sys.argv[1])
+    isolation = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(isolation)
+    if sys.argv[2] == "mark":
+        assert isolation.forbid_inspection()
+    thief = "import os\\ntry:\\n    print(open(f'/proc/{os.getppid()}/environ').read())\\n" \\
+        "except OSError as exc:\\n    print(type(exc).__name__, exc)"
+    print(subprocess.run([sys.executable, "-c", thief], capture_output=True, text=True).stdout)
+    """
+)
+
+
+@pytest.mark.parametrize("mark", [True, False], ids=["marked worker", "unmarked control"])
+def test_code_of_the_workers_own_user_cannot_read_a_marked_workers_environment(mark, tmp_path):
+    found = _unprivileged_python()
+    if found is None:
+        pytest.skip("no unprivileged user can run a Python interpreter here")
+    user, python = found
+    readable = Path(tempfile.mkdtemp(prefix="modelyard-isolation-"))
+    try:
+        readable.chmod(0o755)
+        shutil.copy(ISOLATION, readable / "isolation.py")
+        (readable / "isolation.py").chmod(0o644)
+        (readable / "worker.py").write_text(WORKER)
+        (readable / "worker.py").chmod(0o644)
+        out = subprocess.run(
+            [python, "worker.py", "isolation.py", "mark" if mark else "plain"],
+            env={"PATH": "/usr/bin:/bin", "DATABASE_URL": f"postgres://modelyard:{SECRET}@db/modelyard"},
+            cwd=readable,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=(lambda: _become(user)) if os.geteuid() == 0 else None,
+        )
+    finally:
+        shutil.rmtree(readable, ignore_errors=True)
+    assert out.returncode == 0, out.stderr
+    if mark:
+        assert SECRET not in out.stdout
+        assert out.stdout.startswith("PermissionError"), out.stdout
+    else:  # proves the check can see a leak: without the mark the secret is readable
+        assert SECRET in out.stdout
+
+
+class Evaluates:
+    def __init__(self, expression: str):
+        self.expression = expression
+
+    def __reduce__(self):
+        return eval, (self.expression,)
+
+
+# A stand-in for a Celery worker that runs one artifact in the sandbox and waits for it.
+SANDBOX_WORKER = textwrap.dedent(
+    """\
+    import json, sys
+    from apps.packaging.sandbox.process import run_in_sandbox
+    print(json.dumps(run_in_sandbox(json.loads(sys.argv[1]), project_root=sys.argv[2], timeout_seconds=300)))
+    """
+)
+
+
+def test_a_model_dies_with_its_killed_worker():
+    """The worker is killed (out of memory, kill -9) while the model hangs: the model goes too."""
+    import pandas as pd
+
+    shared = Path(tempfile.mkdtemp(prefix="modelyard-isolation-"))
+    try:
+        shared.chmod(0o1777)  # the model may run as 'nobody' and writes its pid here
+        marker = shared / "model.pid"
+        pid = "str(__import__('os').getpid())"
+        hang = f"(open({str(marker)!r}, 'w').write({pid}), __import__('time').sleep(600))"
+        artifact, sample = shared / "hangs.pkl", shared / "sample.pkl"
+        artifact.write_bytes(pickle.dumps(Evaluates(hang)))
+        pd.DataFrame({c: [0.0, 1.0] for c in COLUMNS}).to_pickle(sample)
+        request = {
+            "artifact": str(artifact),
+            "format": "pickle",
+            "mlflow_root": "",
+            "trusted_types": [],
+            "columns": COLUMNS,
+            "sample": str(sample),
+            "null_sample": None,
+            "repeats": 1,
+        }
+        worker = subprocess.Popen(
+            [sys.executable, "-c", SANDBOX_WORKER, json.dumps(request), str(PROJECT_ROOT)],
+            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        model_pid = int(marker.read_text())
+        assert _alive(model_pid)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while _alive(model_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(model_pid)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
