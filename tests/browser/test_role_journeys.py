@@ -1,6 +1,8 @@
 """Each role logs in through a real browser and lands on its own home page."""
 
+import joblib
 import pytest
+import sklearn
 
 from apps.accounts.roles import Role
 from tests.conftest import DATA
@@ -60,6 +62,7 @@ def test_data_scientist_registers_in_the_browser_and_sees_schema_and_profile(
     page.set_input_files("#id_artifact", str(model_file))
     page.set_input_files("#id_reference", str(csv_file))
     page.fill("#id_target", "Status")
+    page.fill("#id_requirements", f"scikit-learn=={sklearn.__version__}\njoblib=={joblib.__version__}")
     page.get_by_role("button", name="Register", exact=True).click()
     page.wait_for_url("**/versions/*/")
     assert "credit-default v1" in page.locator("h1").inner_text()
@@ -75,3 +78,13 @@ def test_data_scientist_registers_in_the_browser_and_sees_schema_and_profile(
     page.get_by_role("link", name="Income").first.click()
     page.locator("#profile-chart .main-svg").first.wait_for()
     assert "Income" in page.locator("#profile-chart").inner_text()
+
+    # The package built on registration: its job's progress, then the report and the lock table.
+    package = page.get_by_test_id("package")
+    package.get_by_test_id("job-status").filter(has_text="succeeded").wait_for(timeout=120_000)
+    assert "100%" in package.get_by_test_id("job-progress").inner_text()
+    page.reload()
+    assert package.get_by_test_id("validation-verdict").inner_text() == "validation passed"
+    lock = package.get_by_test_id("lock-table").inner_text()
+    assert "scikit-learn" in lock and sklearn.__version__ in lock
+    assert package.get_by_test_id("package-download").is_visible()

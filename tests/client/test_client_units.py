@@ -45,6 +45,45 @@ def test_follow_returns_the_finished_job():
     assert follow(fetch, 1, interval=0)["status"] == "succeeded"
 
 
+def test_follow_draws_a_progress_bar_on_a_terminal(monkeypatch):
+    """On a terminal the bar shows the job's percent and its latest step; piped, nothing is drawn."""
+    import fcntl
+    import io
+    import os
+    import pty
+    import struct
+    import sys
+    import termios
+
+    states = (
+        {"id": 1, "status": "running", "progress": 40, "done": False, "steps": [{"message": "locking"}]},
+        {"id": 1, "status": "succeeded", "progress": 100, "done": True, "steps": [{"message": "ready"}]},
+    )
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a 120-column terminal
+    with os.fdopen(follower, "w") as terminal:
+        monkeypatch.setattr(sys, "stderr", terminal)
+        follow(_jobs(*states), 1, interval=0)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the follower side is closed: all has been read
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(leader)
+    text = drawn.decode()
+    assert "job 1  40%" in text and "running: locking" in text
+    assert "job 1 100%" in text and "succeeded: ready" in text
+
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", piped)
+    follow(_jobs(*states), 1, interval=0)
+    assert piped.getvalue() == ""
+
+
 def test_follow_raises_when_the_job_failed():
     fetch = _jobs(
         {"id": 2, "kind": "k", "status": "failed", "done": True, "error": "bad column", "steps": []}
