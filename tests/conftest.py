@@ -3,6 +3,7 @@ real Celery worker process against the configured broker and the test database."
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,6 +30,8 @@ def pytest_sessionstart(session):
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and test_name:
         for suffix in ("-wal", "-shm"):
             Path(test_name + suffix).unlink(missing_ok=True)
+    # Stored files are content-addressed: ones left by an earlier run would be reused as they are.
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ With nothing set, Modelyard runs on its embedded default: SQLite and a filesyste
 both under ``var/`` in the project folder, so the first command works on a fresh machine.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -89,6 +90,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-modelyard.sqlite3")}
+    # Readable by this user only (SQLite gives its WAL files the same mode): a sandboxed model
+    # running as 'nobody' must not read the whole database.
+    _sqlite = Path(DATABASES["default"]["NAME"])
+    if _sqlite.parent.is_dir():
+        os.close(os.open(_sqlite, os.O_CREAT | os.O_RDONLY, 0o600))
+        for _path in (_sqlite, Path(f"{_sqlite}-wal"), Path(f"{_sqlite}-shm")):
+            if _path.exists() and _path.stat().st_uid == os.geteuid():
+                _path.chmod(0o600)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -134,6 +143,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # --- Files -----------------------------------------------------------------------------------
 MEDIA_ROOT = Path(env("MODELYARD_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
+# Artifacts, data and packages are this user's alone; sandboxes get copies of what they need.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [

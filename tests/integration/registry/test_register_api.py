@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 
 import pytest
 from django.core.files.storage import default_storage
@@ -57,6 +58,10 @@ def test_register_creates_model_version_schema_and_audit(
     version = ModelVersion.objects.get(pk=body["id"])
     assert default_storage.exists(version.artifact.name)
     assert version.artifact_sha256 in version.artifact.name  # content-addressed
+    # Only the platform's user may read stored files: a sandboxed model runs as another user.
+    for stored in (version.artifact, version.reference_data):
+        assert os.stat(stored.path).st_mode & 0o777 == 0o600
+        assert os.stat(os.path.dirname(stored.path)).st_mode & 0o777 == 0o700
     actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
     assert actions == ["model.created", "version.registered"]
 
