@@ -93,9 +93,13 @@ def audit_events_visible_to(user) -> QuerySet:
     qs = AuditEvent.objects.all()
     if sees_every_model(user):
         return qs
+    # Business owners see the history of the models they sponsor, as the model pages show it.
+    sponsored = Q(object_type="registeredmodel", object_id__in=models_visible_to(user).values("id")) | Q(
+        object_type="modelversion", object_id__in=versions_visible_to(user).values("id")
+    )
     if not has_role(user, Role.DATA_SCIENTIST):
-        return qs.none()
-    return qs.filter(team__in=team_ids_of(user))
+        return qs.filter(sponsored) if has_role(user, Role.BUSINESS_OWNER) else qs.none()
+    return qs.filter(Q(team__in=team_ids_of(user)) | sponsored)
 
 
 def jobs_visible_to(user) -> QuerySet:

@@ -8,10 +8,19 @@ from apps.accounts.models import ApiToken, Team, hash_token
 from apps.accounts.roles import Role, ensure_role_groups
 
 
+def _audit(**kwargs) -> None:
+    from apps.registry.audit import audit_record  # the audit trail lives with the registry
+
+    audit_record(**kwargs)
+
+
 def team_get_or_create(*, name: str) -> Team:
     slug = slugify(name)
     team = Team.objects.filter(slug=slug).first()
-    return team or Team.objects.create(name=name, slug=slug)
+    if team is None:
+        team = Team.objects.create(name=name, slug=slug)
+        _audit(actor=None, action="team.created", obj=team, team=team, name=name)
+    return team
 
 
 @transaction.atomic
@@ -21,7 +30,7 @@ def user_create(
     """Create (or update) a user with one role and, optionally, a team; the team is created when
     missing. Returns the user."""
     User = get_user_model()
-    user, _ = User.objects.get_or_create(username=username, defaults={"email": email})
+    user, created = User.objects.get_or_create(username=username, defaults={"email": email})
     if password:
         user.set_password(password)
     elif not user.has_usable_password():
@@ -32,21 +41,37 @@ def user_create(
     user.save()
     if not Group.objects.filter(name=role.value).exists():
         ensure_role_groups()
+    # One role: a user re-created with another role leaves the old one.
+    user.groups.remove(*Group.objects.filter(name__in=[r.value for r in Role]).exclude(name=role.value))
     user.groups.add(Group.objects.get(name=role.value))
-    if team_name:
-        team_get_or_create(name=team_name).members.add(user)
+    team = team_get_or_create(name=team_name) if team_name else None
+    if team is not None:
+        team.members.add(user)
+    _audit(
+        actor=None,
+        action="user.created" if created else "user.updated",
+        obj=user,
+        team=team,
+        role=role.value,
+        password_set=bool(password),
+    )
     return user
 
 
 def token_create(*, user, name: str = "default") -> str:
     """Issue a new API token and return its key. Only the hash is kept: the key is shown once."""
     key = ApiToken.generate_key()
-    ApiToken.objects.create(user=user, name=name[:100], prefix=key[:10], key_hash=hash_token(key))
+    token = ApiToken.objects.create(user=user, name=name[:100], prefix=key[:10], key_hash=hash_token(key))
+    _audit(actor=user, action="token.created", obj=token, name=token.name, prefix=token.prefix)
     return key
 
 
 def token_revoke(*, user, token_id: int) -> None:
-    ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    revoked = ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if revoked:
+        _audit(actor=user, action="token.revoked", obj=ApiToken.objects.get(pk=token_id))
 
 
 def token_authenticate(key: str):

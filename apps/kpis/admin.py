@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition, KpiPoint
+from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition, KpiNotification, KpiPoint
+from apps.serving.admin import ReadOnlyAdmin
 
 
 @admin.register(KpiDefinition)
@@ -41,3 +42,6 @@ class KpiAlertAdmin(admin.ModelAdmin):
 @admin.register(KpiAlertAction)
 class KpiAlertActionAdmin(admin.ModelAdmin):
     list_display = ("alert", "action", "actor", "created_at")
+
+
+admin.site.register(KpiNotification, ReadOnlyAdmin)  # written by the alerting task only

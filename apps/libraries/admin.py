@@ -2,6 +2,7 @@ from django.contrib import admin
 
 from apps.libraries.models import (
     Advisory,
+    AffectedPackage,
     ImportRun,
     LibraryException,
     LibraryFinding,
@@ -9,6 +10,7 @@ from apps.libraries.models import (
     PatchRequest,
     PipAuditReport,
 )
+from apps.serving.admin import ReadOnlyAdmin
 
 
 @admin.register(Advisory)
@@ -43,3 +45,8 @@ class LibraryRuleAdmin(admin.ModelAdmin):
 
 admin.site.register(PipAuditReport)
 admin.site.register(PatchRequest)
+
+
+# Derived by scans and kept by the library page's services (which audit their changes): shown only.
+for _model in (AffectedPackage, LibraryException):
+    admin.site.register(_model, ReadOnlyAdmin)

@@ -4,12 +4,17 @@ from apps.monitoring.models import (
     Alert,
     AlertAction,
     CheckRun,
+    Finding,
     Monitor,
     MonitorTemplate,
     NotificationChannel,
     NotificationDelivery,
+    ProfileCursor,
     ReferenceProfile,
+    SliceAnalysis,
+    WindowProfile,
 )
+from apps.serving.admin import ReadOnlyAdmin
 
 
 @admin.register(MonitorTemplate)
@@ -58,3 +63,8 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 class NotificationDeliveryAdmin(admin.ModelAdmin):
     list_display = ("channel", "kind", "event", "status", "attempts", "created_at")
     list_filter = ("status", "kind")
+
+
+# Written by the monitoring tasks only: shown, never edited.
+for _model in (WindowProfile, ProfileCursor, Finding, SliceAnalysis):
+    admin.site.register(_model, ReadOnlyAdmin)

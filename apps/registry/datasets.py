@@ -201,6 +201,52 @@ def check_columns(frame: pd.DataFrame, schema: dict, target: str | None = None) 
     return problems
 
 
+_BOOLEAN_WORDS = {"true", "false", "0", "1", "yes", "no", "t", "f", "y", "n"}
+
+
+def check_values(frame: pd.DataFrame, schema: dict, *, nulls: bool = True, examples: int = 3) -> list[str]:
+    """Problems where values contradict their feature's type, or (with ``nulls``) are empty where
+    the schema says the feature is never null. Rows count from 1, the first row after the header."""
+    problems = []
+    for feature in schema["features"]:
+        name = feature["name"]
+        if name not in frame.columns:
+            continue
+        series = frame[name]
+        present = series.notna()
+        if nulls and not feature.get("nullable", True) and not present.all():
+            rows = [int(i) + 1 for i in np.flatnonzero(~present.to_numpy())[:examples]]
+            problems.append(
+                f"column '{name}' is not nullable in the schema but {int((~present).sum())} rows are empty "
+                f"(rows {', '.join(map(str, rows))})"
+            )
+        kind = feature["type"]
+        values = series[present]
+        if kind in NUMERIC_TYPES:
+            numbers = pd.to_numeric(values, errors="coerce")
+            bad = numbers.isna()
+            if kind == "integer":
+                bad |= numbers.notna() & (numbers != np.floor(numbers))
+        elif kind == "boolean" and not pd.api.types.is_bool_dtype(values):
+            bad = ~values.astype(str).str.strip().str.lower().isin(_BOOLEAN_WORDS)
+        elif kind == "datetime":
+            bad = pd.to_datetime(values, errors="coerce", format="mixed").isna()
+        else:
+            continue
+        if bad.any():
+            positions = np.flatnonzero(present.to_numpy())[np.flatnonzero(bad.to_numpy())[:examples]]
+            shown = ", ".join(f"row {int(i) + 1}: {_plain(series.iloc[i])!r}" for i in positions)
+            problems.append(
+                f"column '{name}' is {kind} in the schema but {int(bad.sum())} values are not ({shown})"
+            )
+    return problems
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value it holds, so messages read 2.5 rather than np.float64(2.5)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def profile_column(series: pd.Series, feature: dict) -> dict:
     count = int(len(series))
     nulls = int(series.isna().sum())

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from apps.accounts import access
@@ -87,15 +87,19 @@ def model_create(
         raise ValidationError({"task_type": f"'{task_type}' is not one of {', '.join(TaskType.values)}"})
     if RegisteredModel.objects.filter(team=team, name=name).exists():
         raise ValidationError({"name": f"team '{team.slug}' already has a model named '{name}'"})
-    model = RegisteredModel.objects.create(
-        team=team,
-        name=name,
-        task_type=task_type,
-        description=description,
-        tags=list(tags or []),
-        business_owner=business_owner,
-        created_by=user,
-    )
+    try:
+        with transaction.atomic():  # a savepoint: two first registrations may race for the name
+            model = RegisteredModel.objects.create(
+                team=team,
+                name=name,
+                task_type=task_type,
+                description=description,
+                tags=list(tags or []),
+                business_owner=business_owner,
+                created_by=user,
+            )
+    except IntegrityError:
+        raise ValidationError({"name": f"team '{team.slug}' already has a model named '{name}'"}) from None
     audit_record(actor=user, action="model.created", obj=model, team=team, task_type=task_type)
     return model
 
@@ -144,7 +148,9 @@ def _load_reference(reg: Registration, schema_given: dict | None):
         if target and target not in frame.columns:
             raise ValidationError({"target": f"column '{target}' is not in '{reg.reference_filename}'"})
         return frame, fmt, datasets.infer_schema(frame, target)
-    problems = datasets.check_columns(frame, schema_given, target)
+    problems = datasets.check_columns(frame, schema_given, target) or datasets.check_values(
+        frame, schema_given
+    )
     if problems:
         raise ValidationError({"reference": [f"'{reg.reference_filename}': {p}" for p in problems]})
     return frame, fmt, schema_given
@@ -164,7 +170,10 @@ def _check_holdout(reg: Registration, schema: dict, task_type: str) -> None:
         frame, _ = datasets.read_table(reg.holdout, reg.holdout_filename)
     except datasets.DatasetError as exc:
         raise ValidationError({"holdout": f"'{reg.holdout_filename}' {exc}"}) from exc
-    problems = datasets.check_columns(frame, schema, reg.target)
+    # Empty cells are allowed here: how the model copes with them is for validation to find out.
+    problems = datasets.check_columns(frame, schema, reg.target) or datasets.check_values(
+        frame, schema, nulls=False
+    )
     if problems:
         raise ValidationError({"holdout": [f"'{reg.holdout_filename}': {p}" for p in problems]})
 
@@ -179,16 +188,22 @@ def version_register(*, user, reg: Registration) -> ModelVersion:
 
     model = RegisteredModel.objects.select_for_update().filter(team=team, name=reg.model_name).first()
     if model is None:
-        model = model_create(
-            user=user,
-            team=team,
-            name=reg.model_name,
-            task_type=reg.task_type,
-            description=reg.description,
-            tags=reg.tags,
-            business_owner=reg.business_owner,
-        )
-    elif reg.task_type and reg.task_type != model.task_type:
+        try:
+            model = model_create(
+                user=user,
+                team=team,
+                name=reg.model_name,
+                task_type=reg.task_type,
+                description=reg.description,
+                tags=reg.tags,
+                business_owner=reg.business_owner,
+            )
+        except ValidationError:
+            # Another first registration of this name committed meanwhile: this one becomes v2.
+            model = RegisteredModel.objects.select_for_update().filter(team=team, name=reg.model_name).first()
+            if model is None:
+                raise
+    if reg.task_type and reg.task_type != model.task_type:
         raise ValidationError(
             {
                 "task_type": f"model '{model.name}' is {model.task_type}; "

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.serving.models import Outcome, Prediction, RejectedRequest
+from apps.serving.models import BatchChunk, BatchJob, Outcome, Prediction, RejectedRequest
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -37,3 +37,14 @@ class RejectedRequestAdmin(ReadOnlyAdmin):
 class OutcomeAdmin(ReadOnlyAdmin):
     list_display = ("observed_at", "endpoint", "request_id", "row", "business_key")
     search_fields = ("request_id", "business_key", "endpoint")
+
+
+@admin.register(BatchJob)
+class BatchJobAdmin(ReadOnlyAdmin):
+    list_display = ("__str__", "team", "endpoint", "environment", "version", "submitted_by")
+    list_filter = ("environment",)
+
+
+@admin.register(BatchChunk)
+class BatchChunkAdmin(ReadOnlyAdmin):
+    list_display = ("batch_job", "index", "rows_scored", "rows_refused", "finished_at")

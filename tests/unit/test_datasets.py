@@ -21,6 +21,7 @@ from apps.registry.datasets import (
     TOP_CATEGORIES,
     DatasetError,
     check_columns,
+    check_values,
     infer_output_schema,
     infer_schema,
     profile_column,
@@ -530,3 +531,34 @@ def test_categorical_profile_properties(labels):
     assert profile["nulls"] == series.isna().sum()
     assert sum(profile["categories"].values()) + profile["other_count"] + profile["nulls"] == len(labels)
     assert profile["categories"] == {k: int(v) for k, v in series.value_counts().items()}
+
+
+def test_check_values_finds_types_and_empties_that_contradict_the_schema():
+    frame = pd.DataFrame(
+        {
+            "age": ["31", "abc", "40", None],
+            "count": [1.0, 2.5, 3.0, 4.0],
+            "flag": ["yes", "no", "maybe", "1"],
+            "when": ["2024-01-02", "not a date", None, "2024-03-04"],
+            "home": ["rent", None, "own", "rent"],
+        }
+    )
+    schema = {
+        "features": [
+            {"name": "age", "type": "integer", "nullable": False},
+            {"name": "count", "type": "integer", "nullable": True},
+            {"name": "flag", "type": "boolean", "nullable": True},
+            {"name": "when", "type": "datetime", "nullable": True},
+            {"name": "home", "type": "categorical", "nullable": True},
+        ]
+    }
+    assert check_values(frame, schema) == [
+        "column 'age' is not nullable in the schema but 1 rows are empty (rows 4)",
+        "column 'age' is integer in the schema but 1 values are not (row 2: 'abc')",
+        "column 'count' is integer in the schema but 1 values are not (row 2: 2.5)",
+        "column 'flag' is boolean in the schema but 1 values are not (row 3: 'maybe')",
+        "column 'when' is datetime in the schema but 1 values are not (row 2: 'not a date')",
+    ]
+    assert check_values(frame, schema, nulls=False)[0].startswith("column 'age' is integer")
+    clean = frame.drop(index=[1, 2, 3])
+    assert check_values(clean, schema) == []

@@ -198,6 +198,8 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     def profile(self, request, pk=None):
         """Queue (again) the reference profile of this version."""
         version = self.get_object()
+        if not access.can_change_stage(request.user, version.model):
+            raise PermissionDenied("only the owning team or IT may profile a version again")
         if not version.reference_sha256:
             raise ValidationError({"reference": "this version has no reference data to profile"})
         job = services.version_profile_enqueue(version=version, user=request.user)

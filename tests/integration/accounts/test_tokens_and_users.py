@@ -31,6 +31,31 @@ def test_create_user_command_prints_a_working_token(capsys):
     assert ApiToken.objects.get(user__username="alice").key_hash != key
 
 
+def test_a_second_create_user_changes_the_role_and_every_change_is_audited(capsys):
+    from apps.registry.models import AuditEvent
+
+    call_command("create_user", "zed", "--team", "Fraud", "--role", "data_scientist")
+    call_command("create_user", "zed", "--role", "business_owner")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {capsys.readouterr().out.split()[-1]}")
+    assert api.get("/api/v1/me/").json()["roles"] == ["business_owner"]  # one role, the last given
+    events = list(AuditEvent.objects.order_by("id").values_list("action", "object_repr", "details"))
+    assert [(a, r) for a, r, _ in events] == [
+        ("team.created", "Fraud"),
+        ("user.created", "zed"),
+        ("token.created", "zed · create_user (" + events[2][2]["prefix"] + "…)"),
+        ("user.updated", "zed"),
+        ("token.created", "zed · create_user (" + events[4][2]["prefix"] + "…)"),
+    ]
+    assert events[1][2] == {"role": "data_scientist", "password_set": False}
+    assert events[3][2] == {"role": "business_owner", "password_set": False}
+    token = ApiToken.objects.filter(user__username="zed").first()
+    token_revoke(user=token.user, token_id=token.pk)
+    token_revoke(user=token.user, token_id=token.pk)  # twice: recorded once
+    revoked = AuditEvent.objects.filter(action="token.revoked")
+    assert revoked.count() == 1 and revoked.get().actor == token.user
+
+
 def test_create_user_needs_a_team_for_data_scientists():
     from django.core.management.base import CommandError
 

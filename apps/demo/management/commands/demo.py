@@ -95,7 +95,7 @@ class Command(BaseCommand):
         ]
         children: list[subprocess.Popen] = []
 
-        def stop(*_):
+        def stop(*_, code: int = 0):
             for child in children:
                 if child.poll() is None:
                     child.terminate()
@@ -105,17 +105,25 @@ class Command(BaseCommand):
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.kill()
-            sys.exit(0)
+            sys.exit(code)
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         # The worker starts first so that the demo's profiling jobs run as soon as they are queued.
         children.append(subprocess.Popen(processes["worker"]))
         children.append(subprocess.Popen(processes["ingestion"]))
-        if not no_seed:
-            self.stdout.write("Seeding demo data (training two small models on ../shared/data)…")
-            seed()
-        _demo_slo()
+        try:
+            if not no_seed:
+                self.stdout.write("Seeding demo data (training two small models on ../shared/data)…")
+                seed()
+            _demo_slo()
+        except BaseException:  # the workers already started must not outlive a failed seed
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            for child in children:
+                child.terminate()
+            for child in children:
+                child.wait()
+            raise
         children.append(subprocess.Popen(processes["beat"]))
         children.append(subprocess.Popen(processes["web"]))
         children.append(subprocess.Popen(processes["inference"]))
@@ -141,7 +149,7 @@ class Command(BaseCommand):
             for child in children:
                 if child.poll() is not None:
                     self.stderr.write(f"{child.args[0]} exited with {child.returncode}; stopping")
-                    stop()
+                    stop(code=1)
             time.sleep(1)
 
 
