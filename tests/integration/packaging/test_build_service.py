@@ -258,3 +258,65 @@ def test_an_unexpected_error_fails_the_build_and_its_job(make_user, frame, monke
     monkeypatch.undo()
     again = package_build_enqueue(version=version)  # asked again, it is queued anew
     assert again.pk == queued.pk and again.status == PackageBuild.Status.QUEUED
+
+
+def test_the_downloaded_package_serves_and_scores_as_built(make_user, frame, tmp_path):
+    """Unpack the built .tar.gz as IT would and run its own entrypoints: serve.py answers /health,
+    /metadata and /predict with the model's own predictions; batch.py scores a CSV."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    filename, content = model_zoo.sklearn_joblib(frame)
+    result = build(register(make_user("dana"), filename, content, frame))
+    with tarfile.open(fileobj=io.BytesIO(result.archive.open("rb").read())) as tar:
+        tar.extractall(tmp_path, filter="data")
+    (folder,) = list(tmp_path.iterdir())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "serve.py"],
+        cwd=folder,
+        env={"PATH": "/usr/bin:/bin", "HOST": "127.0.0.1", "PORT": str(port)},
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.stderr.read().decode()
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
+                    assert json.load(response) == {"status": "ok"}
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "serve.py did not answer within 60 s"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"{base}/metadata", timeout=10) as response:
+            metadata = json.load(response)
+        assert (metadata["model_name"], metadata["model_version"], metadata["format"]) == ("zoo", 1, "joblib")
+        assert [f["name"] for f in metadata["input_schema"]["features"]] == model_zoo.FEATURES
+        rows = frame[model_zoo.FEATURES].head(25)
+        body = json.dumps({"records": rows.to_dict(orient="records")}).encode()
+        request = urllib.request.Request(f"{base}/predict", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.load(response)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    expected = model_zoo._logistic(frame).predict(rows)
+    assert answer["predictions"] == list(expected)
+
+    source, target = tmp_path / "in.csv", tmp_path / "out.csv"
+    rows.to_csv(source, index=False)
+    batch = subprocess.run(
+        [sys.executable, "batch.py", str(source), str(target)], cwd=folder, capture_output=True, text=True
+    )
+    assert batch.returncode == 0, batch.stderr
+    import pandas as pd
+
+    assert list(pd.read_csv(target)["prediction"]) == list(expected)
