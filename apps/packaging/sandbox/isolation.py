@@ -19,12 +19,14 @@ _PR_SET_PDEATHSIG = 1
 _PR_SET_DUMPABLE = 4
 
 
+try:  # looked up once, at import: never dlopen between fork and exec
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: nothing to set
+    _PRCTL = None
+
+
 def _prctl(option: int, value: int) -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(option, value, 0, 0, 0) == 0
-    except (OSError, AttributeError):  # not Linux: nothing to set
-        return False
+    return _PRCTL is not None and _PRCTL(option, value, 0, 0, 0) == 0
 
 
 def forbid_inspection() -> bool:
