@@ -13,8 +13,8 @@ from django.http import Http404
 from apps.accounts.roles import Role
 from apps.accounts.services import user_create
 from apps.demo import training
-from apps.registry.models import RegisteredModel
-from apps.registry.services import Registration, version_register
+from apps.registry.models import RegisteredModel, Stage
+from apps.registry.services import Registration, version_register, version_set_stage
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,8 @@ def seed_deployments(users) -> None:
     deployment_request(user=dana, version=v1, endpoint="credit-risk", environment="staging")
     production = deployment_request(user=dana, version=v1, endpoint="credit-risk", environment="production")
     deployment_approve(user=ivan, deployment=production, reason="validation passed; demo launch")
+    # The registry's stage labels say the same as the deployments (MLflow-style: set by people).
+    version_set_stage(user=ivan, version=v1, stage=Stage.PRODUCTION, reason="serves credit-risk")
     # v2 failed validation, so it may not serve in production; in staging it scores copies of the
     # traffic beside v1 (a shadow), so its answers can be compared without anyone receiving them.
     v2 = RegisteredModel.objects.get(name="credit-default").versions.get(number=2)
@@ -199,6 +201,7 @@ def seed_deployments(users) -> None:
         deployment_request(
             user=dana, version=v2, endpoint="credit-risk", environment="staging", strategy="shadow"
         )
+        version_set_stage(user=dana, version=v2, stage=Stage.STAGING, reason="shadows v1 in staging")
     deadline = time.monotonic() + 120
     while (
         Deployment.objects.filter(status=Deployment.Status.ROLLING_OUT).exists()
