@@ -263,10 +263,7 @@ def package_build_run(*, build: PackageBuild, step) -> PackageBuild:
     )
     if refusal is not None:
         build.lock_text, build.lock_problems = lock.text, list(lock.problems)
-        build.status, build.error, build.finished_at = PackageBuild.Status.FAILED, refusal, timezone.now()
-        build.save()
-        audit_record(actor=None, action="package.refused", obj=build, team=version.model.team, error=refusal)
-        return build
+        return package_build_fail(build=build, error=refusal, action="package.refused")
     report = validate_version(version, policy, step).as_dict()
     build.report = report
     build.lock_text = lock.text
@@ -276,14 +273,7 @@ def package_build_run(*, build: PackageBuild, step) -> PackageBuild:
     scoring = ("loads", "predicts on the reference sample", "predict runs")
     failing = next((c for c in report["checks"] if c["name"] in scoring and c["status"] == "fail"), None)
     if failing is not None:  # the model cannot be loaded or cannot score: there is nothing to package
-        build.status = PackageBuild.Status.FAILED
-        build.error = f"{failing['name']}: {failing['detail']}"
-        build.finished_at = timezone.now()
-        build.save()
-        audit_record(
-            actor=None, action="package.failed", obj=build, team=version.model.team, error=build.error
-        )
-        return build
+        return package_build_fail(build=build, error=f"{failing['name']}: {failing['detail']}")
 
     step(70, "writing the scaffold, model card, lockfile and SBOM")
     data, _manifest = build_archive(
@@ -311,15 +301,12 @@ def package_build_run(*, build: PackageBuild, step) -> PackageBuild:
     return build
 
 
-def package_build_fail(*, build: PackageBuild, error: str) -> PackageBuild:
-    """End a build that stopped on something unexpected, so it never stays 'running' and a new
-    request builds it again."""
-    PackageBuild.objects.filter(pk=build.pk).update(
-        status=PackageBuild.Status.FAILED, error=error[:2000], finished_at=timezone.now()
-    )
-    build.refresh_from_db()
-    version = build.version
-    audit_record(actor=None, action="package.failed", obj=build, team=version.model.team, error=build.error)
+def package_build_fail(*, build: PackageBuild, error: str, action: str = "package.failed") -> PackageBuild:
+    """End a build as failed, with what it has filled in so far, and audit it. Also for a build that
+    stopped on something unexpected, so it never stays 'running'; a new request builds it again."""
+    build.status, build.error, build.finished_at = PackageBuild.Status.FAILED, error, timezone.now()
+    build.save()
+    audit_record(actor=None, action=action, obj=build, team=build.version.model.team, error=error)
     return build
 
 

@@ -36,7 +36,7 @@ def build_package(job_id: int) -> None:
         build = package_build_fail(build=build, error="the build took longer than its 30-minute limit")
     except Exception as exc:  # a bug of ours must not leave the build 'running' for ever
         log.exception("package build %s failed unexpectedly", build.pk)
-        build = package_build_fail(build=build, error=f"internal error: {type(exc).__name__}: {exc}")
+        build = package_build_fail(build=build, error=f"internal error: {type(exc).__name__}: {exc}"[:2000])
     if build.status == PackageBuild.Status.FAILED:
         job_fail(job, error=build.error)
     else:

@@ -77,6 +77,11 @@ def _as_str(values) -> list[str]:
     return [str(v) for v in values]
 
 
+def _numbers(values) -> np.ndarray:
+    """Floats, with NaN where a value is not a number (a label where numbers were expected)."""
+    return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float)
+
+
 def check_outputs(report: Report, response: dict, output_schema: dict, n: int) -> None:
     predictions = response.get("predictions") or []
     if len(predictions) != n:
@@ -91,7 +96,7 @@ def check_outputs(report: Report, response: dict, output_schema: dict, n: int) -
         if unknown:
             problems.append(f"labels not in the output schema: {', '.join(unknown[:5])}")
     elif prediction and prediction.get("type") == "number":
-        values = pd.to_numeric(pd.Series(predictions, dtype=object), errors="coerce").to_numpy(dtype=float)
+        values = _numbers(predictions)
         if not np.all(np.isfinite(values)):
             odd = [str(p) for p, v in zip(predictions, values, strict=True) if not np.isfinite(v)]
             problems.append(
@@ -133,12 +138,11 @@ def check_holdout(
         y_true, predictions = np.asarray(_as_str(y_true)), np.asarray(_as_str(predictions))
         classes = _as_str(classes) if classes is not None else sorted(set(y_true))
     else:
-        y_true = pd.to_numeric(pd.Series(y_true), errors="coerce").to_numpy(dtype=float)
-        predictions = pd.to_numeric(pd.Series(predictions), errors="coerce").to_numpy(dtype=float)
-        if not (np.all(np.isfinite(y_true)) and np.all(np.isfinite(predictions))):
-            which = "labels" if not np.all(np.isfinite(y_true)) else "predictions"
+        y_true, predictions = _numbers(y_true), _numbers(predictions)
+        labels_ok, predictions_ok = np.isfinite(y_true).all(), np.isfinite(predictions).all()
+        if not (labels_ok and predictions_ok):
+            detail = f"a regression needs numbers; some {'predictions' if labels_ok else 'labels'} are not"
             for name, bound in thresholds.items():
-                detail = f"a regression needs numbers; some {which} are not"
                 report.add(f"holdout {name}", "fail", detail, threshold=bound)
             return
     for name, bound in thresholds.items():
