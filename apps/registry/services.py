@@ -85,10 +85,9 @@ def model_create(
         )
     if task_type not in TaskType.values:
         raise ValidationError({"task_type": f"'{task_type}' is not one of {', '.join(TaskType.values)}"})
-    if RegisteredModel.objects.filter(team=team, name=name).exists():
-        raise ValidationError({"name": f"team '{team.slug}' already has a model named '{name}'"})
     try:
-        with transaction.atomic():  # a savepoint: two first registrations may race for the name
+        # The unique constraint decides, in a savepoint: a check beforehand could race.
+        with transaction.atomic():
             model = RegisteredModel.objects.create(
                 team=team,
                 name=name,
