@@ -95,7 +95,7 @@ class Command(BaseCommand):
         ]
         children: list[subprocess.Popen] = []
 
-        def stop(*_, code: int = 0):
+        def stop_children():
             for child in children:
                 if child.poll() is None:
                     child.terminate()
@@ -105,6 +105,9 @@ class Command(BaseCommand):
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.kill()
+
+        def stop(*_, code: int = 0):
+            stop_children()
             sys.exit(code)
 
         signal.signal(signal.SIGINT, stop)
@@ -119,10 +122,7 @@ class Command(BaseCommand):
             _demo_slo()
         except BaseException:  # the workers already started must not outlive a failed seed
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            for child in children:
-                child.terminate()
-            for child in children:
-                child.wait()
+            stop_children()
             raise
         children.append(subprocess.Popen(processes["beat"]))
         children.append(subprocess.Popen(processes["web"]))
