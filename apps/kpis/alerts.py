@@ -23,7 +23,7 @@ from apps.kpis.formatting import format_value
 from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition, KpiNotification, KpiPoint
 from apps.monitoring.alerts import SEVERITY_RANK
 from apps.monitoring.models import NotificationChannel, NotificationDelivery
-from apps.monitoring.notifications import channels_for, deliveries_queue
+from apps.monitoring.notifications import alert_lifecycle, channels_for, deliveries_queue
 from apps.registry.audit import audit_record
 
 ACTIONS = KpiAlertAction.Kind.values
@@ -143,13 +143,7 @@ def kpi_alert_payload(alert: KpiAlert, event: str, extra: dict | None = None) ->
             "environment": kpi.environment,
             "check": "kpi",
             "feature": kpi.name,
-            "severity": alert.severity,
-            "state": alert.state,
-            "occurrences": alert.occurrences,
-            "first_seen": alert.first_seen.isoformat(),
-            "last_seen": alert.last_seen.isoformat(),
-            "summary": alert.summary,
-            "evidence": alert.evidence,
+            **alert_lifecycle(alert),
         },
         **(extra or {}),
     }

@@ -46,15 +46,22 @@ def alert_payload(alert: Alert, event: str, extra: dict | None = None) -> dict:
             "environment": deployment.endpoint.environment.name,
             "check": alert.check_name,
             "feature": alert.feature,
-            "severity": alert.severity,
-            "state": alert.state,
-            "occurrences": alert.occurrences,
-            "first_seen": alert.first_seen.isoformat(),
-            "last_seen": alert.last_seen.isoformat(),
-            "summary": alert.summary,
-            "evidence": alert.evidence,
+            **alert_lifecycle(alert),
         },
         **(extra or {}),
+    }
+
+
+def alert_lifecycle(alert) -> dict:
+    """The payload fields every alert has, monitoring's and KPI alerts alike."""
+    return {
+        "severity": alert.severity,
+        "state": alert.state,
+        "occurrences": alert.occurrences,
+        "first_seen": alert.first_seen.isoformat(),
+        "last_seen": alert.last_seen.isoformat(),
+        "summary": alert.summary,
+        "evidence": alert.evidence,
     }
 
 

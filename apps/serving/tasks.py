@@ -44,10 +44,8 @@ def ingest_predictions(max_batches: int = 100) -> int:
 # --- batch scoring (queue: deployments; see config/celery.py) -----------------------------------
 
 TRANSIENT = (OperationalError, InterfaceError)
-
-
-@shared_task(
-    name="serving.batch.score_chunk",
+# Both batch tasks: retried while the database is away, stopped after 15 minutes.
+BATCH_TASK_OPTIONS = dict(
     autoretry_for=TRANSIENT,
     retry_backoff=True,
     max_retries=5,
@@ -55,6 +53,9 @@ TRANSIENT = (OperationalError, InterfaceError)
     soft_time_limit=900,
     time_limit=960,
 )
+
+
+@shared_task(name="serving.batch.score_chunk", **BATCH_TASK_OPTIONS)
 def score_batch_chunk(batch_job_id: int, index: int) -> None:
     from apps.serving.batch.services import batch_chunk_score, batch_job_fail
 
@@ -67,15 +68,7 @@ def score_batch_chunk(batch_job_id: int, index: int) -> None:
         batch_job_fail(batch_job_id=batch_job_id, error=f"chunk {index + 1}: {type(exc).__name__}: {exc}")
 
 
-@shared_task(
-    name="serving.batch.finish",
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=5,
-    ignore_result=True,
-    soft_time_limit=900,
-    time_limit=960,
-)
+@shared_task(name="serving.batch.finish", **BATCH_TASK_OPTIONS)
 def finish_batch_job(batch_job_id: int) -> None:
     from apps.serving.batch.services import batch_job_fail, batch_job_finish
 
