@@ -10,7 +10,7 @@ from apps.packaging.bundle.archive import verify_archive
 from apps.packaging.models import PackageBuild
 from apps.packaging.services import package_build_enqueue, package_build_run
 from tests import model_zoo
-from tests.conftest import register_credit_version
+from tests.conftest import register_credit_version, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -267,7 +267,6 @@ def test_the_downloaded_package_serves_and_scores_as_built(make_user, frame, tmp
     import socket
     import subprocess
     import sys
-    import time
     import urllib.request
 
     filename, content = model_zoo.sklearn_joblib(frame)
@@ -285,17 +284,17 @@ def test_the_downloaded_package_serves_and_scores_as_built(make_user, frame, tmp
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def health():
+        assert server.poll() is None, server.stderr.read().decode()
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
+                return json.load(response)
+        except OSError:
+            return None  # not listening yet
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stderr.read().decode()
-            try:
-                with urllib.request.urlopen(f"{base}/health", timeout=2) as response:
-                    assert json.load(response) == {"status": "ok"}
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "serve.py did not answer within 60 s"
-                time.sleep(0.2)
+        assert wait_for(health, timeout=60, interval=0.2) == {"status": "ok"}
         with urllib.request.urlopen(f"{base}/metadata", timeout=10) as response:
             metadata = json.load(response)
         assert (metadata["model_name"], metadata["model_version"], metadata["format"]) == ("zoo", 1, "joblib")

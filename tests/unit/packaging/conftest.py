@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from apps.packaging.sandbox.process import run_in_sandbox
-from tests.unit.packaging.helpers import PYTHON_MODEL, write_mlflow_zip
+from tests.unit.packaging.helpers import PYTHON_MODEL, sandbox_request, write_mlflow_zip
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 COLUMNS = ["a", "b", "c"]
@@ -179,17 +179,7 @@ def sandbox(sample_path):
         limits = {"cpu_seconds": cpu_seconds, "timeout_seconds": timeout_seconds}
         if memory_mb:
             limits["memory_mb"] = memory_mb
-        full = {
-            "artifact": str(path),
-            "format": fmt,
-            "mlflow_root": "",
-            "trusted_types": [],
-            "columns": COLUMNS,
-            "sample": str(sample_path),
-            "null_sample": None,
-            "repeats": 3,
-        }
-        full.update(request)
+        full = sandbox_request(path, fmt, sample_path, COLUMNS, **request)
         response = run_in_sandbox(full, project_root=str(PROJECT_ROOT), **limits)
         json.dumps(response, allow_nan=False)  # always plain, strict JSON
         return response

@@ -1,4 +1,4 @@
-"""Artifacts written by hand for the sandbox tests."""
+"""Artifacts and requests written by hand for the sandbox tests."""
 
 import zipfile
 from pathlib import Path
@@ -48,3 +48,28 @@ def write_mlflow_zip(path: Path, root: str, model: bytes, mlmodel: str = MLMODEL
         for member, data in extra:
             archive.writestr(member, data)
     return path
+
+
+class Evaluates:
+    """Unpickles to eval(expression): what a malicious pickle can do."""
+
+    def __init__(self, expression: str):
+        self.expression = expression
+
+    def __reduce__(self):
+        return eval, (self.expression,)
+
+
+def sandbox_request(artifact, fmt: str, sample, columns: list[str], **overrides) -> dict:
+    """A sandbox request for one artifact scored on ``sample`` (a pickled DataFrame)."""
+    return {
+        "artifact": str(artifact),
+        "format": fmt,
+        "mlflow_root": "",
+        "trusted_types": [],
+        "columns": columns,
+        "sample": str(sample),
+        "null_sample": None,
+        "repeats": 3,
+        **overrides,
+    }

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.packaging.conftest import COLUMNS, PROJECT_ROOT
+from tests.unit.packaging.helpers import Evaluates, sandbox_request
 
 SECRET = "dbpassword-5c1e"
 ISOLATION = PROJECT_ROOT / "apps" / "packaging" / "sandbox" / "isolation.py"
@@ -95,14 +96,6 @@ def test_code_of_the_workers_own_user_cannot_read_a_marked_workers_environment(m
         assert SECRET in out.stdout
 
 
-class Evaluates:
-    def __init__(self, expression: str):
-        self.expression = expression
-
-    def __reduce__(self):
-        return eval, (self.expression,)
-
-
 # A stand-in for a Celery worker that runs one artifact in the sandbox and waits for it.
 SANDBOX_WORKER = textwrap.dedent(
     """\
@@ -126,16 +119,7 @@ def test_a_model_dies_with_its_killed_worker():
         artifact, sample = shared / "hangs.pkl", shared / "sample.pkl"
         artifact.write_bytes(pickle.dumps(Evaluates(hang)))
         pd.DataFrame({c: [0.0, 1.0] for c in COLUMNS}).to_pickle(sample)
-        request = {
-            "artifact": str(artifact),
-            "format": "pickle",
-            "mlflow_root": "",
-            "trusted_types": [],
-            "columns": COLUMNS,
-            "sample": str(sample),
-            "null_sample": None,
-            "repeats": 1,
-        }
+        request = sandbox_request(artifact, "pickle", sample, COLUMNS, repeats=1)
         worker = subprocess.Popen(
             [sys.executable, "-c", SANDBOX_WORKER, json.dumps(request), str(PROJECT_ROOT)],
             env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from apps.packaging.sandbox.privileges import unreadable_packages
-from tests.unit.packaging.helpers import write_mlflow_zip
+from tests.unit.packaging.helpers import Evaluates, write_mlflow_zip
 
 ROOT = os.geteuid() == 0
 # The switch to 'nobody' needs the installed packages to be readable by it; a virtualenv inside a
@@ -28,16 +28,6 @@ SWITCHES = ROOT and not unreadable_packages("nobody")
 class Allocates8GB:
     def __reduce__(self):
         return bytearray, (8 * 1024**3,)
-
-
-class Evaluates:
-    """Unpickles to eval(expression): what a malicious pickle can do."""
-
-    def __init__(self, expression: str):
-        self.expression = expression
-
-    def __reduce__(self):
-        return eval, (self.expression,)
 
 
 def _raise_with(expression: str) -> str:
