@@ -1,12 +1,21 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
+
+SIGNED_IN = [IsAuthenticated]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # The schema and its Swagger page are for signed-in users (the schema: session or API token).
+    path("api/schema/", SpectacularAPIView.as_view(permission_classes=SIGNED_IN), name="schema"),
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerView.as_view(url_name="schema", permission_classes=SIGNED_IN)),
+        name="swagger-ui",
+    ),
     path("accounts/", include("apps.accounts.urls")),
     path("", include("apps.registry.urls")),
     path("", include("apps.packaging.urls")),

@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
-from apps.accounts.services import token_authenticate
+from apps.accounts.services import TokenExpired, token_authenticate
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -15,7 +15,12 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed(_("Authorization header must be 'Token <key>'."))
-        user = token_authenticate(header[1].decode(errors="replace"))
+        try:
+            user = token_authenticate(header[1].decode(errors="replace"))
+        except TokenExpired as exc:
+            raise exceptions.AuthenticationFailed(
+                f"{exc}: run `modelyard login` again for a new one (or create one on the API tokens page)."
+            ) from exc
         if user is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked API token."))
         return user, None

@@ -1,8 +1,10 @@
 import hashlib
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.text import slugify
 
 
@@ -33,6 +35,11 @@ def hash_token(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def token_expiry():
+    """When a token issued now stops working: ``MODELYARD_API_TOKEN_DAYS`` from now."""
+    return timezone.now() + timedelta(days=settings.MODELYARD_API_TOKEN_DAYS)
+
+
 class ApiToken(models.Model):
     """An API token for the client. Only its SHA-256 is stored; the key is shown once."""
 
@@ -43,9 +50,14 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(default=token_expiry, help_text="The token is refused from then on")
 
     class Meta:
         ordering = ["-created_at"]
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
 
     @staticmethod
     def generate_key() -> str:

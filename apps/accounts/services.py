@@ -1,5 +1,9 @@
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -28,8 +32,10 @@ def user_create(
     *, username: str, role: Role, team_name: str | None = None, password: str | None = None, email: str = ""
 ):
     """Create (or update) a user with one role and, optionally, a team; the team is created when
-    missing. Returns the user."""
+    missing. Returns the user. A password must pass AUTH_PASSWORD_VALIDATORS (ValidationError)."""
     User = get_user_model()
+    if password:
+        validate_password(password, user=User(username=username, email=email))
     user, created = User.objects.get_or_create(username=username, defaults={"email": email})
     if password:
         user.set_password(password)
@@ -58,24 +64,65 @@ def user_create(
     return user
 
 
-def token_create(*, user, name: str = "default") -> str:
-    """Issue a new API token and return its key. Only the hash is kept: the key is shown once."""
+class TokenExpired(Exception):
+    """A known, unrevoked token past its ``expires_at``."""
+
+    def __init__(self, expired_at: datetime):
+        super().__init__(f"API token expired at {expired_at:%Y-%m-%d %H:%M} UTC")
+        self.expired_at = expired_at
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    key: str  # shown once; only its hash is stored
+    token: ApiToken
+    replaced: ApiToken | None
+
+
+@transaction.atomic
+def token_issue(*, user, name: str = "default", replaces: str | None = None) -> IssuedToken:
+    """Issue a new API token valid for MODELYARD_API_TOKEN_DAYS. ``replaces``: the key of a token
+    this one takes over from (what `modelyard login` had saved); it is revoked when it is the same
+    user's, and ignored otherwise."""
     key = ApiToken.generate_key()
     token = ApiToken.objects.create(user=user, name=name[:100], prefix=key[:10], key_hash=hash_token(key))
-    _audit(actor=user, action="token.created", obj=token, name=token.name, prefix=token.prefix)
-    return key
+    _audit(
+        actor=user,
+        action="token.created",
+        obj=token,
+        name=token.name,
+        prefix=token.prefix,
+        expires_at=token.expires_at.isoformat(),
+    )
+    old = (
+        ApiToken.objects.filter(user=user, key_hash=hash_token(replaces), revoked_at__isnull=True).first()
+        if replaces
+        else None
+    )
+    if old is not None:
+        token_revoke(user=user, token_id=old.pk, reason=f"replaced by {token.prefix}…")
+    return IssuedToken(key=key, token=token, replaced=old)
 
 
-def token_revoke(*, user, token_id: int) -> None:
+def token_create(*, user, name: str = "default") -> str:
+    """Issue a new API token and return its key. Only the hash is kept: the key is shown once."""
+    return token_issue(user=user, name=name).key
+
+
+def token_revoke(*, user, token_id: int, reason: str = "") -> bool:
+    """Revoke one of ``user``'s tokens; True when it was active until now."""
     revoked = ApiToken.objects.filter(user=user, pk=token_id, revoked_at__isnull=True).update(
         revoked_at=timezone.now()
     )
     if revoked:
-        _audit(actor=user, action="token.revoked", obj=ApiToken.objects.get(pk=token_id))
+        details = {"reason": reason} if reason else {}
+        _audit(actor=user, action="token.revoked", obj=ApiToken.objects.get(pk=token_id), **details)
+    return bool(revoked)
 
 
 def token_authenticate(key: str):
-    """The user a key belongs to, or None. Marks the token as used."""
+    """The user a key belongs to, or None; TokenExpired for a token past its expiry. Marks the
+    token as used."""
     token = (
         ApiToken.objects.select_related("user")
         .filter(key_hash=hash_token(key), revoked_at__isnull=True, user__is_active=True)
@@ -83,5 +130,7 @@ def token_authenticate(key: str):
     )
     if token is None:
         return None
+    if token.is_expired:
+        raise TokenExpired(token.expires_at)
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     return token.user

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
@@ -16,7 +17,11 @@ def tokens(request):
     return render(
         request,
         "accounts/tokens.html",
-        {"tokens": ApiToken.objects.filter(user=request.user), "new_key": new_key},
+        {
+            "tokens": ApiToken.objects.filter(user=request.user),
+            "new_key": new_key,
+            "lifetime_days": settings.MODELYARD_API_TOKEN_DAYS,
+        },
     )
 
 

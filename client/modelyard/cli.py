@@ -61,15 +61,27 @@ def _follow(client: Client, job_id: int, version_id: int) -> dict:
 @click.option("--password", help="prompted (hidden) when missing; avoid passing it on the command line")
 @click.option("--token-name", default=None, help="label for the new token [default: modelyard-cli@<host>]")
 def login(url, username, password, token_name):
-    """Get an API token with your password and save it in the config file."""
+    """Get an API token with your password and save it in the config file.
+
+    Run it again when the token expires: the new token replaces the one saved for this server,
+    which the server revokes."""
     url = config.normalise_url(url or config.resolve().url)
     username = username or click.prompt("Username")
     password = password or click.prompt("Password", hide_input=True)
-    answer = obtain_token(url, username, password, name=token_name or f"modelyard-cli@{socket.gethostname()}")
+    answer = obtain_token(
+        url,
+        username,
+        password,
+        name=token_name or f"modelyard-cli@{socket.gethostname()}",
+        replaces=config.saved_token(url),
+    )
     path = config.save(url, answer["token"])
     me = Client(url, answer["token"]).me()
     click.echo(f"Logged in to {url} as {_who(me)}.")
-    click.echo(f"Token saved to {path}")
+    expires = f" (valid until {answer['expires_at']})" if answer.get("expires_at") else ""
+    click.echo(f"Token saved to {path}{expires}")
+    if answer.get("replaced"):
+        click.echo("The token saved before for this server is revoked.")
     if os.environ.get(config.TOKEN_ENV):
         click.echo(f"note: ${config.TOKEN_ENV} is set and takes precedence over the saved token", err=True)
 

@@ -53,10 +53,16 @@ class Version:
         )
 
 
-def obtain_token(url: str, username: str, password: str, name: str = "modelyard-cli") -> dict:
-    """Exchange a username and password for a new API token: {"token", "username"}."""
+def obtain_token(
+    url: str, username: str, password: str, name: str = "modelyard-cli", replaces: str | None = None
+) -> dict:
+    """Exchange a username and password for a new API token: {"token", "username", "expires_at",
+    "replaced"}. ``replaces``: a token of the same user that the server revokes at the same time."""
     http = Http(config.normalise_url(url))
-    return http.post("auth/token/", json={"username": username, "password": password, "name": name})
+    body = {"username": username, "password": password, "name": name}
+    if replaces:
+        body["replaces"] = replaces
+    return http.post("auth/token/", json=body)
 
 
 class Client:

@@ -70,6 +70,18 @@ def save(url: str, token: str) -> Path:
     return path
 
 
+def saved_token(url: str) -> str | None:
+    """The token the config file holds for this server (None for another server or none)."""
+    stored = read_file()
+    try:
+        same_server = bool(stored.get("url")) and normalise_url(stored["url"]) == normalise_url(url)
+    except ConfigError:
+        return None
+    if not same_server:
+        return None
+    return stored.get("token") or None
+
+
 def resolve(url: str | None = None, token: str | None = None) -> Settings:
     """Explicit arguments beat MODELYARD_URL/MODELYARD_TOKEN, which beat the config file."""
     stored = read_file()

@@ -6,6 +6,7 @@ both under ``var/`` in the project folder, so the first command works on a fresh
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -184,9 +185,51 @@ MODELYARD_MONITORING_SETTLE_SECONDS = env.float("MODELYARD_MONITORING_SETTLE_SEC
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "dashboards:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+
+# --- Accounts: sign-in lockout, password rules, session and API-token lifetimes ----------------
+# (One block on purpose: everything about who may sign in, and for how long, is here.)
+# django-axes counts failed sign-ins (the sign-in page, the admin's and the API's token login) per
+# user name and, separately, per client address. At MODELYARD_LOGIN_FAILURE_LIMIT failures within
+# the cool-off, that name or address is refused until MODELYARD_LOGIN_COOLOFF_MINUTES have passed
+# since its last counted failure. IT lifts a lockout early: `manage.py axes_reset_username NAME`,
+# `axes_reset_ip ADDRESS`, or `axes_reset` for all.
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out name or address
+    "django.contrib.auth.backends.ModelBackend",
 ]
+AXES_FAILURE_LIMIT = env.int("MODELYARD_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("MODELYARD_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, not the pair
+# Attempts while locked out are refused without being counted, so the cool-off is not prolonged.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "apps.accounts.throttling.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.throttling.client_address"
+# How many reverse proxies append to X-Forwarded-For in front of the web app (0: none, the
+# connection's address is the client's). Set it behind a TLS proxy, or every sign-in shares one address.
+MODELYARD_TRUSTED_PROXY_COUNT = env.int("MODELYARD_TRUSTED_PROXY_COUNT", default=0)
+
+# Applied wherever a password is set: create_user, the admin, changepassword.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# A browser session ends after this many idle minutes, and in any case this many hours after
+# sign-in (apps/accounts/middleware.py).
+MODELYARD_SESSION_IDLE_MINUTES = env.int("MODELYARD_SESSION_IDLE_MINUTES", default=60)
+MODELYARD_SESSION_MAX_HOURS = env.int("MODELYARD_SESSION_MAX_HOURS", default=12)
+SESSION_COOKIE_AGE = MODELYARD_SESSION_MAX_HOURS * 3600
+MIDDLEWARE += [
+    "apps.accounts.middleware.SessionTimeoutMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its page
+]
+
+# An API token works for this many days after it is issued; `modelyard login` issues a new one.
+MODELYARD_API_TOKEN_DAYS = env.int("MODELYARD_API_TOKEN_DAYS", default=30)
+# --- end of the accounts block -----------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -31,8 +31,16 @@ class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"})
     name = serializers.CharField(required=False, default="modelyard-cli", max_length=100)
+    replaces = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        style={"input_type": "password"},
+        help_text="the key of the token this one replaces; revoked when it is yours",
+    )
 
 
 class TokenResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
     username = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    replaced = serializers.BooleanField(help_text="whether the token named in `replaces` was revoked")

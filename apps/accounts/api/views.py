@@ -14,7 +14,8 @@ from apps.accounts.api.serializers import (
     TokenResponseSerializer,
 )
 from apps.accounts.models import Team
-from apps.accounts.services import token_create
+from apps.accounts.services import token_issue
+from apps.accounts.throttling import lockout_message
 
 
 class TeamViewSet(viewsets.ReadOnlyModelViewSet):
@@ -36,21 +37,37 @@ class LoginThrottle(AnonRateThrottle):
     rate = "30/min"
 
 
+class LockedOut(exceptions.APIException):
+    status_code = 429
+    default_code = "locked_out"
+
+
 @extend_schema(request=TokenRequestSerializer, responses=TokenResponseSerializer)
 @api_view(["POST"])
 @permission_classes([AllowAny])
 @throttle_classes([LoginThrottle])
 def token_obtain(request):
-    """Exchange a username and password for a new API token (what `modelyard login` does)."""
+    """Exchange a username and password for a new API token (what `modelyard login` does); the
+    token named in ``replaces`` is revoked. Failed attempts count towards the sign-in lockout."""
     data = TokenRequestSerializer(data=request.data)
     data.is_valid(raise_exception=True)
     user = authenticate(
         request, username=data.validated_data["username"], password=data.validated_data["password"]
     )
+    if getattr(request, "axes_locked_out", False):  # set by django-axes on the request it was given
+        raise LockedOut(lockout_message())
     if user is None:
         raise exceptions.AuthenticationFailed("wrong username or password")
-    key = token_create(user=user, name=data.validated_data["name"])
-    return Response({"token": key, "username": user.username}, status=201)
+    issued = token_issue(
+        user=user, name=data.validated_data["name"], replaces=data.validated_data.get("replaces")
+    )
+    body = {
+        "token": issued.key,
+        "username": user.username,
+        "expires_at": issued.token.expires_at,
+        "replaced": issued.replaced is not None,
+    }
+    return Response(TokenResponseSerializer(body).data, status=201)
 
 
 @extend_schema(responses={200: dict})

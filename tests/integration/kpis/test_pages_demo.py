@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import joblib
 import pytest
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 from scipy.stats import norm
@@ -97,7 +98,7 @@ def demo(make_user, credit_model_bytes, credit_frame):
 
 def logged_in(username) -> Client:
     client = Client()
-    assert client.login(username=username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=username, password=PASSWORD)
     return client
 
 

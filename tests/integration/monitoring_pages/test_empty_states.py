@@ -1,6 +1,7 @@
 """Before any traffic the pages say what to do instead of drawing empty charts."""
 
 import pytest
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def test_a_monitor_without_predictions_says_to_send_traffic(people, credit_model_bytes, credit_frame):
     client = Client()
-    assert client.login(username="dana", password=PASSWORD)
+    assert client.login(request=HttpRequest(), username="dana", password=PASSWORD)
     deployment = register_and_deploy(
         people["dana"], model_bytes=credit_model_bytes, reference=credit_frame.sample(800, random_state=3)
     )

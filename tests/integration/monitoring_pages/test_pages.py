@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 def logged_in(username) -> Client:
     client = Client()
-    assert client.login(username=username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=username, password=PASSWORD)
     return client
 
 
