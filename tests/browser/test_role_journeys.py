@@ -38,6 +38,28 @@ def test_wrong_password_stays_on_login(make_user, login):
     assert page.get_by_text("Wrong username or password").is_visible()
 
 
+def test_repeated_wrong_passwords_lead_to_the_lockout_page(make_user, login, live_server):
+    make_user("dana", password=PASSWORD)
+    for _ in range(5):
+        login("dana", "not-the-password")
+    page = login("dana", PASSWORD)  # the right password, too late
+    locked = page.get_by_test_id("locked-out")
+    assert "Sign-in locked" in locked.inner_text() and "15 minutes" in locked.inner_text()
+    page.goto(f"{live_server.url}/")
+    assert "/accounts/login/" in page.url
+
+
+def test_the_api_docs_open_for_a_signed_in_user_only(make_user, login, page, live_server):
+    page.goto(f"{live_server.url}/api/docs/")
+    assert "/accounts/login/" in page.url
+    make_user("dana", password=PASSWORD)
+    page = login("dana", PASSWORD)
+    page.goto(f"{live_server.url}/api/docs/")
+    # Swagger UI fetched the schema with the session and lists the operations.
+    page.get_by_text("/api/v1/auth/token/", exact=True).first.wait_for()
+    assert page.get_by_text("Modelyard API").first.is_visible()
+
+
 def test_data_scientist_registers_in_the_browser_and_sees_schema_and_profile(
     celery_worker, make_user, login, tmp_path, credit_model_bytes, credit_csv_bytes
 ):

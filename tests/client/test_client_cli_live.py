@@ -132,6 +132,60 @@ def test_login_with_a_wrong_password_exits_1(scientist, isolated_config):
     assert not isolated_config.exists()
 
 
+def test_login_again_replaces_the_saved_token_which_the_server_revokes(scientist, isolated_config):
+    from apps.accounts.models import ApiToken, hash_token
+
+    runner = CliRunner()
+    args = ["login", "--url", scientist.url, "--username", "dana", "--password", scientist.password]
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    assert "valid until" in first.stdout and "revoked" not in first.stdout
+    old_key = json.loads(isolated_config.read_text())["token"]
+
+    second = runner.invoke(cli, args)
+    assert second.exit_code == 0, second.output
+    assert "The token saved before for this server is revoked." in second.stdout
+    new_key = json.loads(isolated_config.read_text())["token"]
+    assert new_key != old_key
+    assert ApiToken.objects.get(key_hash=hash_token(old_key)).revoked_at is not None
+    assert ApiToken.objects.get(key_hash=hash_token(new_key)).revoked_at is None
+    # The token created for the fixture (not saved by the CLI) is left alone.
+    assert ApiToken.objects.get(key_hash=hash_token(scientist.token)).revoked_at is None
+    result = CliRunner().invoke(
+        cli, ["whoami"], env={"MODELYARD_TOKEN": old_key, "MODELYARD_URL": scientist.url}
+    )
+    assert result.exit_code == 1 and "Invalid or revoked API token" in result.stderr
+
+
+def test_an_expired_token_tells_the_user_to_log_in_again(run, scientist):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.accounts.models import ApiToken, hash_token
+
+    ApiToken.objects.filter(key_hash=hash_token(scientist.token)).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    result = run("whoami")
+    assert result.exit_code == 1
+    assert "HTTP 401: API token expired at" in result.stderr
+    assert "run `modelyard login` again" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_login_is_locked_after_repeated_wrong_passwords(scientist, isolated_config):
+    runner = CliRunner()
+    for _ in range(5):
+        runner.invoke(cli, ["login", "--url", scientist.url, "--username", "dana", "--password", "nope"])
+    result = runner.invoke(
+        cli, ["login", "--url", scientist.url, "--username", "dana", "--password", scientist.password]
+    )
+    assert result.exit_code == 1
+    assert "HTTP 429: Too many failed sign-ins" in result.stderr
+    assert not isolated_config.exists()
+
+
 def test_register_sends_holdout_thresholds_and_metrics(run, scientist, model_files, credit_sample):
     artifact, reference = model_files
     holdout = reference.with_name("holdout.csv")
