@@ -34,6 +34,7 @@ def test_create_user_refuses_a_weak_password_and_creates_nobody(username, passwo
     assert not get_user_model().objects.filter(username=username).exists()
 
 
+@pytest.mark.django_db(transaction=True)  # the command runs in its own process: flush whatever it wrote
 def test_create_user_exits_non_zero_with_the_reason_on_stderr():
     env = {
         **os.environ,
