@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_migrate
 
 
@@ -9,6 +10,8 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from apps.accounts.api import schema  # noqa: F401 (registers the OpenAPI auth scheme)
+        from apps.accounts.middleware import start_session_clocks
         from apps.accounts.roles import ensure_role_groups
 
         post_migrate.connect(ensure_role_groups, dispatch_uid="accounts.ensure_role_groups")
+        user_logged_in.connect(start_session_clocks, dispatch_uid="accounts.start_session_clocks")

@@ -10,6 +10,12 @@ LAST_SEEN = "modelyard_last_seen"
 TOUCH_EVERY = 60
 
 
+def start_session_clocks(sender, request, user, **kwargs):
+    """On sign-in (connected to ``user_logged_in`` in apps.py): both clocks start now."""
+    if hasattr(request, "session"):
+        request.session[SIGNED_IN] = request.session[LAST_SEEN] = time.time()
+
+
 class SessionTimeoutMiddleware:
     """Signs a browser session out after ``MODELYARD_SESSION_IDLE_MINUTES`` without a request, and
     in any case ``MODELYARD_SESSION_MAX_HOURS`` after it began. API tokens have their own expiry."""
@@ -26,7 +32,7 @@ class SessionTimeoutMiddleware:
         session, now = request.session, time.time()
         idle_minutes = settings.MODELYARD_SESSION_IDLE_MINUTES
         max_hours = settings.MODELYARD_SESSION_MAX_HOURS
-        signed_in = session.setdefault(SIGNED_IN, now)
+        signed_in = session.setdefault(SIGNED_IN, now)  # sessions from before this middleware
         last_seen = session.get(LAST_SEEN, now)
         if now - last_seen > idle_minutes * 60:
             reason = f"after {idle_minutes} minutes without activity"
