@@ -248,6 +248,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.accounts.api.errors.exception_handler",
+    # Throttles tell clients apart by the same address the sign-in lockout uses.
+    "NUM_PROXIES": MODELYARD_TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Modelyard API",

@@ -37,7 +37,7 @@ def test_a_new_token_lasts_thirty_days(make_user):
     assert event.details["expires_at"] == token.expires_at.isoformat()
 
 
-def test_an_expired_token_gets_401_saying_so_and_what_to_do(make_user):
+def test_an_expired_token_gets_401_saying_so_and_what_to_do(make_user, client):
     user = make_user("dana")
     key = token_create(user=user)
     assert with_token(key).get("/api/v1/me/").status_code == 200
@@ -50,6 +50,8 @@ def test_an_expired_token_gets_401_saying_so_and_what_to_do(make_user):
     # An unknown key still gets the plain answer, which says nothing about expiry.
     unknown = with_token("my_not-a-key").get("/api/v1/me/")
     assert unknown.status_code == 401 and "expired" not in unknown.json()["detail"]
+    client.force_login(user)
+    assert "expired</span>" in client.get("/accounts/tokens/").content.decode()  # the tokens page says so
 
 
 def test_signing_in_again_revokes_the_token_it_replaces(make_user):
