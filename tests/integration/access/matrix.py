@@ -229,7 +229,7 @@ ROUTES: dict[str, Entry] = {
         POST=Rule(
             TEAM_WORK,
             kind="endpoint",
-            data=lambda endpoint: files(file=OUTCOMES_CSV) | {"endpoint": endpoint.name},
+            data=lambda endpoint: files(file=OUTCOMES_CSV) | staging(endpoint),
             today={"sponsor": POINT_4},
         ),
     ),
@@ -253,10 +253,9 @@ ROUTES: dict[str, Entry] = {
         POST=Rule(
             TEAM_WORK,
             kind="endpoint",
-            data=lambda endpoint: {
-                "endpoint": endpoint.name,
-                "outcomes": [{"request_id": "matrix-request-1", "value": "good"}],
-            },
+            data=lambda endpoint: (
+                staging(endpoint) | {"outcomes": [{"request_id": "matrix-request-1", "value": "good"}]}
+            ),
             today={"sponsor": POINT_4},
         ),
     ),

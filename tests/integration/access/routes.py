@@ -3,6 +3,7 @@
 answers. Read from Django's resolver, so a new route shows up here without anyone listing it."""
 
 import inspect
+import re
 from dataclasses import dataclass
 
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -29,8 +30,13 @@ def all_routes() -> dict[str, Route]:
             continue  # DRF's ``.json`` suffix variants repeat the route they suffix
         methods, optional = _methods(url.callback)
         kwargs = tuple(k for k in url.pattern.regex.groupindex if k != "format")
-        routes[name] = Route(name, pattern, kwargs, methods, optional)
+        routes[name] = Route(name, _readable(pattern), kwargs, methods, optional)
     return routes
+
+
+def _readable(pattern: str) -> str:
+    """DRF's router writes regular expressions: ``^kpis/(?P<pk>[^/.]+)/$`` reads ``kpis/<pk>/``."""
+    return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", pattern).replace("^", "").replace("$", "")
 
 
 def _walk(patterns, prefix: str = "", namespace: str | None = None):

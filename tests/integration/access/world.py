@@ -43,7 +43,7 @@ from apps.registry.datasets import infer_output_schema, infer_schema
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.serving.models import BatchJob
 
-PASSWORD = "matrix-pass-1"
+PASSWORD = "Tundra-Lantern-4817"
 MISSING_PK = 987_654_321
 # Who asks. "own" and "other" are data scientists of the team that owns the object asked about
 # (Aurora) and of another team (Borealis); "sponsor" is the business owner of Aurora's model.
