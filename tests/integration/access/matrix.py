@@ -1,33 +1,38 @@
 """Who may do what: every route of the URL configuration, with the access rule of each of its
-methods. tests/integration/access/test_access_matrix.py asks every route as every role and checks
-the answer against this table; a route missing here fails that test.
+methods. test_access_matrix.py asks every route as every role and checks the answer against this
+table; a route missing here (or an entry naming no route) fails that test.
 
-Adding a route? Add an entry to ROUTES under its name ("namespace:name", as in ``reverse``):
+Adding a route? Add an entry to ROUTES under its name ("namespace:name", as ``reverse`` takes it):
 
     "api:model-detail": route("model", GET=Rule(TEAM_READ), PATCH=Rule(TEAM_EDIT, data={...})),
 
-- ``kind`` is the object the route's URL (``pk``, ``version_pk``, ``osv_id``) or body names, one of
-  the kinds world.py builds. The matrix asks about Aurora's object; ``other`` is a data scientist of
-  Borealis. Leave it out when the route names no object (lists, uploads, pages).
-- Pick the policy that says who may use the method (below). If none fits, write a new one here
-  rather than a special case in the test.
+- ``route(kind)``: the kind of object the URL names (``pk``, ``version_pk``, ``osv_id``), one of the
+  kinds world.py builds. Leave it out when the URL names none (lists, uploads); when the body or the
+  query string names the object instead, give the rule its kind: ``Rule(..., kind="endpoint")``.
+- The matrix always asks about team Aurora's object. The roles (world.py): ``own`` and ``other``
+  are data scientists of Aurora and of Borealis; ``it``; ``sponsor`` is the business owner of
+  Aurora's model, ``owner`` a business owner sponsoring nothing; ``admin``; ``anonymous``.
+- Pick the policy that says who may use the method (below). If none fits, add one here rather than
+  a special case in the test.
 - ``data`` is the body: a valid one, so that the roles who may act get past validation (the access
-  check is what is tested, not a 400). A callable gets the object asked about — or, to check that a
-  hidden object's answer equals a missing object's, a stand-in for one that does not exist — and,
-  if it takes a second argument, the world (world.py). ``"login"`` sends a real username and
-  password.
-- ``today`` names the roles for which today's code answers something else, and what; those cases
-  are expected to fail (xfail, strict) until the issue that owns them is fixed. Remove the entry
-  when it passes.
+  check is what is tested, not a 400). A callable gets the object asked about — or, to compare,
+  a stand-in for one that does not exist — and, if it takes a second argument, the world.
+  ``"login"`` sends a real username and password.
+- ``today`` names the roles for which today's code answers something else, and says what; those
+  cases are expected to fail (xfail, strict) until the issue that owns them is fixed. Remove the
+  entry when it passes.
 
 What the test calls each answer:
-  allowed  2xx, or a redirect that is not to the login page and carries no error message, or 400,
-           405, 409, 422 (the access check passed; the input did not);
-  denied   403, or a page's redirect with an error message (the page's way of refusing);
-  hidden   404 — and then the answer must equal the answer for an object that does not exist, so
-           nothing tells "another team's" from "no such thing". For a route whose body names the
-           object, a refusal equal to the missing object's refusal is also "hidden";
+  allowed  2xx; a redirect that is not to the login page and carries no error message; or 400,
+           405, 409, 422 (the access check passed; the input did not).
+  denied   403, or a page's redirect with an error message (the page's way of refusing).
+  hidden   404, and then the answer must equal the answer for an object that does not exist, so
+           nothing tells "another team's" from "no such thing".
   login    anonymous: 401 from the API, a redirect to the login page from a page.
+Two more checks on every answer: a role that may not see Aurora's data gets, for Aurora's object,
+exactly the answer it gets for a missing one (whatever it is; for a body-named object, such a
+refusal counts as "denied" or "hidden", whichever the policy says); and no answer names a team
+whose data the role may not see.
 """
 
 from dataclasses import dataclass, field
@@ -49,49 +54,48 @@ def policy(*, anonymous: str = LOGIN, **expected: str) -> dict[str, str]:
     return {**expected, "anonymous": anonymous}
 
 
-# --- policies: who may use a method, for an object of team Aurora ------------------------------
-# Routes anyone may use, signed in or not (the login routes).
-PUBLIC = policy(
-    own=ALLOWED, other=ALLOWED, it=ALLOWED, sponsor=ALLOWED, owner=ALLOWED, admin=ALLOWED, anonymous=ALLOWED
-)
-# Every signed-in user; what they see in it is scoped (lists, home pages, shared advisories).
-ANY_USER = policy(own=ALLOWED, other=ALLOWED, it=ALLOWED, sponsor=ALLOWED, owner=ALLOWED, admin=ALLOWED)
+A, D, H = ALLOWED, DENIED, HIDDEN  # to keep the table of policies below readable
+
+# --- policies: who may use a method (for an object, Aurora's) ----------------------------------
+# Anyone, signed in or not (the login routes).
+PUBLIC = policy(own=A, other=A, it=A, sponsor=A, owner=A, admin=A, anonymous=A)
+# Every signed-in user; what each sees there is scoped (lists, home pages, shared advisories).
+ANY_USER = policy(own=A, other=A, it=A, sponsor=A, owner=A, admin=A)
 # IT's work: everyone else is refused.
-IT_ONLY = policy(own=DENIED, other=DENIED, it=ALLOWED, sponsor=DENIED, owner=DENIED, admin=ALLOWED)
-# Data scientists' and IT's pages (libraries, batch scoring): business owners find nothing there.
-TECH_PAGES = policy(own=ALLOWED, other=ALLOWED, it=ALLOWED, sponsor=HIDDEN, owner=HIDDEN, admin=ALLOWED)
-# Only data scientists register models.
-DS_ONLY = policy(own=ALLOWED, other=ALLOWED, it=DENIED, sponsor=DENIED, owner=DENIED, admin=ALLOWED)
-# Data scientists and IT (pip-audit reports).
-DS_AND_IT = policy(own=ALLOWED, other=ALLOWED, it=ALLOWED, sponsor=DENIED, owner=DENIED, admin=ALLOWED)
-# Read a team's object: the team, IT, admins and the sponsor of its model; others find nothing.
-TEAM_READ = policy(own=ALLOWED, other=HIDDEN, it=ALLOWED, sponsor=ALLOWED, owner=HIDDEN, admin=ALLOWED)
-# Read a team's technical object (library findings, patches, batch jobs): not the sponsor.
-TECH_READ = policy(own=ALLOWED, other=HIDDEN, it=ALLOWED, sponsor=HIDDEN, owner=HIDDEN, admin=ALLOWED)
-# Operate a team's object: the team and IT (stages, builds, deployments, checks, alerts).
-TEAM_WORK = policy(own=ALLOWED, other=HIDDEN, it=ALLOWED, sponsor=DENIED, owner=HIDDEN, admin=ALLOWED)
-# Change a team's own definitions (model details, monitor settings): the team only, not IT.
-TEAM_EDIT = policy(own=ALLOWED, other=HIDDEN, it=DENIED, sponsor=DENIED, owner=HIDDEN, admin=ALLOWED)
-# IT decides on a team's object (approvals, validation overrides, SLOs): the team sees, IT acts.
-IT_DECIDES = policy(own=DENIED, other=HIDDEN, it=ALLOWED, sponsor=DENIED, owner=HIDDEN, admin=ALLOWED)
-# IT decides on a team's object the sponsor cannot see (library exceptions).
-IT_DECIDES_TECH = policy(own=DENIED, other=HIDDEN, it=ALLOWED, sponsor=HIDDEN, owner=HIDDEN, admin=ALLOWED)
-# KPIs are the business's: the team and the sponsor define them; IT reads.
-KPI_EDIT = policy(own=ALLOWED, other=HIDDEN, it=DENIED, sponsor=ALLOWED, owner=HIDDEN, admin=ALLOWED)
-# KPI alerts: whoever may define the KPI, and IT.
-KPI_ACT = policy(own=ALLOWED, other=HIDDEN, it=ALLOWED, sponsor=ALLOWED, owner=HIDDEN, admin=ALLOWED)
-# A team itself: its members and IT.
-TEAM_MEMBERS = policy(own=ALLOWED, other=HIDDEN, it=ALLOWED, sponsor=HIDDEN, owner=HIDDEN, admin=ALLOWED)
-# Register a model in a team: its data scientists (IT and business owners register nothing).
-TEAM_REGISTER = policy(own=ALLOWED, other=HIDDEN, it=DENIED, sponsor=HIDDEN, owner=HIDDEN, admin=ALLOWED)
-# Technical work on a team's object (batch scoring): the team and IT; business owners find nothing.
-TECH_WORK = policy(own=ALLOWED, other=HIDDEN, it=ALLOWED, sponsor=HIDDEN, owner=HIDDEN, admin=ALLOWED)
-# Define KPIs at all: data scientists and business owners who sponsor a model.
-KPI_DEFINERS = policy(own=ALLOWED, other=ALLOWED, it=DENIED, sponsor=ALLOWED, owner=DENIED, admin=ALLOWED)
+IT_ONLY = policy(own=D, other=D, it=A, sponsor=D, owner=D, admin=A)
 # What only IT sees (advisory import runs).
-IT_SEES = policy(own=HIDDEN, other=HIDDEN, it=ALLOWED, sponsor=HIDDEN, owner=HIDDEN, admin=ALLOWED)
+IT_SEES = policy(own=H, other=H, it=A, sponsor=H, owner=H, admin=A)
+# Data scientists' and IT's pages (libraries, batch scoring): business owners find nothing there.
+TECH_PAGES = policy(own=A, other=A, it=A, sponsor=H, owner=H, admin=A)
+# Only data scientists register models.
+DS_ONLY = policy(own=A, other=A, it=D, sponsor=D, owner=D, admin=A)
+# Define KPIs at all: data scientists and the business owners who sponsor a model.
+KPI_DEFINERS = policy(own=A, other=A, it=D, sponsor=A, owner=D, admin=A)
+
+# Read a team's object: the team, IT, admins and the sponsor of its model; others find nothing.
+TEAM_READ = policy(own=A, other=H, it=A, sponsor=A, owner=H, admin=A)
+# A team itself: its members and IT.
+TEAM_MEMBERS = policy(own=A, other=H, it=A, sponsor=H, owner=H, admin=A)
+# A team's technical objects (jobs, batch jobs, patches): not for business owners.
+TECH_READ = policy(own=A, other=H, it=A, sponsor=H, owner=H, admin=A)
+# Operate a team's object: the team and IT (stages, builds, deployments, checks, alerts, outcomes).
+TEAM_WORK = policy(own=A, other=H, it=A, sponsor=D, owner=H, admin=A)
+# Technical work on a team's object (batch scoring on a page): the team and IT.
+TECH_WORK = policy(own=A, other=H, it=A, sponsor=H, owner=H, admin=A)
+# Change a team's own definitions (model details, monitor settings): the team, not IT.
+TEAM_EDIT = policy(own=A, other=H, it=D, sponsor=D, owner=H, admin=A)
+# Register a model in a team: its data scientists.
+TEAM_REGISTER = policy(own=A, other=H, it=D, sponsor=H, owner=H, admin=A)
+# IT decides on a team's object (approvals, validation overrides, SLOs): the team sees, IT acts.
+IT_DECIDES = policy(own=D, other=H, it=A, sponsor=D, owner=H, admin=A)
+# The same, for an object business owners do not see (library exceptions).
+IT_DECIDES_TECH = policy(own=D, other=H, it=A, sponsor=H, owner=H, admin=A)
+# KPIs are the business's: the team and the sponsor define them; IT reads them.
+KPI_EDIT = policy(own=A, other=H, it=D, sponsor=A, owner=H, admin=A)
+# KPI alerts: whoever may define the KPI, and IT.
+KPI_ACT = policy(own=A, other=H, it=A, sponsor=A, owner=H, admin=A)
 # One user's own object (API tokens): everyone else finds nothing.
-USER_OWN = policy(own=ALLOWED, other=HIDDEN, it=HIDDEN, sponsor=HIDDEN, owner=HIDDEN, admin=HIDDEN)
+USER_OWN = policy(own=A, other=H, it=H, sponsor=H, owner=H, admin=H)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from django.urls import URLPattern, URLResolver, get_resolver
 # Left out on purpose: the admin has its own test (it walks every change form), and static and
 # media files are served by whitenoise / the web server, not by a view.
 SKIPPED_PREFIXES = ("admin/", "static/", "media/")
-UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,11 @@ def _walk(patterns, prefix: str = "", namespace: str | None = None):
                 inner = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
             yield from _walk(entry.url_patterns, prefix + str(entry.pattern), inner)
         elif isinstance(entry, URLPattern):
-            name = f"{namespace}:{entry.name}" if namespace else entry.name
-            yield name, prefix + str(entry.pattern), entry
+            pattern = prefix + str(entry.pattern)
+            if entry.name is None:  # the matrix needs a name to key the route by, and reverse() too
+                yield f"(unnamed: give /{pattern} a name)", pattern, entry
+                continue
+            yield f"{namespace}:{entry.name}" if namespace else entry.name, pattern, entry
 
 
 def _methods(view) -> tuple[frozenset[str], frozenset[str]]:
