@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.accounts.models import ApiToken
@@ -28,6 +28,8 @@ def tokens(request):
 @login_required
 @require_POST
 def token_revoke_view(request, pk: int):
+    # Someone else's token is as absent as one that never existed.
+    get_object_or_404(ApiToken, pk=pk, user=request.user)
     token_revoke(user=request.user, token_id=pk)
     messages.success(request, "Token revoked.")
     return redirect("accounts:tokens")

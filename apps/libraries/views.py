@@ -240,7 +240,7 @@ def pip_audit_upload(request):
             user=request.user,
             content=upload.read(),
             name=request.POST.get("name", "").strip() or upload.name,
-            version=version,
+            version_id=version.pk if version else None,
         )
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, error_text(exc))

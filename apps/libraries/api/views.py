@@ -179,6 +179,8 @@ class LibraryExceptionViewSet(
         return qs.filter(team__in=access.team_ids_of(self.request.user))
 
     def create(self, request, *args, **kwargs):
+        # Refuse first: validating the body would tell anyone which team ids exist.
+        _require_it(request.user, "grant library exceptions")
         data = LibraryExceptionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         granted = policy.library_exception_grant(user=request.user, **data.validated_data)
