@@ -1,0 +1,112 @@
+"""Database triggers that keep the audit table append-only for every client, not only the ORM.
+
+PostgreSQL refuses UPDATE, DELETE and TRUNCATE on ``registry_auditevent``; SQLite (the embedded
+default) refuses UPDATE and DELETE. Installed by migration ``registry.0003``. Two things may still
+empty the table, both meant to wipe a whole database: ``manage.py flush`` (which transactional
+tests run between tests; our ``flush`` command allows it for its own duration) and dropping it.
+
+SQLite loses a table's triggers when a migration rebuilds the table, so after every ``migrate``
+the SQLite triggers are put back if the table exists and ``registry.0003`` is applied.
+"""
+
+from contextlib import contextmanager
+
+TABLE = "registry_auditevent"
+MIGRATION = ("registry", "0003_auditevent_append_only")
+_FLUSH_SETTING = "modelyard.audit_flush"  # a PostgreSQL session setting, 'on' only inside flush
+
+_POSTGRESQL_INSTALL = [
+    f"""
+    CREATE OR REPLACE FUNCTION {TABLE}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'TRUNCATE' AND current_setting('{_FLUSH_SETTING}', true) = 'on' THEN
+            RETURN NULL;
+        END IF;
+        RAISE EXCEPTION 'audit events are append-only: % on {TABLE} is refused', TG_OP
+            USING ERRCODE = 'integrity_constraint_violation';
+    END;
+    $$
+    """,
+    f"""
+    CREATE TRIGGER {TABLE}_append_only BEFORE UPDATE OR DELETE ON {TABLE}
+    FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_append_only()
+    """,
+    f"""
+    CREATE TRIGGER {TABLE}_no_truncate BEFORE TRUNCATE ON {TABLE}
+    FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_append_only()
+    """,
+]
+_POSTGRESQL_REMOVE = [
+    f"DROP TRIGGER IF EXISTS {TABLE}_no_truncate ON {TABLE}",
+    f"DROP TRIGGER IF EXISTS {TABLE}_append_only ON {TABLE}",
+    f"DROP FUNCTION IF EXISTS {TABLE}_append_only()",
+]
+
+
+def _sqlite_trigger(operation: str) -> str:
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS {TABLE}_no_{operation.lower()} BEFORE {operation} ON {TABLE} "
+        f"BEGIN SELECT RAISE(ABORT, 'audit events are append-only: {operation} on {TABLE} is refused'); END"
+    )
+
+
+_SQLITE_INSTALL = [_sqlite_trigger("UPDATE"), _sqlite_trigger("DELETE")]
+_SQLITE_REMOVE = [f"DROP TRIGGER IF EXISTS {TABLE}_no_update", f"DROP TRIGGER IF EXISTS {TABLE}_no_delete"]
+
+
+def _statements(vendor: str, install: bool) -> list[str]:
+    if vendor == "postgresql":
+        return _POSTGRESQL_INSTALL if install else _POSTGRESQL_REMOVE
+    if vendor == "sqlite":
+        return _SQLITE_INSTALL if install else _SQLITE_REMOVE
+    return []  # Modelyard runs on PostgreSQL or SQLite; elsewhere only the model's checks apply
+
+
+def install(connection) -> None:
+    with connection.cursor() as cursor:
+        for sql in _statements(connection.vendor, install=True):
+            cursor.execute(sql)
+
+
+def remove(connection) -> None:
+    with connection.cursor() as cursor:
+        for sql in _statements(connection.vendor, install=False):
+            cursor.execute(sql)
+
+
+def _applied(connection) -> bool:
+    from django.db.migrations.recorder import MigrationRecorder
+
+    return TABLE in connection.introspection.table_names() and MIGRATION in (
+        MigrationRecorder(connection).applied_migrations()
+    )
+
+
+def reinstall_on_sqlite(using: str = "default", **kwargs) -> None:
+    """After ``migrate``: put back the SQLite triggers a table rebuild may have dropped."""
+    from django.db import connections
+
+    connection = connections[using]
+    if connection.vendor == "sqlite" and _applied(connection):
+        install(connection)
+
+
+@contextmanager
+def flush_allowed(connection):
+    """Let ``flush`` empty the audit table (and only for the duration of the flush)."""
+    if connection.vendor not in ("postgresql", "sqlite") or not _applied(connection):
+        yield
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT set_config(%s, 'on', false)", [_FLUSH_SETTING])
+        else:
+            cursor.execute(_SQLITE_REMOVE[1])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT set_config(%s, 'off', false)", [_FLUSH_SETTING])
+            else:
+                cursor.execute(_SQLITE_INSTALL[1])
