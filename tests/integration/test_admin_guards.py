@@ -474,3 +474,36 @@ def test_nobody_deletes_a_version_or_a_deployment_in_the_admin(world, client):
                 {"action": "delete_selected", "_selected_action": [pk], "post": "yes"},
             )
             assert model.objects.filter(pk=pk).exists()
+
+
+def test_the_superuser_s_changes_to_users_are_audited(world, client):
+    from django.contrib.auth.models import Group
+
+    client.force_login(world["root"])
+    added = client.post(
+        reverse("admin:auth_user_add"),
+        {"username": "newbie", "password1": "a-long-pass-phrase-42", "password2": "a-long-pass-phrase-42"},
+    )
+    assert added.status_code == 302
+    newbie = User.objects.get(username="newbie")
+    event = AuditEvent.objects.get(action="admin.added", object_type="user", object_id=newbie.pk)
+    assert event.actor == world["root"] and event.details["fields"]["password"] == "(secret)"
+
+    it = Group.objects.get(name=Role.IT_OPERATOR.value)
+    _post_change(client, world["root"], newbie, groups=[str(it.pk)], is_staff="on")
+    event = AuditEvent.objects.get(action="admin.changed", object_type="user", object_id=newbie.pk)
+    assert event.details["changed"]["groups"] == {"from": [], "to": ["it_operator"]}
+    assert event.details["changed"]["is_staff"] == {"from": False, "to": True}
+
+    url = reverse("admin:auth_user_password_change", args=[newbie.pk])
+    changed = client.post(
+        url,
+        {
+            "password1": "another-pass-phrase-43",
+            "password2": "another-pass-phrase-43",
+            "usable_password": "true",
+        },
+    )
+    assert changed.status_code == 302
+    assert AuditEvent.objects.filter(action="admin.password_changed", object_id=newbie.pk).count() == 1
+    assert "another-pass-phrase-43" not in str(list(AuditEvent.objects.values_list("details", flat=True)))
