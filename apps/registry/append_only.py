@@ -1,18 +1,20 @@
 """Database triggers that keep the audit table append-only for every client, not only the ORM.
 
 PostgreSQL refuses UPDATE, DELETE and TRUNCATE on ``registry_auditevent``; SQLite (the embedded
-default) refuses UPDATE and DELETE. Installed by migration ``registry.0003``. Two things may still
-empty the table, both meant to wipe a whole database: ``manage.py flush`` (which transactional
-tests run between tests; our ``flush`` command allows it for its own duration) and dropping it.
+default) refuses UPDATE and DELETE. Installed by migration ``registry.*_auditevent_append_only``.
+Two things may still empty the table, both meant to wipe a whole database: ``manage.py flush``
+(which transactional tests run between tests; our ``flush`` command allows it for its own
+duration) and dropping the table. The triggers stop mistakes and application code, not the
+database's owner, who can drop them.
 
 SQLite loses a table's triggers when a migration rebuilds the table, so after every ``migrate``
-the SQLite triggers are put back if the table exists and ``registry.0003`` is applied.
+the SQLite triggers are put back if the table exists and that migration is applied.
 """
 
 from contextlib import contextmanager
 
 TABLE = "registry_auditevent"
-MIGRATION = ("registry", "0003_auditevent_append_only")
+MIGRATION_SUFFIX = "_auditevent_append_only"  # the registry migration that installs them
 _FLUSH_SETTING = "modelyard.audit_flush"  # a PostgreSQL session setting, 'on' only inside flush
 
 _POSTGRESQL_INSTALL = [
@@ -77,9 +79,15 @@ def remove(connection) -> None:
 def _applied(connection) -> bool:
     from django.db.migrations.recorder import MigrationRecorder
 
-    return TABLE in connection.introspection.table_names() and MIGRATION in (
-        MigrationRecorder(connection).applied_migrations()
-    )
+    if TABLE not in connection.introspection.table_names():
+        return False
+    applied = MigrationRecorder(connection).applied_migrations()
+    return any(app == "registry" and name.endswith(MIGRATION_SUFFIX) for app, name in applied)
+
+
+def _sqlite_delete_trigger_exists(cursor) -> bool:
+    cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = %s", [f"{TABLE}_no_delete"])
+    return cursor.fetchone() is not None
 
 
 def reinstall_on_sqlite(using: str = "default", **kwargs) -> None:
@@ -94,19 +102,17 @@ def reinstall_on_sqlite(using: str = "default", **kwargs) -> None:
 @contextmanager
 def flush_allowed(connection):
     """Let ``flush`` empty the audit table (and only for the duration of the flush)."""
-    if connection.vendor not in ("postgresql", "sqlite") or not _applied(connection):
-        yield
-        return
+    restore = None
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute("SELECT set_config(%s, 'on', false)", [_FLUSH_SETTING])
-        else:
+            restore = "SELECT set_config(%s, 'off', false)", [_FLUSH_SETTING]
+        elif connection.vendor == "sqlite" and _sqlite_delete_trigger_exists(cursor):
             cursor.execute(_SQLITE_REMOVE[1])
+            restore = _SQLITE_INSTALL[1], []
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute("SELECT set_config(%s, 'off', false)", [_FLUSH_SETTING])
-            else:
-                cursor.execute(_SQLITE_INSTALL[1])
+        if restore is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(*restore)
