@@ -34,9 +34,10 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "jobs.view_job",
     ],
     Role.IT_OPERATOR: [
+        # IT changes a version's stage on its page or through the API (the stage service checks
+        # the production gate and audits); in the admin, models and versions are only shown.
         "registry.view_registeredmodel",
         "registry.view_modelversion",
-        "registry.change_modelversion",
         "registry.view_auditevent",
         "jobs.view_job",
         # IT sets what the sandbox trusts and allows, in the admin (IT operators are staff).

@@ -1,11 +1,14 @@
 from django.contrib import admin
 
+from apps.accounts.admin_base import ReadOnlyAdmin
 from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition, KpiNotification, KpiPoint
-from apps.serving.admin import ReadOnlyAdmin
+
+# KPIs are defined and changed on their pages (scoped to their model's team and audited); points,
+# alerts and notifications are written by the roll-up and alerting tasks. Here they are only shown.
 
 
 @admin.register(KpiDefinition)
-class KpiDefinitionAdmin(admin.ModelAdmin):
+class KpiDefinitionAdmin(ReadOnlyAdmin):
     list_display = (
         "name",
         "model",
@@ -18,30 +21,23 @@ class KpiDefinitionAdmin(admin.ModelAdmin):
         "last_rollup_at",
     )
     list_filter = ("kind", "window", "enabled")
-    readonly_fields = (
-        "prediction_watermark",
-        "outcome_watermark",
-        "last_rollup_at",
-        "unmatched_outcomes",
-        "problem",
-    )
 
 
 @admin.register(KpiPoint)
-class KpiPointAdmin(admin.ModelAdmin):
+class KpiPointAdmin(ReadOnlyAdmin):
     list_display = ("kpi", "start", "value", "n", "status", "revisions", "computed_at")
     list_filter = ("status",)
 
 
 @admin.register(KpiAlert)
-class KpiAlertAdmin(admin.ModelAdmin):
+class KpiAlertAdmin(ReadOnlyAdmin):
     list_display = ("kpi", "severity", "state", "occurrences", "first_seen", "last_seen")
     list_filter = ("state", "severity")
 
 
 @admin.register(KpiAlertAction)
-class KpiAlertActionAdmin(admin.ModelAdmin):
+class KpiAlertActionAdmin(ReadOnlyAdmin):
     list_display = ("alert", "action", "actor", "created_at")
 
 
-admin.site.register(KpiNotification, ReadOnlyAdmin)  # written by the alerting task only
+admin.site.register(KpiNotification, ReadOnlyAdmin)

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from apps.accounts.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from apps.libraries.models import (
     Advisory,
     AffectedPackage,
@@ -10,43 +11,39 @@ from apps.libraries.models import (
     PatchRequest,
     PipAuditReport,
 )
-from apps.serving.admin import ReadOnlyAdmin
+
+# Advisories are imported, findings derived by scans, rules and exceptions kept on the IT library
+# page, patches requested and approved there: all by services that check and audit. Shown only.
 
 
 @admin.register(Advisory)
-class AdvisoryAdmin(admin.ModelAdmin):
+class AdvisoryAdmin(ReadOnlyAdmin):
     list_display = ("osv_id", "severity", "cvss_score", "modified")
     list_filter = ("severity",)
     search_fields = ("osv_id", "aliases", "summary", "affected__name")
 
 
 @admin.register(ImportRun)
-class ImportRunAdmin(admin.ModelAdmin):
+class ImportRunAdmin(ReadOnlyAdmin):
     list_display = ("id", "source", "status", "created", "updated", "unchanged", "withdrawn", "skipped")
 
 
 @admin.register(LibraryFinding)
-class LibraryFindingAdmin(admin.ModelAdmin):
+class LibraryFindingAdmin(ReadOnlyAdmin):
     list_display = ("package", "installed_version", "osv_id", "severity", "status", "version", "report")
     list_filter = ("status", "severity", "kind", "source")
     search_fields = ("package", "osv_id")
 
 
-class LibraryExceptionInline(admin.TabularInline):
+class LibraryExceptionInline(ReadOnlyInline):
     model = LibraryException
-    extra = 0
 
 
 @admin.register(LibraryRule)
-class LibraryRuleAdmin(admin.ModelAdmin):
+class LibraryRuleAdmin(ReadOnlyAdmin):
     list_display = ("package", "rule", "minimum_version", "updated_at")
     inlines = [LibraryExceptionInline]
 
 
-admin.site.register(PipAuditReport)
-admin.site.register(PatchRequest)
-
-
-# Derived by scans and kept by the library page's services (which audit their changes): shown only.
-for _model in (AffectedPackage, LibraryException):
+for _model in (PipAuditReport, PatchRequest, AffectedPackage, LibraryException):
     admin.site.register(_model, ReadOnlyAdmin)

@@ -1,12 +1,21 @@
 from django.contrib import admin
 
+from apps.accounts.admin_base import AuditedAdmin, ReadOnlyAdmin
 from apps.packaging.models import PackageBuild, PackagingPolicy
 
 
 @admin.register(PackagingPolicy)
-class PackagingPolicyAdmin(admin.ModelAdmin):
+class PackagingPolicyAdmin(AuditedAdmin):
+    """What the sandbox trusts and allows: IT edits it here; every change is audited. One row."""
+
     list_display = ("__str__", "latency_budget_ms_per_row", "sandbox_memory_mb", "sandbox_timeout_seconds")
     readonly_fields = ("updated_by", "updated_at")
+
+    def has_add_permission(self, request):
+        return False  # the one row is made on first use (PackagingPolicy.current)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def save_model(self, request, obj, form, change):
         obj.updated_by = request.user
@@ -14,7 +23,8 @@ class PackagingPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(PackageBuild)
-class PackageBuildAdmin(admin.ModelAdmin):
+class PackageBuildAdmin(ReadOnlyAdmin):
+    """Built, failed and overridden through the packaging services; shown only."""
+
     list_display = ("version", "status", "validation_passed", "archive_sha256", "created_at")
     list_filter = ("status", "validation_passed")
-    readonly_fields = [f.name for f in PackageBuild._meta.fields]

@@ -30,14 +30,10 @@ def model_list_for_user(user):
 def version_audit_events(version: ModelVersion, limit: int = 50):
     """Events of the version and of its package builds."""
     build_ids = list(version.packages.values_list("id", flat=True))
-    return (
-        AuditEvent.objects.filter(
-            Q(object_type="modelversion", object_id=version.pk)
-            | Q(object_type="packagebuild", object_id__in=build_ids)
-        )
-        .select_related("actor")
-        .order_by("-created_at", "-id")[:limit]
-    )
+    return AuditEvent.objects.filter(
+        Q(object_type="modelversion", object_id=version.pk)
+        | Q(object_type="packagebuild", object_id__in=build_ids)
+    ).order_by("-created_at", "-id")[:limit]
 
 
 def model_audit_events(model: RegisteredModel, limit: int = 50):
@@ -46,15 +42,11 @@ def model_audit_events(model: RegisteredModel, limit: int = 50):
     version_ids = list(model.versions.values_list("id", flat=True))
     build_ids = list(PackageBuild.objects.filter(version_id__in=version_ids).values_list("id", flat=True))
 
-    return (
-        AuditEvent.objects.filter(
-            Q(object_type="registeredmodel", object_id=model.pk)
-            | Q(object_type="modelversion", object_id__in=version_ids)
-            | Q(object_type="packagebuild", object_id__in=build_ids)
-        )
-        .select_related("actor")
-        .order_by("-created_at", "-id")[:limit]
-    )
+    return AuditEvent.objects.filter(
+        Q(object_type="registeredmodel", object_id=model.pk)
+        | Q(object_type="modelversion", object_id__in=version_ids)
+        | Q(object_type="packagebuild", object_id__in=build_ids)
+    ).order_by("-created_at", "-id")[:limit]
 
 
 def latest_job_for_version(version: ModelVersion) -> Job | None:

@@ -1,19 +1,9 @@
 from django.contrib import admin
 
+from apps.accounts.admin_base import ReadOnlyAdmin
 from apps.serving.models import BatchChunk, BatchJob, Outcome, Prediction, RejectedRequest
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """The log is written by ingestion only; the admin looks, it never edits."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+# The log is written by ingestion only; the admin looks, it never edits.
 
 
 @admin.register(Prediction)

@@ -216,7 +216,9 @@ class StageChangeSerializer(serializers.Serializer):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor = serializers.SerializerMethodField(
+        help_text="the actor's username when they acted; null for the system"
+    )
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
 
     class Meta:
@@ -232,3 +234,6 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "team",
             "details",
         ]
+
+    def get_actor(self, event) -> str | None:
+        return event.actor_name or None

@@ -211,4 +211,4 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = AuditEventFilter
 
     def get_queryset(self):
-        return access.audit_events_visible_to(self.request.user).select_related("actor", "team")
+        return access.audit_events_visible_to(self.request.user).select_related("team")
