@@ -1,3 +1,5 @@
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
@@ -63,3 +65,26 @@ class UserAdmin(AuditedAdmin, DjangoUserAdmin):
                 "and keeps its history.",
             )
         return deleted, counts, perms_needed, protected
+
+
+# django-axes' sign-in records. Deleting an access attempt lifts that lockout (as `axes_reset`
+# does), so it stays possible and is audited; its logs are only read.
+
+for _model in (AccessAttempt, AccessLog, AccessFailureLog):
+    admin.site.unregister(_model)
+
+
+@admin.register(AccessAttempt)
+class LockoutAdmin(AuditedAdmin, AccessAttemptAdmin):
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessLog)
+class SignInLogAdmin(ReadOnlyAdmin, AccessLogAdmin):
+    pass
+
+
+@admin.register(AccessFailureLog)
+class SignInFailureLogAdmin(ReadOnlyAdmin, AccessFailureLogAdmin):
+    pass
