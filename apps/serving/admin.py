@@ -35,7 +35,7 @@ class RejectedRequestAdmin(ReadOnlyAdmin):
 
 @admin.register(Outcome)
 class OutcomeAdmin(ReadOnlyAdmin):
-    list_display = ("observed_at", "endpoint", "request_id", "row", "business_key")
+    list_display = ("observed_at", "endpoint", "environment", "request_id", "row", "business_key")
     search_fields = ("request_id", "business_key", "endpoint")
 
 

@@ -74,8 +74,10 @@ def test_register_deploy_predict_log_canary_promote_rollback(
     assert _stored_rows(request_ids) == 6  # draining again adds nothing
 
     outcome = {"request_id": answer["request_id"], "row": 0, "value": "good"}
-    sent = dana.send_outcomes("served-risk", [outcome])
-    assert sent["accepted"] == 1 and sent["unknown_count"] == 0
+    sent = dana.send_outcomes("served-risk", [outcome], "staging")
+    assert sent == {"accepted": 1, "overwritten": 0, "unknown": [], "unknown_count": 0}
+    again = dana.send_outcomes("served-risk", [{**outcome, "value": "bad"}], "staging")
+    assert again["accepted"] == 1 and again["overwritten"] == 1  # one row, the earlier value audited
 
     # Production: approval by IT, then a canary of version 2 that the service starts to route to.
     asked = dana.deploy("served", 1, endpoint="served-risk", environment="production")
