@@ -49,7 +49,7 @@ def _stored_rows(request_ids: list[str]) -> int:
 
 
 def test_register_deploy_predict_log_canary_promote_rollback(
-    scientist, credit_sample, celery_worker, inference_service, monkeypatch
+    scientist, credit_sample, celery_worker, inference_service, monkeypatch, tmp_path
 ):
     monkeypatch.setenv("MODELYARD_INFERENCE_URL", inference_service)
     dana = Client(url=scientist.url, token=scientist.token)
@@ -106,6 +106,18 @@ def test_register_deploy_predict_log_canary_promote_rollback(
     )
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["version"] == 1
+
+    # Outcomes from the CLI name the environment; production is the default, as for predictions.
+    csv_path = tmp_path / "outcomes.csv"
+    csv_path.write_text(f"request_id,row,value\n{answer['request_id']},1,bad\nnobody,0,good\n")
+    sent = CliRunner().invoke(
+        cli, ["outcomes", "send", str(csv_path), "--endpoint", "served-risk", "--environment", "staging"]
+    )
+    assert sent.exit_code == 0, sent.output
+    assert "accepted 1; unknown ids 1" in sent.output and "unknown: nobody" in sent.output
+    in_production = CliRunner().invoke(cli, ["outcomes", "send", str(csv_path), "--endpoint", "served-risk"])
+    assert in_production.exit_code == 0, in_production.output
+    assert "accepted 0; unknown ids 2" in in_production.output  # staging's request ids are not production's
 
 
 def _try_predict(client: Client, records, environment):
