@@ -130,6 +130,24 @@ def endpoints_visible_to(user) -> QuerySet:
     return qs.filter(Q(team__members=user) | Q(deployments__version__model__business_owner=user)).distinct()
 
 
+def can_write_outcomes(user) -> bool:
+    """Ground truth is written by data scientists (for their teams' endpoints) and IT; business
+    owners read it through KPIs and monitoring, sponsors included."""
+    return has_role(user, Role.DATA_SCIENTIST, Role.IT_OPERATOR, Role.ADMIN)
+
+
+def outcome_endpoints_for(user) -> QuerySet:
+    """Endpoints the user may send outcomes for: every one for IT and admins, their teams' own for
+    data scientists, none for anyone else."""
+    from apps.deployments.models import Endpoint
+
+    if sees_every_model(user):
+        return Endpoint.objects.all()
+    if not can_write_outcomes(user):
+        return Endpoint.objects.none()
+    return Endpoint.objects.filter(team__in=team_ids_of(user))
+
+
 def deployments_visible_to(user) -> QuerySet:
     from apps.deployments.models import Deployment
 

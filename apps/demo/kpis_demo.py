@@ -141,6 +141,7 @@ def seed_canary(users: dict, primary, version, *, end: datetime, rng: np.random.
                 outcomes.append(
                     {
                         "endpoint": endpoint.name,
+                        "environment": endpoint.environment.name,
                         "request_id": request_id,
                         "row": 0,
                         "value": frame["Status"][r],

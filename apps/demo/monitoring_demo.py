@@ -147,14 +147,20 @@ def _send_outcomes(user, frame, records, plan, now) -> int:
     from apps.serving.outcomes import outcomes_submit
 
     labelled = [
-        {"endpoint": rec["endpoint"], "request_id": rec["request_id"], "row": 0, "value": frame["Status"][r]}
+        {
+            "endpoint": rec["endpoint"],
+            "environment": rec["environment"],
+            "request_id": rec["request_id"],
+            "row": 0,
+            "value": frame["Status"][r],
+        }
         for rec, (ts, r) in zip(records, plan, strict=True)
         if ts < now - LABEL_DELAY
     ]
-    accepted, unknown = outcomes_submit(user=user, records=labelled)
-    if unknown:
-        log.warning("monitoring demo: %d outcomes found no prediction", len(unknown))
-    return accepted
+    answer = outcomes_submit(user=user, records=labelled)
+    if answer.unknown:
+        log.warning("monitoring demo: %d outcomes found no prediction", len(answer.unknown))
+    return answer.accepted
 
 
 def _run_checks(monitor, now: datetime) -> tuple[list, list]:

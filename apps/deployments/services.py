@@ -65,7 +65,10 @@ def _endpoint_for(*, user, version: ModelVersion, name: str, environment: Enviro
             environment=environment, name=name, team=version.model.team, created_by=user
         )
     if endpoint.team_id != version.model.team_id:
-        raise ValidationError({"endpoint": f"'{name}' in {environment} belongs to another team"})
+        # Names are unique per environment; whose it is stays unsaid (another team's or not).
+        raise ValidationError(
+            {"endpoint": f"the endpoint name '{name}' is not available in {environment}; choose another"}
+        )
     return endpoint
 
 

@@ -39,6 +39,7 @@ def overview(request):
             "pending": deployments.filter(status=Deployment.Status.PENDING_APPROVAL),
             "history": deployments[:50],
             "is_it": access.has_role(request.user, Role.IT_OPERATOR, Role.ADMIN),
+            "outcome_endpoints": access.outcome_endpoints_for(request.user).select_related("environment"),
         },
     )
 
@@ -108,27 +109,33 @@ def endpoint_action(request, pk: int, action: str):
 @login_required
 @require_POST
 def outcomes_upload(request):
-    """A CSV of outcomes (request_id[,row],value or business_key,value) for one endpoint."""
+    """A CSV of outcomes (request_id[,row],value or business_key,value) for one endpoint in one
+    environment. Business owners may not write outcomes: 403."""
+    if not access.can_write_outcomes(request.user):
+        raise PermissionDenied("outcomes are written by the model's team and IT operators")
     upload = request.FILES.get("file")
 
     def submit():
         if upload is None:
             raise ValidationError({"file": "choose a CSV file"})
-        accepted, unknown = outcomes_submit(
+        answer = outcomes_submit(
             user=request.user,
             records=outcomes_from_csv(upload.read()),
             endpoint=request.POST.get("endpoint") or None,
+            environment=request.POST.get("environment") or None,
             key_field=request.POST.get("key_field") or None,
         )
+        unknown = answer.unknown
         shown = ", ".join(unknown[:5]) + (" …" if len(unknown) > 5 else "")
         messages.success(
             request,
-            f"{accepted} outcomes stored."
+            f"{answer.accepted} outcomes stored"
+            + (f" ({answer.overwritten} replaced an earlier value)." if answer.overwritten else ".")
             + (f" {len(unknown)} matched no logged prediction: {shown}" if unknown else ""),
         )
 
     try:
         submit()
-    except (ValidationError, PermissionDenied) as exc:
+    except ValidationError as exc:
         messages.error(request, error_text(exc))
     return redirect("deployments:overview")

@@ -121,6 +121,8 @@ class KpiForm(forms.Form):
                 field = path
             elif path.startswith("segments"):
                 field = "segments"
+            elif path.startswith("deployment_ids"):
+                field = "endpoint"
             elif path.startswith("params.by_outcome"):
                 field = "by_outcome"
             else:

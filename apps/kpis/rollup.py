@@ -11,7 +11,11 @@ nothing to divide by, is recorded on the KPI or the point with the reason: never
 
 Like monitoring's cursors, a watermark only passes rows received ``settle`` seconds ago: a row whose
 transaction commits late, with a smaller id, is still found next time. Rows newer than that are
-rolled up now too, and again next time (harmless: windows are recomputed whole)."""
+rolled up now too, and again next time (harmless: windows are recomputed whole).
+
+A KPI reads only what its own model's deployments logged on its endpoint (``own_deployments``),
+whatever endpoint its definition names: the roll-up, the impact and the page all start from
+``scoped_predictions``, so no definition reads another team's predictions or outcomes."""
 
 import logging
 import os
@@ -19,15 +23,17 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, JSONField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, JSONField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
+from apps.deployments.models import Deployment
 from apps.kpis.compute import Tally, passes_segments, point_result, tally_row
 from apps.kpis.definitions import CompiledKpi, DefinitionError
 from apps.kpis.expressions import Row
 from apps.kpis.models import KpiDefinition, KpiPoint
 from apps.serving.models import Outcome, Prediction
+from apps.serving.selectors import outcome_of_prediction
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +55,30 @@ def window_bounds(kpi: KpiDefinition, moment: datetime) -> tuple[datetime, datet
     return day, day + timedelta(days=1)
 
 
+def own_deployments(kpi: KpiDefinition) -> QuerySet:
+    """The deployments whose predictions a KPI may count: its own model's, on its endpoint and
+    environment, owned by the model's team. A definition naming another team's endpoint (stored
+    before the service checked, or edited behind its back) reads nothing of it."""
+    return Deployment.objects.filter(
+        version__model_id=kpi.model_id,
+        endpoint__name=kpi.endpoint,
+        endpoint__environment__name=kpi.environment,
+        endpoint__team_id=F("version__model__team_id"),
+    )
+
+
 def scoped_predictions(kpi: KpiDefinition) -> QuerySet:
-    """The predictions a KPI counts: its endpoint and environment, the chosen deployments or else
-    every primary and canary (not shadows, not batch jobs)."""
-    qs = Prediction.objects.filter(endpoint=kpi.endpoint, environment=kpi.environment, batch=False)
+    """The predictions a KPI counts: its own deployments' (see own_deployments) on its endpoint
+    and environment, the chosen ones or else every primary and canary (not shadows, not batch jobs)."""
+    qs = Prediction.objects.filter(
+        endpoint=kpi.endpoint,
+        environment=kpi.environment,
+        batch=False,
+        deployment_id__in=own_deployments(kpi).values("pk"),
+    )
     if kpi.deployment_ids:
         return qs.filter(deployment_id__in=kpi.deployment_ids)
     return qs.filter(role__in=ANSWERING_ROLES)
-
-
-def _matching_outcomes():
-    """Outcomes of the outer prediction: same endpoint and request, its row or the whole request."""
-    return Outcome.objects.filter(endpoint=OuterRef("endpoint"), request_id=OuterRef("request_id")).filter(
-        Q(row=OuterRef("row")) | Q(row__isnull=True)
-    )
 
 
 def _score(probabilities) -> float | None:
@@ -78,9 +94,9 @@ def stream_rows(kpi: KpiDefinition, qs: QuerySet, *, with_outcome: bool) -> Iter
     """(Row, {ts, deployment_id, role}) for every prediction of ``qs``, read in chunks."""
     fields = ["inputs", "prediction", "probabilities", "ts", "deployment_id", "role"]
     if with_outcome:
-        matches = _matching_outcomes()
+        matches = outcome_of_prediction()
         qs = qs.annotate(
-            outcome=Subquery(matches.order_by("row").values("value")[:1], output_field=JSONField()),
+            outcome=Subquery(matches.values("value")[:1], output_field=JSONField()),
             has_outcome=Exists(matches),
         )
         fields += ["outcome", "has_outcome"]
@@ -166,10 +182,10 @@ def touched_windows(kpi: KpiDefinition, *, settle: float) -> tuple[set[datetime]
         id__gt=kpi.prediction_watermark, received_at__lte=settled
     ).aggregate(m=Max("id"))["m"]
 
-    new_outcomes = Outcome.objects.filter(endpoint=kpi.endpoint, request_id__isnull=False)
+    new_outcomes = Outcome.objects.filter(endpoint=kpi.endpoint, environment=kpi.environment)
     revised = Q(id__gt=kpi.outcome_watermark)
-    if kpi.last_rollup_at is not None:  # an outcome sent again keeps its id; its time moves
-        revised |= Q(observed_at__gte=kpi.last_rollup_at - OUTCOME_REVISION_OVERLAP)
+    if kpi.last_rollup_at is not None:  # an outcome sent again keeps its id; its received_at moves
+        revised |= Q(received_at__gte=kpi.last_rollup_at - OUTCOME_REVISION_OVERLAP)
     request_ids = sorted(set(new_outcomes.filter(revised).values_list("request_id", flat=True)))
     for chunk in _chunks(request_ids):
         windows |= _windows_of(kpi, scoped_predictions(kpi).filter(request_id__in=chunk))
@@ -184,24 +200,37 @@ def touched_windows(kpi: KpiDefinition, *, settle: float) -> tuple[set[datetime]
 
 
 def unmatched_outcomes(kpi: KpiDefinition) -> int:
-    """Outcomes sent for the endpoint that match no logged prediction (an unknown request id, or a
-    row the request never had): they cannot count, and the KPI says how many there are."""
-    outcomes = Outcome.objects.filter(endpoint=kpi.endpoint, request_id__isnull=False)
-    same_request = Prediction.objects.filter(endpoint=OuterRef("endpoint"), request_id=OuterRef("request_id"))
-    whole_requests = outcomes.filter(row__isnull=True).exclude(Exists(same_request))
-    rows = outcomes.filter(row__isnull=False).exclude(Exists(same_request.filter(row=OuterRef("row"))))
-    return whole_requests.count() + rows.count()
+    """Outcomes sent for the endpoint in the KPI's environment that match no logged prediction (a
+    pruned prediction's, or a row the request never had): they cannot count, and the KPI says how
+    many there are. Counted only on an endpoint where the KPI's own model is deployed."""
+    if not own_deployments(kpi).exists():
+        return 0
+    logged = Prediction.objects.filter(
+        endpoint=OuterRef("endpoint"),
+        environment=OuterRef("environment"),
+        request_id=OuterRef("request_id"),
+        row=OuterRef("row"),
+    )
+    outcomes = Outcome.objects.filter(endpoint=kpi.endpoint, environment=kpi.environment)
+    return outcomes.exclude(Exists(logged)).count()
 
 
 def kpi_rollup(*, kpi: KpiDefinition, settle: float | None = None) -> list[KpiPoint]:
     """Recompute the windows of ``kpi`` touched since its watermarks; the points written. A KPI whose
-    definition no longer compiles gets its ``problem`` set and no points."""
+    definition no longer compiles, or whose model has no deployment on its endpoint, gets its
+    ``problem`` set and no points."""
     settle = settle_seconds() if settle is None else settle
     started = timezone.now()
     try:
         compiled = compile_kpi_of(kpi)
     except DefinitionError as exc:
         KpiDefinition.objects.filter(pk=kpi.pk).update(problem=f"cannot be computed: {exc}")
+        return []
+    if not own_deployments(kpi).exists():  # e.g. a definition naming another team's endpoint
+        KpiDefinition.objects.filter(pk=kpi.pk).update(
+            problem=f"nothing to count: {kpi.model.name} has no deployment on an endpoint named "
+            f"'{kpi.endpoint}' in {kpi.environment}"
+        )
         return []
     windows, prediction_mark, outcome_mark = touched_windows(kpi, settle=settle)
     points = [point_recompute(kpi, compiled, start) for start in sorted(windows)]

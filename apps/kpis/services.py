@@ -2,7 +2,8 @@
 
 A definition is checked against the model it belongs to: ``inputs.<field>`` must be a field of one
 of the model's versions' input schemas, ``score`` needs a model that gives probabilities, the
-endpoint must exist in the environment, and chosen deployments must be this model's on it. Every
+endpoint must have a deployment of this model in the environment, and chosen deployments must be
+this model's on it (apps/kpis/rollup.py reads nothing else, whatever a stored definition says). Every
 problem is a ValidationError keyed by the field's path (``params.condition``, ``segments[0]``…)."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,9 +11,9 @@ from django.db import transaction
 
 from apps.accounts import access
 from apps.accounts.roles import Role
-from apps.deployments.models import Deployment, Endpoint
 from apps.kpis.definitions import CompiledKpi, DefinitionError, check_fields, compile_kpi
 from apps.kpis.models import KpiDefinition
+from apps.kpis.rollup import own_deployments
 from apps.registry.audit import audit_record
 
 EDITABLE = (
@@ -54,27 +55,26 @@ def compiled(kpi: KpiDefinition) -> CompiledKpi:
 
 
 def _check_scope(kpi: KpiDefinition, errors: dict) -> None:
-    if not Endpoint.objects.filter(name=kpi.endpoint, environment__name=kpi.environment).exists():
-        errors["endpoint"] = f"there is no endpoint '{kpi.endpoint}' in {kpi.environment}"
+    """The endpoint must serve this model (a deployment of it, in the model's team); chosen
+    deployments must be among those. The same words whether a name or an id does not exist or is
+    another team's, so a refusal never confirms what another team has."""
+    own = set(own_deployments(kpi).values_list("pk", flat=True))
+    if not own:
+        errors["endpoint"] = (
+            f"{kpi.model.name} has no deployment on an endpoint named '{kpi.endpoint}' in {kpi.environment}"
+        )
         return
     ids = kpi.deployment_ids
-    if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+    if not isinstance(ids, list):
         errors["deployment_ids"] = "must be a list of deployment ids (numbers)"
         return
-    mine = set(
-        Deployment.objects.filter(
-            pk__in=ids,
-            version__model=kpi.model,
-            endpoint__name=kpi.endpoint,
-            endpoint__environment__name=kpi.environment,
-        ).values_list("pk", flat=True)
-    )
-    others = [i for i in ids if i not in mine]
-    if others:
-        errors["deployment_ids"] = (
-            f"{', '.join(map(str, others))}: not deployments of {kpi.model.name} on "
-            f"{kpi.endpoint} ({kpi.environment})"
-        )
+    for i, value in enumerate(ids):
+        if not isinstance(value, int) or isinstance(value, bool):
+            errors[f"deployment_ids[{i}]"] = f"{value!r} is not a deployment id (a number)"
+        elif value not in own:
+            errors[f"deployment_ids[{i}]"] = (
+                f"{value}: not a deployment of {kpi.model.name} on {kpi.endpoint} ({kpi.environment})"
+            )
 
 
 def _check_target(kpi: KpiDefinition, errors: dict) -> None:

@@ -5,13 +5,14 @@ verdict on whether the reference calibration makes those estimates trustworthy."
 from datetime import datetime
 
 import numpy as np
-from django.db.models import Exists, JSONField, OuterRef, Q, Subquery
+from django.db.models import Exists, JSONField, Subquery
 
 from apps.monitoring import frames
 from apps.monitoring.models import ReferenceProfile
 from apps.monitoring.stats.cbpe import estimate_binary
 from apps.monitoring.stats.performance import classification_performance, regression_performance
-from apps.serving.models import Outcome, Prediction
+from apps.serving.models import Prediction
+from apps.serving.selectors import outcome_of_prediction
 
 # Realised metrics use at most this many labelled predictions of the window (the newest).
 MAX_LABELLED_ROWS = 50_000
@@ -23,14 +24,12 @@ def _metrics(metrics: dict) -> dict:
 
 def _labelled(deployment, start: datetime, end: datetime) -> list[tuple]:
     """(prediction, probabilities, outcome value) of the window's predictions that have an outcome,
-    joined by request id and row (or by request id alone when the outcome covers the request)."""
-    matches = Outcome.objects.filter(endpoint=OuterRef("endpoint"), request_id=OuterRef("request_id")).filter(
-        Q(row=OuterRef("row")) | Q(row__isnull=True)
-    )
+    joined on its endpoint, environment, request id and row."""
+    matches = outcome_of_prediction()
     rows = (
         Prediction.objects.filter(deployment_id=deployment.pk, ts__gte=start, ts__lt=end)
         .filter(Exists(matches))
-        .annotate(outcome=Subquery(matches.order_by("row").values("value")[:1], output_field=JSONField()))
+        .annotate(outcome=Subquery(matches.values("value")[:1], output_field=JSONField()))
         .order_by("-id")
         .values_list("prediction", "probabilities", "outcome")[:MAX_LABELLED_ROWS]
     )

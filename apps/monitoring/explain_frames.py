@@ -15,13 +15,14 @@ from datetime import datetime
 import pandas as pd
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db.models import JSONField, OuterRef, Q, Subquery
+from django.db.models import JSONField, Subquery
 
 from apps.monitoring import frames
 from apps.monitoring.references import SCORED_ROWS
 from apps.registry import datasets
 from apps.registry.models import ModelVersion
-from apps.serving.models import Outcome, Prediction
+from apps.serving.models import Prediction
+from apps.serving.selectors import outcome_of_prediction
 
 OUTCOME = "__outcome__"
 # Rows read from a window: the newest this many (a note says so when the window holds more).
@@ -44,13 +45,9 @@ def window_frame(*, deployment, start: datetime, end: datetime, max_rows: int = 
     total = predictions.count()
     if total == 0:
         raise FrameUnavailable(f"no predictions between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC")
-    matches = Outcome.objects.filter(endpoint=OuterRef("endpoint"), request_id=OuterRef("request_id")).filter(
-        Q(row=OuterRef("row")) | Q(row__isnull=True)
-    )
+    matches = outcome_of_prediction()
     rows = list(
-        predictions.annotate(
-            outcome=Subquery(matches.order_by("row").values("value")[:1], output_field=JSONField())
-        )
+        predictions.annotate(outcome=Subquery(matches.values("value")[:1], output_field=JSONField()))
         .order_by("-id")
         .values_list("inputs", "prediction", "probabilities", "outcome")[:max_rows]
     )

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from apps.accounts.admin_base import ReadOnlyAdmin
-from apps.serving.models import BatchChunk, BatchJob, Outcome, Prediction, RejectedRequest
+from apps.serving.models import BatchChunk, BatchJob, Outcome, OutcomeRevision, Prediction, RejectedRequest
 
 # The log is written by ingestion only; the admin looks, it never edits.
 
@@ -25,8 +25,16 @@ class RejectedRequestAdmin(ReadOnlyAdmin):
 
 @admin.register(Outcome)
 class OutcomeAdmin(ReadOnlyAdmin):
-    list_display = ("observed_at", "endpoint", "request_id", "row", "business_key")
+    list_display = ("observed_at", "endpoint", "environment", "request_id", "row", "business_key")
     search_fields = ("request_id", "business_key", "endpoint")
+
+
+@admin.register(OutcomeRevision)
+class OutcomeRevisionAdmin(ReadOnlyAdmin):
+    """Values replaced by a later upload; the audit event says who sent it and when."""
+
+    list_display = ("outcome", "value", "observed_at", "audit_event")
+    list_select_related = ("outcome", "audit_event__actor")
 
 
 @admin.register(BatchJob)

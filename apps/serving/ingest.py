@@ -1,4 +1,4 @@
-"""Moving the prediction log from its buffer into the database, and joining outcomes to it.
+"""Moving the prediction log from its buffer into the database (outcomes: apps/serving/outcomes.py).
 
 A prediction record (what the inference service appends, one per scored row)::
 
@@ -22,16 +22,11 @@ Inserts ignore rows already there (the unique keys), so a batch delivered twice 
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, transaction
-from django.db.models import TextField
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast
-from django.utils import timezone
 
 from apps.serving.logbuffer import dumps, record_time
-from apps.serving.models import Outcome, Prediction, RejectedRequest
+from apps.serving.models import Prediction, RejectedRequest
 from apps.sla.ingest import ingest_resource_records, ingest_sla_records
 
 log = logging.getLogger(__name__)
@@ -215,111 +210,3 @@ def drain(
     if inserted:
         log.info("prediction log: %d predictions stored in %.2fs", inserted, time.monotonic() - started)
     return inserted
-
-
-# --- Outcomes ---------------------------------------------------------------------------------
-
-
-def outcomes_ingest(records: list[dict], *, key_field: str | None = None) -> tuple[int, list[str]]:
-    """Store ground truth for logged predictions; (outcomes accepted, unknown ids).
-
-    Each record has ``endpoint`` and ``value`` (the label), optionally ``observed_at``, and
-    either ``request_id`` (with ``row`` when the request scored several rows) or
-    ``business_key``: the value the prediction's inputs hold under ``key_field`` (``a__b`` for a
-    nested field; compared as text), which joins to the latest such prediction. An id no
-    prediction has (or not yet: the log is ingested every few seconds) is reported back, not
-    stored. Sending an outcome again replaces its value. Empty strings count as missing (CSV)."""
-    for r in records:
-        if not r.get("endpoint") or "value" not in r:
-            raise ValueError("every outcome needs an endpoint and a value")
-        if _blank(r.get("request_id")) and _blank(r.get("business_key")):
-            raise ValueError("every outcome needs a request_id or a business_key")
-        try:
-            _optional_int(r.get("row"))
-            _observed_at(r)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"outcome for {r.get('request_id') or r.get('business_key')}: {error}") from None
-
-    by_request = [r for r in records if not _blank(r.get("request_id"))]
-    by_key = [r for r in records if _blank(r.get("request_id"))]
-    known = set()
-    for chunk in _chunks(by_request):
-        known |= set(
-            Prediction.objects.filter(
-                endpoint__in={r["endpoint"] for r in chunk},
-                request_id__in={str(r["request_id"]) for r in chunk},
-            ).values_list("endpoint", "request_id", "row")
-        )
-    known_requests = {(endpoint, request_id) for endpoint, request_id, _ in known}
-    matches = _match_business_keys(by_key, key_field) if by_key and key_field else {}
-
-    accepted, unknown = {}, []
-    for r in records:
-        endpoint, row = r["endpoint"], _optional_int(r.get("row"))
-        if not _blank(r.get("request_id")):
-            request_id = str(r["request_id"])
-            if (endpoint, request_id, row) in known or (
-                row is None and (endpoint, request_id) in known_requests
-            ):
-                accepted[(endpoint, request_id, row)] = r  # the last of duplicates wins
-            else:
-                unknown.append(request_id)
-        elif (match := matches.get((endpoint, str(r["business_key"])))) is not None:
-            accepted[(endpoint, *match)] = r
-        else:
-            unknown.append(str(r["business_key"]))
-    _store_outcomes(accepted)
-    return len(accepted), list(dict.fromkeys(unknown))
-
-
-def _blank(value) -> bool:
-    return value is None or value == ""
-
-
-def _observed_at(r: dict) -> datetime:
-    return timezone.now() if _blank(r.get("observed_at")) else record_time(r["observed_at"])
-
-
-def _chunks(items: list, size: int = 500):
-    """Bounded IN lists (SQLite limits a statement's parameters)."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _store_outcomes(accepted: dict) -> None:
-    """Insert new outcomes and overwrite known ones, a few statements per 500 (not two each)."""
-    with transaction.atomic():
-        for keys in _chunks(list(accepted)):
-            stored = {
-                (o.endpoint, o.request_id, o.row): o
-                for o in Outcome.objects.filter(
-                    endpoint__in={k[0] for k in keys}, request_id__in={k[1] for k in keys}
-                )
-            }
-            new, changed = [], []
-            for key in keys:
-                r = accepted[key]
-                outcome = stored.get(key) or Outcome(endpoint=key[0], request_id=key[1], row=key[2])
-                outcome.value = r["value"]
-                outcome.business_key = None if _blank(r.get("business_key")) else str(r["business_key"])
-                outcome.observed_at = _observed_at(r)
-                (changed if outcome.pk else new).append(outcome)
-            Outcome.objects.bulk_create(new)
-            Outcome.objects.bulk_update(changed, ["value", "business_key", "observed_at"])
-
-
-def _match_business_keys(records: list[dict], key_field: str) -> dict:
-    """(endpoint, business key) → (request_id, row) of the latest prediction whose inputs hold it."""
-    found = {}
-    for chunk in _chunks(records):
-        keyed = (
-            Prediction.objects.filter(endpoint__in={r["endpoint"] for r in chunk})
-            .annotate(business_key=Cast(KT(f"inputs__{key_field}"), TextField()))
-            .filter(business_key__in={str(r["business_key"]) for r in chunk})
-            .order_by("ts", "id")
-            .values_list("endpoint", "business_key", "request_id", "row")
-        )
-        found |= {
-            (endpoint, key): (request_id, row) for endpoint, key, request_id, row in keyed
-        }  # latest wins
-    return found

@@ -67,49 +67,49 @@ class RejectedRequest(models.Model):
 
 
 class Outcome(models.Model):
-    """The ground truth for a prediction, found later: joined by request id (and row, when the
-    request scored several), or by a business key the caller also sent among the inputs."""
+    """The ground truth for one logged prediction row: the request id and row it was logged under,
+    on one endpoint in one environment (the same request id elsewhere is another prediction).
+    Sent again, the value is replaced in place (the table's unique key makes the write an upsert)
+    and the value it replaced is kept as an OutcomeRevision. ``business_key`` is the key it was
+    matched by, when it was."""
 
     endpoint = models.CharField(max_length=200)
-    request_id = models.CharField(max_length=64, null=True, blank=True)
-    row = models.IntegerField(null=True, blank=True)
+    environment = models.CharField(max_length=50)
+    request_id = models.CharField(max_length=64)
+    row = models.IntegerField(default=0)
     business_key = models.CharField(max_length=200, null=True, blank=True)
     value = models.JSONField()
     observed_at = models.DateTimeField(db_default=Now())
-    received_at = models.DateTimeField(db_default=Now())
+    received_at = models.DateTimeField(db_default=Now(), help_text="when the current value arrived")
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(request_id__isnull=False) | models.Q(business_key__isnull=False),
-                name="serving_outcome_has_key",
-            ),
-            # NULLs are distinct in a unique index, so "the whole request" (no row) gets its own.
+            # One outcome per prediction row: never two conflicting labels for one prediction. Its
+            # index also serves the joins from predictions (endpoint, environment, request id, row).
             models.UniqueConstraint(
-                fields=["endpoint", "request_id", "row"],
-                condition=models.Q(request_id__isnull=False, row__isnull=False),
-                name="serving_outcome_once_per_row",
+                fields=["endpoint", "environment", "request_id", "row"],
+                name="serving_outcome_once_per_prediction_row",
             ),
-            models.UniqueConstraint(
-                fields=["endpoint", "request_id"],
-                condition=models.Q(request_id__isnull=False, row__isnull=True),
-                name="serving_outcome_once_per_request",
-            ),
-            models.UniqueConstraint(
-                fields=["endpoint", "business_key"],
-                condition=models.Q(request_id__isnull=True, business_key__isnull=False),
-                name="serving_outcome_once_per_key",
-            ),
-        ]
-        indexes = [
-            models.Index(fields=["endpoint", "business_key"], name="serving_outcome_key"),
-            # The monitoring join (request id, then row or the whole request): the unique indexes are
-            # partial, so neither serves "row = x OR row IS NULL".
-            models.Index(fields=["endpoint", "request_id"], name="serving_outcome_request"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.endpoint} outcome for {self.request_id or self.business_key}"
+        return f"{self.endpoint}/{self.environment} outcome for {self.request_id}#{self.row}"
+
+
+class OutcomeRevision(models.Model):
+    """An outcome's value as it was before an upload replaced it, linked to the audit event of
+    that upload (who sent it, when, how many rows): no label changes without a trace."""
+
+    outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="revisions")
+    value = models.JSONField()
+    observed_at = models.DateTimeField()
+    audit_event = models.ForeignKey("registry.AuditEvent", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["outcome", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} was {self.value!r} before audit event {self.audit_event_id}"
 
 
 class BatchJob(models.Model):

@@ -461,11 +461,18 @@ def outcomes():
 @outcomes.command("send")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--endpoint", required=True)
+@click.option("--environment", default="production", show_default=True)
 @click.option("--key-field", help="input field holding the business key, when the CSV has business_key")
-def outcomes_send(path, endpoint, key_field):
-    """Send a CSV of outcomes (request_id[,row],value or business_key,value)."""
-    answer = Client().send_outcomes(endpoint, path, key_field=key_field)
-    click.echo(f"accepted {answer['accepted']}; unknown ids {answer['unknown_count']}")
+def outcomes_send(path, endpoint, environment, key_field):
+    """Send a CSV of outcomes (request_id[,row],value or business_key,value); a row sent again
+    replaces its value."""
+    answer = Client().send_outcomes(endpoint, path, environment, key_field=key_field)
+    replaced = answer.get("overwritten", 0)
+    click.echo(
+        f"accepted {answer['accepted']}"
+        + (f" ({replaced} replaced an earlier value)" if replaced else "")
+        + f"; unknown ids {answer['unknown_count']}"
+    )
     for request_id in answer["unknown"][:20]:
         click.echo(f"  unknown: {request_id}")
 

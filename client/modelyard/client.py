@@ -189,23 +189,25 @@ class Client:
             f"endpoints/{self._endpoint_id(endpoint, environment)}/promote/", json={"reason": reason}
         )
 
-    def send_outcomes(self, endpoint: str, outcomes, *, key_field: str | None = None) -> dict:
-        """Ground truth for logged predictions: a list of {"request_id", "row"?, "value"} or
-        {"business_key", "value"} dicts, a DataFrame, or the path of a CSV file with those columns.
-        Answers how many were accepted and which ids are unknown."""
+    def send_outcomes(
+        self, endpoint: str, outcomes, environment: str = "production", *, key_field: str | None = None
+    ) -> dict:
+        """Ground truth for the predictions ``endpoint`` logged in ``environment``: a list of
+        {"request_id", "row"?, "value"} or {"business_key", "value"} dicts, a DataFrame, or the path
+        of a CSV file with those columns. Sending a row again replaces its value. Answers how many
+        rows were accepted (and how many of them replaced a different value) and which ids are unknown."""
+        fields = {
+            "endpoint": endpoint,
+            "environment": environment,
+            **({"key_field": key_field} if key_field else {}),
+        }
         if artifacts.is_path(outcomes):
             path = artifacts.existing_file(outcomes, "outcomes file")
             with open(path, "rb") as handle:
-                data = {"endpoint": endpoint, **({"key_field": key_field} if key_field else {})}
-                return self.http.post("outcomes/", data=data, files={"file": (path.name, handle)})
+                return self.http.post("outcomes/", data=fields, files={"file": (path.name, handle)})
         if artifacts.is_dataframe(outcomes):
             outcomes = json.loads(outcomes.to_json(orient="records"))
-        body = {
-            "endpoint": endpoint,
-            "outcomes": list(outcomes),
-            **({"key_field": key_field} if key_field else {}),
-        }
-        return self.http.post("outcomes/", json=body)
+        return self.http.post("outcomes/", json={**fields, "outcomes": list(outcomes)})
 
     # --- batch scoring ---------------------------------------------------------------------------
     def batch_score(

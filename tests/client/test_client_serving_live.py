@@ -49,7 +49,7 @@ def _stored_rows(request_ids: list[str]) -> int:
 
 
 def test_register_deploy_predict_log_canary_promote_rollback(
-    scientist, credit_sample, celery_worker, inference_service, monkeypatch
+    scientist, credit_sample, celery_worker, inference_service, monkeypatch, tmp_path
 ):
     monkeypatch.setenv("MODELYARD_INFERENCE_URL", inference_service)
     dana = Client(url=scientist.url, token=scientist.token)
@@ -74,8 +74,10 @@ def test_register_deploy_predict_log_canary_promote_rollback(
     assert _stored_rows(request_ids) == 6  # draining again adds nothing
 
     outcome = {"request_id": answer["request_id"], "row": 0, "value": "good"}
-    sent = dana.send_outcomes("served-risk", [outcome])
-    assert sent["accepted"] == 1 and sent["unknown_count"] == 0
+    sent = dana.send_outcomes("served-risk", [outcome], "staging")
+    assert sent == {"accepted": 1, "overwritten": 0, "unknown": [], "unknown_count": 0}
+    again = dana.send_outcomes("served-risk", [{**outcome, "value": "bad"}], "staging")
+    assert again["accepted"] == 1 and again["overwritten"] == 1  # one row, the earlier value audited
 
     # Production: approval by IT, then a canary of version 2 that the service starts to route to.
     asked = dana.deploy("served", 1, endpoint="served-risk", environment="production")
@@ -104,6 +106,18 @@ def test_register_deploy_predict_log_canary_promote_rollback(
     )
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["version"] == 1
+
+    # Outcomes from the CLI name the environment; production is the default, as for predictions.
+    csv_path = tmp_path / "outcomes.csv"
+    csv_path.write_text(f"request_id,row,value\n{answer['request_id']},1,bad\nnobody,0,good\n")
+    sent = CliRunner().invoke(
+        cli, ["outcomes", "send", str(csv_path), "--endpoint", "served-risk", "--environment", "staging"]
+    )
+    assert sent.exit_code == 0, sent.output
+    assert "accepted 1; unknown ids 1" in sent.output and "unknown: nobody" in sent.output
+    in_production = CliRunner().invoke(cli, ["outcomes", "send", str(csv_path), "--endpoint", "served-risk"])
+    assert in_production.exit_code == 0, in_production.output
+    assert "accepted 0; unknown ids 2" in in_production.output  # staging's request ids are not production's
 
 
 def _try_predict(client: Client, records, environment):

@@ -1,5 +1,6 @@
 """Outcomes (ground truth that arrives later): JSON or a CSV upload, joined by request id or by a
-business key. Unknown ids are reported back, never a crash and never silently dropped."""
+business key within one endpoint and environment of the caller's team. Unknown ids are reported
+back, never a crash and never silently dropped; business owners get 403."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -12,6 +13,9 @@ from apps.serving.outcomes import outcomes_from_csv, outcomes_submit
 
 class OutcomesSerializer(serializers.Serializer):
     endpoint = serializers.CharField(required=False, help_text="default endpoint for records without one")
+    environment = serializers.CharField(
+        required=False, help_text="default environment for records without one (production if not given)"
+    )
     outcomes = serializers.ListField(child=serializers.DictField(), required=False)
     file = serializers.FileField(required=False, help_text="CSV: request_id[,row] or business_key, value")
     key_field = serializers.CharField(required=False, help_text="input field that holds the business key")
@@ -25,10 +29,18 @@ def outcomes(request):
     data.is_valid(raise_exception=True)
     values = data.validated_data
     records = outcomes_from_csv(values["file"].read()) if values.get("file") else values.get("outcomes")
-    accepted, unknown = outcomes_submit(
+    answer = outcomes_submit(
         user=request.user,
         records=list(records or []),
         endpoint=values.get("endpoint"),
+        environment=values.get("environment"),
         key_field=values.get("key_field"),
     )
-    return Response({"accepted": accepted, "unknown": unknown[:1000], "unknown_count": len(unknown)})
+    return Response(
+        {
+            "accepted": answer.accepted,
+            "overwritten": answer.overwritten,
+            "unknown": answer.unknown[:1000],
+            "unknown_count": len(answer.unknown),
+        }
+    )

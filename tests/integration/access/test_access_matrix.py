@@ -145,11 +145,6 @@ def _against_a_missing_object(world, name, method, role, kind, answer: Answer, g
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="apps/deployments/services.py _endpoint_for answers \"'<name>' in staging belongs to another "
-    "team\", which confirms that another team's endpoint exists",
-)
 @pytest.mark.parametrize("via", ["api", "page"])
 def test_a_taken_endpoint_name_does_not_tell_whose_it_is(world, via):
     """Borealis deploys its own version to the name Aurora's endpoint holds. The refusal may say the

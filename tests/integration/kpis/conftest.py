@@ -132,7 +132,8 @@ def people(make_user):
 @pytest.fixture
 def world(people, credit_frame):
     """credit-default (Credit Risk, sponsored by bea) on credit-risk in production: v1 live from
-    DAY1 to DAY3, v2 from DAY3; and Customer Insights' churn model, not bea's."""
+    DAY1 to DAY3, v2 from DAY3; and Customer Insights' churn model, not bea's, live on its own
+    ``churn`` endpoint."""
     bea = people["bea"]
     bea.email = "bea@example.com"
     bea.save(update_fields=["email"])
@@ -147,9 +148,17 @@ def world(people, credit_frame):
     d2 = _deployment(v2, endpoint, DAY3)
     other_team = people["mark"].teams.get()
     churn = RegisteredModel.objects.create(team=other_team, name="churn", task_type="binary_classification")
-    _version(churn, 1, credit_frame)
-    Endpoint.objects.create(environment=production, name="churn", team=other_team)
-    return {"model": model, "endpoint": endpoint, "v1": d1, "v2": d2, "churn": churn, **people}
+    churn_endpoint = Endpoint.objects.create(environment=production, name="churn", team=other_team)
+    churn_live = _deployment(_version(churn, 1, credit_frame), churn_endpoint, DAY1 - timedelta(days=7))
+    return {
+        "model": model,
+        "endpoint": endpoint,
+        "v1": d1,
+        "v2": d2,
+        "churn": churn,
+        "churn_live": churn_live,
+        **people,
+    }
 
 
 APPROVAL = {"condition": 'prediction == "good"'}

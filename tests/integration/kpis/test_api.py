@@ -50,14 +50,15 @@ def test_data_scientist_and_sponsor_define_kpis_audited(world, api_for):
         ({"params": {"condition": "prediction = 'good'"}}, "params.condition", "cannot be read"),
         ({"params": {"value": "1"}}, "params", "value not used by a share KPI"),
         ({"segments": ["inputs.Hom == 'rent'"]}, "segments[0]", "'inputs.Hom'"),
-        ({"endpoint": "nowhere"}, "endpoint", "no endpoint 'nowhere' in production"),
+        ({"endpoint": "nowhere"}, "endpoint", "no deployment on an endpoint named 'nowhere' in production"),
         ({"band_low": 0.9, "band_high": 0.8}, "band_low", "above its high end"),
         (
             {"kind": "mean", "params": {"by_outcome": {"good": "__import__('os')"}}},
             "params.by_outcome.good",
             "only the functions",
         ),
-        ({"deployment_ids": [999999]}, "deployment_ids", "999999: not deployments of credit-default"),
+        ({"deployment_ids": [999999]}, "deployment_ids[0]", "999999: not a deployment of credit-default"),
+        ({"deployment_ids": "all"}, "deployment_ids", "must be a list of deployment ids"),
     ],
 )
 def test_bad_definitions_are_400_naming_the_field(world, api_for, extra, field, fragment):

@@ -18,8 +18,9 @@ from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition
 from apps.kpis.rollup import kpi_rollup
 from apps.kpis.services import kpi_create
 from apps.monitoring.models import Alert, AlertAction, CheckRun, Finding, Monitor, MonitorTemplate
-from apps.serving.ingest import ingest_batch, outcomes_ingest
+from apps.serving.ingest import ingest_batch
 from apps.serving.models import Outcome
+from apps.serving.outcomes import outcomes_submit
 from tests.integration.kpis.conftest import (
     APPROVAL,
     DAY1,
@@ -58,7 +59,7 @@ def three_days(world, scored):
     ingest_batch(
         records(day1, world["v1"], DAY1) + records(day2, world["v1"], DAY2) + records(day3, world["v2"], DAY3)
     )
-    outcomes_ingest(outcome_records(day1))
+    outcomes_submit(user=world["dana"], records=outcome_records(day1))
     return day1, day2, day3
 
 
@@ -143,8 +144,12 @@ def test_kpi_page_marks_the_deployment_the_alert_and_decisions_and_explains_the_
 def test_tiles_show_status_problems_and_unmatched_outcomes(world, three_days):
     approval = make_kpi(world, "Approval rate", "share", APPROVAL, band_low=0.9, band_high=1.0)
     nobody = make_kpi(world, "Castle owners", "share", APPROVAL, segments=['inputs.Home == "castle"'])
-    outcomes_ingest([{"endpoint": "credit-risk", "request_id": "ghost-1", "value": "bad"}])
-    Outcome.objects.create(endpoint="credit-risk", request_id="ghost-2", value="bad")
+    outcomes_submit(
+        user=world["dana"], records=[{"endpoint": "credit-risk", "request_id": "ghost-1", "value": "bad"}]
+    )
+    Outcome.objects.create(
+        endpoint="credit-risk", environment="production", request_id="ghost-2", value="bad"
+    )
     defaults = make_kpi(world, "Defaults among approved", "rate_among", DEFAULT_AMONG_APPROVED)
     for kpi in (approval, nobody, defaults):
         kpi_rollup(kpi=kpi, settle=0)

@@ -14,8 +14,9 @@ from apps.kpis.rollup import kpi_rollup
 from apps.kpis.selectors import kpi_summary
 from apps.kpis.services import kpi_create
 from apps.monitoring.models import NotificationDelivery
-from apps.serving.ingest import ingest_batch, outcomes_ingest
+from apps.serving.ingest import ingest_batch
 from apps.serving.models import Outcome
+from apps.serving.outcomes import OutcomesAnswer, outcomes_submit
 from tests.integration.kpis.conftest import (
     APPROVAL,
     DAY1,
@@ -42,8 +43,10 @@ def two_days(world, scored):
     """600 applications on DAY1 and 600 on DAY2 under v1; outcomes for all of DAY1, half of DAY2."""
     day1, day2 = with_ids(scored.iloc[:600]), with_ids(scored.iloc[600:1200])
     assert ingest_batch(records(day1, world["v1"], DAY1) + records(day2, world["v1"], DAY2)) == 1200
-    accepted, unknown = outcomes_ingest(outcome_records(day1) + outcome_records(day2.iloc[:300]))
-    assert (accepted, unknown) == (900, [])
+    answer = outcomes_submit(
+        user=world["dana"], records=outcome_records(day1) + outcome_records(day2.iloc[:300])
+    )
+    assert answer == OutcomesAnswer(accepted=900)
     return day1, day2
 
 
@@ -92,7 +95,9 @@ def test_late_outcomes_revise_the_point_and_reruns_change_nothing(world, two_day
     assert all(p.revisions == 0 for p in kpi.points.all())
     before = kpi.points.get(start=DAY2)
 
-    outcomes_ingest(outcome_records(day2.iloc[300:]))  # the rest of DAY2's outcomes, late
+    outcomes_submit(
+        user=world["dana"], records=outcome_records(day2.iloc[300:])
+    )  # the rest of DAY2's outcomes, late
     written = kpi_rollup(kpi=kpi, settle=0)
     assert DAY2 in [p.start for p in written]  # the window those predictions belong to
     after = kpi.points.get(start=DAY2)
@@ -168,13 +173,19 @@ def test_empty_subset_and_unknown_fields_are_shown_not_crashed(world, two_days):
 
 def test_outcomes_for_unknown_requests_are_counted_on_the_kpi(world, two_days):
     kpi = make_kpi(world, "Default rate among approved", "rate_among", DEFAULT_AMONG_APPROVED)
-    assert outcomes_ingest([{"endpoint": "credit-risk", "request_id": "ghost-1", "value": "bad"}]) == (
-        0,
-        ["ghost-1"],
+    ghost = [{"endpoint": "credit-risk", "request_id": "ghost-1", "value": "bad"}]
+    assert outcomes_submit(user=world["dana"], records=ghost) == OutcomesAnswer(
+        accepted=0, unknown=["ghost-1"]
     )
-    Outcome.objects.create(endpoint="credit-risk", request_id="ghost-2", value="bad")  # a pruned prediction's
     Outcome.objects.create(
-        endpoint="credit-risk", request_id=two_days[0]["request_id"].iloc[0], row=7, value="bad"
+        endpoint="credit-risk", environment="production", request_id="ghost-2", value="bad"
+    )  # a pruned prediction's
+    Outcome.objects.create(
+        endpoint="credit-risk",
+        environment="production",
+        request_id=two_days[0]["request_id"].iloc[0],
+        row=7,
+        value="bad",
     )
     kpi_rollup(kpi=kpi, settle=0)
     kpi.refresh_from_db()

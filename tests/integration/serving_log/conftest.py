@@ -32,14 +32,22 @@ def on_postgres() -> bool:
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def records(count: int, *, prefix: str = "req", start: int = 0, deployment_id: int = 1) -> list[dict]:
+def records(
+    count: int,
+    *,
+    prefix: str = "req",
+    start: int = 0,
+    deployment_id: int = 1,
+    endpoint: str = "credit",
+    environment: str = "production",
+) -> list[dict]:
     """Prediction records as the inference service logs them: one per row, 20 features."""
     return [
         {
             "request_id": f"{prefix}-{i}",
             "row": 0,
-            "endpoint": "credit",
-            "environment": "production",
+            "endpoint": endpoint,
+            "environment": environment,
             "deployment_id": deployment_id,
             "version_id": 3,
             "role": "primary",
@@ -52,3 +60,42 @@ def records(count: int, *, prefix: str = "req", start: int = 0, deployment_id: i
         }
         for i in range(start, start + count)
     ]
+
+
+def deployed(team, endpoint: str, environment: str = "production"):
+    """A live deployment of a new model of ``team`` on ``team``'s endpoint ``endpoint`` in
+    ``environment`` (created when missing): database rows only, what outcomes are matched through."""
+    from apps.deployments.models import Deployment, Endpoint, Environment
+    from apps.packaging.models import PackageBuild
+    from apps.registry.models import ModelVersion, RegisteredModel
+
+    env = Environment.objects.get(name=environment)
+    target, _ = Endpoint.objects.get_or_create(environment=env, name=endpoint, defaults={"team": team})
+    model = RegisteredModel.objects.create(
+        team=team, name=f"{endpoint}-{environment}-{uuid.uuid4().hex[:6]}", task_type="binary_classification"
+    )
+    version = ModelVersion.objects.create(
+        model=model,
+        number=1,
+        artifact="artifacts/model.joblib",
+        artifact_filename="model.joblib",
+        artifact_sha256=uuid.uuid4().hex * 2,
+        artifact_size=1000,
+        framework="sklearn",
+        format="joblib",
+        safe_format=False,
+        input_schema={"features": [{"name": "customer", "type": "categorical"}]},
+        output_schema={"outputs": [{"name": "prediction"}]},
+    )
+    package = PackageBuild.objects.create(
+        version=version, inputs_digest=uuid.uuid4().hex, status=PackageBuild.Status.SUCCEEDED
+    )
+    return Deployment.objects.create(
+        endpoint=target,
+        version=version,
+        package=package,
+        strategy="direct",
+        role="primary",
+        status=Deployment.Status.LIVE,
+        live_at=START,
+    )

@@ -1,12 +1,12 @@
 """ingest_batch and drain on the configured database: idempotent inserts, rejected requests kept
-without their values, unusable records skipped, and outcomes joined to their predictions."""
+without their values, unusable records skipped (outcomes: test_outcomes.py)."""
 
 import math
 
 import pytest
 
-from apps.serving.ingest import drain, ingest_batch, outcomes_ingest
-from apps.serving.models import Outcome, Prediction, RejectedRequest
+from apps.serving.ingest import drain, ingest_batch
+from apps.serving.models import Prediction, RejectedRequest
 from tests.integration.serving_log.conftest import START, records
 
 pytestmark = pytest.mark.django_db
@@ -65,40 +65,6 @@ def test_drain_moves_the_buffer_into_the_table_and_acknowledges(buffer):
     assert drain(buffer) == 0
 
 
-def test_outcomes_join_by_request_id_or_business_key():
-    ingest_batch(records(5))
-    accepted, unknown = outcomes_ingest(
-        [
-            {"endpoint": "credit", "request_id": "req-0", "value": 1},
-            {"endpoint": "credit", "request_id": "req-1", "row": 0, "value": 0},
-            {"endpoint": "credit", "request_id": "req-1", "row": 9, "value": 0},  # no such row
-            {"endpoint": "credit", "request_id": "nobody", "value": 1},
-            {"endpoint": "other", "request_id": "req-2", "value": 1},  # another endpoint's id
-        ]
-    )
-    assert (accepted, unknown) == (2, ["req-1", "nobody", "req-2"])
-
-    accepted, unknown = outcomes_ingest(
-        [
-            {"endpoint": "credit", "business_key": "c3", "value": 1, "observed_at": START.isoformat()},
-            {"endpoint": "credit", "business_key": "c99", "value": 1},
-        ],
-        key_field="customer",
-    )
-    assert (accepted, unknown) == (1, ["c99"])
-    joined = Outcome.objects.get(business_key="c3")
-    assert (joined.request_id, joined.row, joined.value, joined.observed_at) == ("req-3", 0, 1, START)
-
-    outcomes_ingest([{"endpoint": "credit", "request_id": "req-0", "value": 0}])  # a corrected label
-    assert Outcome.objects.get(request_id="req-0").value == 0
-    assert Outcome.objects.count() == 3
-
-
-def test_outcomes_without_a_key_are_refused():
-    with pytest.raises(ValueError):
-        outcomes_ingest([{"endpoint": "credit", "value": 1}])
-
-
 def test_the_task_drains_unless_a_drain_is_already_running(buffer):
     from django.core.cache import cache
 
@@ -113,23 +79,3 @@ def test_the_task_drains_unless_a_drain_is_already_running(buffer):
         cache.delete(lock_key(buffer))
     assert ingest_predictions() == 20
     assert buffer.pending() == 0 and Prediction.objects.count() == 20
-
-
-def test_outcomes_from_csv_cells_and_in_bulk():
-    ingest_batch(records(1200))
-    cells = [
-        {
-            "endpoint": "credit",
-            "request_id": f"req-{i}",
-            "row": "",
-            "business_key": "",
-            "value": "1",
-            "observed_at": "",
-        }
-        for i in range(1100)
-    ]
-    assert outcomes_ingest(cells) == (1100, [])
-    assert outcomes_ingest(cells[:600] + [{**cells[0], "request_id": "req-5000"}]) == (600, ["req-5000"])
-    assert Outcome.objects.count() == 1100 and Outcome.objects.filter(business_key=None).count() == 1100
-    with pytest.raises(ValueError, match="req-1"):
-        outcomes_ingest([{**cells[1], "row": "first"}])
