@@ -15,6 +15,8 @@ from apps.serving.inference.routes import Arm, Route, RouteTable
 from apps.serving.inference.shadows import ShadowRunner
 
 FEATURES = ["income", "age", "tenure"]
+METRICS_TOKEN = "unit-tests-metrics-token"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 SCHEMA = {
     "features": [
         {"name": "income", "type": "number", "nullable": False, "min": 0},
@@ -172,6 +174,7 @@ def serve():
         log = ListLog()
         options.setdefault("shadows", ShadowRunner(workers=0))
         options.setdefault("rng", random.Random(1234))
+        options.setdefault("metrics_token", METRICS_TOKEN)
         return make_app(table, log, **options), log
 
     return build
