@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from apps.serving.inference.app import make_app
+from apps.serving.inference.keys import hash_key
 from apps.serving.inference.routes import Arm, Route, RouteTable
 from apps.serving.inference.shadows import ShadowRunner
 
@@ -85,9 +86,17 @@ def arm(path: str, *, deployment_id=1, version_id=11, number=1, role="primary", 
     )
 
 
-def route(*arms, endpoint="credit", environment="production", allow_extra=False, sticky_key=None) -> Route:
+def route(
+    *arms, endpoint="credit", environment="production", allow_extra=False, sticky_key=None, keys=()
+) -> Route:
+    """A route; ``keys`` are the consumer keys it accepts (their hashes go in the route)."""
     return Route(
-        environment=environment, endpoint=endpoint, allow_extra=allow_extra, sticky_key=sticky_key, arms=arms
+        environment=environment,
+        endpoint=endpoint,
+        allow_extra=allow_extra,
+        sticky_key=sticky_key,
+        arms=arms,
+        key_hashes=frozenset(hash_key(key) for key in keys),
     )
 
 
