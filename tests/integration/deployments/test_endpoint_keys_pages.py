@@ -69,3 +69,17 @@ def test_other_teams_get_404_and_a_sponsor_403(endpoint, make_user, client):
     assert client.post(f"/endpoints/{endpoint.pk}/keys/{key.pk}/revoke/").status_code == 403
     key.refresh_from_db()
     assert key.revoked_at is None and EndpointKey.objects.count() == 1
+
+
+def test_the_demo_makes_fresh_traffic_keys_and_revokes_the_last_runs(endpoint):
+    from apps.demo.management.commands.demo import DEMO_KEY_NAME, _demo_traffic_keys
+    from apps.demo.traffic import headers_for
+
+    first = _demo_traffic_keys()
+    second = _demo_traffic_keys()
+    assert set(first) == set(second) == {"staging"} and first["staging"] != second["staging"]
+    keys = EndpointKey.objects.filter(endpoint=endpoint, name=DEMO_KEY_NAME).order_by("id")
+    assert [k.revoked_at is None for k in keys] == [False, True]
+    assert keys.last().key_hash == hash_key(second["staging"])
+    assert headers_for(second, "staging")["Authorization"] == f"Bearer {second['staging']}"
+    assert "Authorization" not in headers_for(second, "production")

@@ -12,10 +12,9 @@ import requests
 from django.contrib.auth import get_user_model
 
 from apps.accounts.roles import Role
-from apps.deployments.models import Deployment, EndpointKey
+from apps.deployments.models import Deployment
 from apps.deployments.services import deployment_request, deployment_rollout_run
 from apps.registry.models import AuditEvent
-from apps.serving.inference.keys import hash_key
 from apps.serving.ingest import drain
 from apps.serving.logbuffer import SpoolBuffer, open_buffer
 from apps.serving.models import Prediction
@@ -119,6 +118,9 @@ def test_keys_are_required_and_checked_per_endpoint_and_a_revoked_key_is_refused
 def test_the_team_and_it_manage_keys_other_teams_get_404_and_every_change_is_audited(
     endpoints, make_user, api_for
 ):
+    from apps.deployments.models import EndpointKey
+    from apps.serving.inference.keys import hash_key
+
     endpoint = endpoints["credit-risk"]
     dana = api_for(get_user_model().objects.get(username="dana"))
     created = dana.post(f"/api/v1/endpoints/{endpoint.pk}/keys/", {"name": "origination"})
