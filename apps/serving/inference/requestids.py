@@ -84,6 +84,8 @@ class SqliteRequestIds:
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None or self._pid != os.getpid():  # a forked child opens its own
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Created owner-only first: SQLite gives its -wal and -shm files the same mode.
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
             connection = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
@@ -91,7 +93,6 @@ class SqliteRequestIds:
                 "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires REAL NOT NULL)"
             )
             connection.execute("CREATE INDEX IF NOT EXISTS claims_expires ON claims (expires)")
-            os.chmod(self.path, 0o600)
             self._connection, self._pid = connection, os.getpid()
         return self._connection
 
