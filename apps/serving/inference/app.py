@@ -55,6 +55,7 @@ _NEEDS_KEY = (
     "(the endpoint's team or IT creates keys on the deployments page or with `modelyard keys create`)"
 )
 _BAD_KEY = "the consumer key is not valid for this endpoint"
+_CHALLENGE = ("WWW-Authenticate", 'Bearer realm="modelyard-inference"')
 
 
 def make_app(
@@ -91,7 +92,7 @@ def make_app(
         warm_models=warm_models,
         sla=sla,
         require_keys=require_keys,
-        request_ids=request_ids or MemoryRequestIds(),
+        request_ids=request_ids,
         metrics_token=metrics_token,
     )
 
@@ -155,7 +156,7 @@ class InferenceApp:
                 headers.append(("X-Request-ID", request_id))
                 status, body = self._predict(environ, match["endpoint"], request_id, chosen)
                 if status == 401:
-                    headers.append(("WWW-Authenticate", 'Bearer realm="modelyard-inference"'))
+                    headers.append(_CHALLENGE)
                 return _respond(start_response, status, body, headers)
             if path in ("/health", "/metrics") and method not in ("GET", "HEAD"):
                 return _respond(start_response, 405, {"detail": "use GET"}, headers + [("Allow", "GET")])
@@ -164,7 +165,8 @@ class InferenceApp:
             if path == "/metrics":
                 refused = self._refuse_scraper(environ)
                 if refused is not None:
-                    return _respond(start_response, *refused, headers)
+                    status, body = refused
+                    return _respond(start_response, status, body, headers + [_CHALLENGE] * (status == 401))
                 text, content_type = self.metrics.exposition()
                 return _respond(start_response, 200, text, headers, content_type=content_type)
             return _respond(start_response, 404, {"detail": "not found"}, headers)

@@ -133,7 +133,8 @@ def test_a_broken_request_id_store_refuses_rather_than_answers(models, serve):
 def test_metrics_need_the_scraper_token_and_are_off_without_one(models, serve):
     _, path = models["logreg"]
     app, _ = serve(route(arm(path)))
-    assert call(app, "/metrics", method="GET").status == 401
+    refused = call(app, "/metrics", method="GET")
+    assert refused.status == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
     assert call(app, "/metrics", method="GET", headers=bearer("not-it")).status == 401
     assert call(app, "/metrics", method="GET", headers=SCRAPER).status == 200
     off, _ = serve(route(arm(path)), metrics_token="")
