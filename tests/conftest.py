@@ -270,11 +270,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The /metrics scraper's token of every inference service the tests start.
+METRICS_TOKEN = "tests-metrics-scraper-token"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 @pytest.fixture
-def inference_service(django_db_setup, tmp_path_factory, monkeypatch):
-    """A real ``manage.py inference`` (2 workers) reading its routes from the test database and
-    logging to a prediction-log buffer of this test's own, which ``open_buffer()`` in the test then
-    opens too. Its URL; routes refresh every half second."""
+def start_inference_service(django_db_setup, tmp_path_factory, monkeypatch):
+    """start(**environment) → the URL of a real ``manage.py inference`` (2 workers) reading its routes
+    from the test database and logging to a prediction-log buffer of this test's own, which
+    ``open_buffer()`` in the test then opens too. Routes refresh every half second; /metrics answers
+    to SCRAPER. ``environment`` adds to (or, with None, removes from) the service's environment,
+    e.g. MODELYARD_INFERENCE_REQUIRE_KEYS="true", or REDIS_URL=None for the spool and SQLite."""
     import uuid
 
     import requests
@@ -282,36 +289,69 @@ def inference_service(django_db_setup, tmp_path_factory, monkeypatch):
 
     monkeypatch.setenv("MODELYARD_PREDICTION_LOG_PREFIX", f"modelyard-test-{uuid.uuid4().hex[:12]}:")
     monkeypatch.setenv("MODELYARD_SPOOL_DIR", str(tmp_path_factory.mktemp("spool")))
-    port = free_port()
-    output = tmp_path_factory.mktemp("inference") / "server.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "MODELYARD_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "manage.py", "inference", "--bind", f"127.0.0.1:{port}"]
-    command += ["--workers", "2", "--refresh-seconds", "0.5"]
-    with open(output, "w") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    started: list[subprocess.Popen] = []
 
-    def answering():
-        if proc.poll() is not None:
-            raise AssertionError(f"the inference service exited:\n{output.read_text()[-3000:]}")
-        try:
-            return requests.get(f"{url}/health", timeout=1).status_code == 200
-        except requests.RequestException:
-            return False
+    def start(**environment) -> str:
+        port = free_port()
+        output = tmp_path_factory.mktemp("inference") / "server.log"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "MODELYARD_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
+            "MODELYARD_METRICS_TOKEN": METRICS_TOKEN,
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        for name, value in environment.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        command = [sys.executable, "manage.py", "inference", "--bind", f"127.0.0.1:{port}"]
+        command += ["--workers", "2", "--refresh-seconds", "0.5"]
+        with open(output, "w") as out:
+            proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        started.append(proc)
+        url = f"http://127.0.0.1:{port}"
+
+        def answering():
+            if proc.poll() is not None:
+                raise AssertionError(f"the inference service exited:\n{output.read_text()[-3000:]}")
+            try:
+                return requests.get(f"{url}/health", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        wait_for(answering, timeout=60)
+        return url
 
     try:
-        wait_for(answering, timeout=60)
-        yield url
+        yield start
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        for proc in started:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        _forget_redis_keys(os.environ["MODELYARD_PREDICTION_LOG_PREFIX"])
+
+
+def _forget_redis_keys(prefix: str) -> None:
+    """The test's prediction-log stream and claimed request ids, left in Redis otherwise."""
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        for name in client.scan_iter(f"{prefix}*", count=1000):
+            client.delete(name)
+
+
+@pytest.fixture
+def inference_service(start_inference_service):
+    """The URL of a real inference service on the configured buffer (see start_inference_service);
+    consumer keys are checked when sent, as on the embedded default."""
+    return start_inference_service()

@@ -5,14 +5,17 @@ something to show within a minute of ``make demo`` starting.
 
 Waits until the inference service answers, then sends rows of ../shared/data/credit/credit_data.csv
 to production (about 70 %) and staging: mostly one row, some several, and a few deliberately bad
-payloads (a wrong type, a missing field, broken JSON) so the error charts are not flat. Plain
-Python and requests, no Django; runs until interrupted (the demo starts it as a child process).
+payloads (a wrong type, a missing field, broken JSON) so the error charts are not flat. Each
+environment's request carries that endpoint's consumer key, read from MODELYARD_DEMO_TRAFFIC_KEYS
+(JSON: environment → key; the demo creates them). Plain Python and requests, no Django; runs until
+interrupted (the demo starts it as a child process).
 """
 
 import argparse
 import contextlib
 import csv
 import json
+import os
 import random
 import signal
 import sys
@@ -22,6 +25,7 @@ from pathlib import Path
 import requests
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "credit" / "credit_data.csv"
+KEYS_VARIABLE = "MODELYARD_DEMO_TRAFFIC_KEYS"
 NUMERIC = ("Seniority", "Time", "Age", "Expenses", "Income", "Assets", "Debt", "Amount", "Price")
 
 
@@ -68,20 +72,29 @@ def wait_until_up(session: requests.Session, url: str) -> None:
         time.sleep(1)
 
 
-def run(url: str, rate: float, endpoint: str, seed: int | None = None) -> None:
+def headers_for(keys: dict[str, str], environment: str) -> dict[str, str]:
+    headers = {"Content-Type": "application/json"}
+    if keys.get(environment):
+        headers["Authorization"] = f"Bearer {keys[environment]}"
+    return headers
+
+
+def run(
+    url: str, rate: float, endpoint: str, seed: int | None = None, keys: dict[str, str] | None = None
+) -> None:
     rng = random.Random(seed)
     rows = load_rows()
+    keys = keys or {}
     session = requests.Session()
     wait_until_up(session, url)
     print(f"traffic: sending about {rate:g} requests/s to {endpoint} (production and staging)", flush=True)
-    headers = {"Content-Type": "application/json"}
     while True:
         environment = "production" if rng.random() < 0.7 else "staging"
         try:
             session.post(
                 f"{url}/v1/endpoints/{endpoint}/predict?environment={environment}",
                 data=payload(rows, rng),
-                headers=headers,
+                headers=headers_for(keys, environment),
                 timeout=10,
             )
         except requests.RequestException:
@@ -99,7 +112,7 @@ def main(argv=None) -> None:
         parser.error("--rate must be above 0")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches the whole demo, this child too
-        run(args.url, args.rate, args.endpoint)
+        run(args.url, args.rate, args.endpoint, keys=json.loads(os.environ.get(KEYS_VARIABLE) or "{}"))
 
 
 if __name__ == "__main__":

@@ -93,3 +93,33 @@ class Deployment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} → {self.endpoint} [{self.role}, {self.status}]"
+
+
+class EndpointKey(models.Model):
+    """A consumer key for one endpoint: what a caller of the inference service presents as
+    ``Authorization: Bearer <key>``. Only its SHA-256 is stored; the key is shown once, at creation.
+    Revoked keys are kept (revoked_at set) so the audit trail can name them."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.PROTECT, related_name="keys")
+    name = models.CharField(max_length=100, help_text="who or what uses the key, e.g. loan-origination")
+    prefix = models.CharField(max_length=12, help_text="the key's first characters, to recognise it")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["endpoint", "-created_at", "-id"]
+        indexes = [models.Index(fields=["endpoint", "revoked_at"], name="deploy_endpointkey_active")]
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…) for {self.endpoint}"

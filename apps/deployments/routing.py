@@ -5,12 +5,14 @@ from pathlib import Path
 from django.db import close_old_connections, connection
 
 from apps.deployments.models import Deployment
+from apps.deployments.selectors import active_key_hashes
 from apps.packaging.models import PackagingPolicy
 from apps.serving.inference.routes import Arm, Route
 
 
 def load_routes() -> list[Route]:
-    """Read from the database by each inference worker every few seconds: one query, no models loaded."""
+    """Read from the database by each inference worker every few seconds: two queries (the live
+    deployments, then their endpoints' consumer keys), no models loaded."""
     if not connection.in_atomic_block:
         close_old_connections()  # a long-lived process: drop connections the database has closed
     trusted = tuple(PackagingPolicy.current().skops_trusted_types)
@@ -23,6 +25,7 @@ def load_routes() -> list[Route]:
         key = (deployment.endpoint.environment.name, deployment.endpoint.name)
         grouped.setdefault(key, []).append(deployment)
         endpoints[key] = deployment.endpoint
+    key_hashes = active_key_hashes([endpoint.pk for endpoint in endpoints.values()])
     routes = []
     for key, deployments in grouped.items():
         endpoint = endpoints[key]
@@ -34,6 +37,7 @@ def load_routes() -> list[Route]:
                 allow_extra=endpoint.allow_extra_fields,
                 sticky_key=endpoint.sticky_key or None,
                 arms=arms,
+                key_hashes=key_hashes.get(endpoint.pk, frozenset()),
             )
         )
     return routes

@@ -14,13 +14,14 @@ from django.utils.text import slugify
 
 from apps.accounts import access
 from apps.accounts.roles import Role
-from apps.deployments.models import Deployment, Endpoint, Environment
+from apps.deployments.models import Deployment, Endpoint, EndpointKey, Environment
 from apps.jobs.services import job_enqueue
 from apps.packaging.bundle.archive import verify_archive
 from apps.packaging.models import PackageBuild
 from apps.packaging.services import production_blocker
 from apps.registry.audit import audit_record
 from apps.registry.models import ModelVersion
+from apps.serving.inference.keys import generate_key, hash_key
 
 LIVE = Deployment.Status.LIVE
 
@@ -348,6 +349,66 @@ def deployment_retire(*, user, deployment: Deployment, reason: str) -> Deploymen
         role=deployment.role,
     )
     return deployment
+
+
+def may_manage_keys(user, endpoint: Endpoint) -> bool:
+    """The endpoint's own team's data scientists and IT create, list and revoke its consumer keys."""
+    if access.has_role(user, Role.IT_OPERATOR, Role.ADMIN):
+        return True
+    return access.has_role(user, Role.DATA_SCIENTIST) and user.teams.filter(pk=endpoint.team_id).exists()
+
+
+@transaction.atomic
+def endpoint_key_create(*, user, endpoint: Endpoint, name: str) -> tuple[EndpointKey, str]:
+    """A new consumer key for ``endpoint``: (the stored row, the key). Only the key's hash is kept,
+    so this is the one time the key can be shown. The inference service accepts it from its next
+    route refresh (every 2 s)."""
+    if not may_manage_keys(user, endpoint):
+        raise PermissionDenied("only the endpoint's team or IT may create its keys")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "name the key after who uses it, e.g. loan-origination"})
+    if len(name) > 100:
+        raise ValidationError({"name": "at most 100 characters"})
+    key = generate_key()
+    row = EndpointKey.objects.create(
+        endpoint=endpoint, name=name, prefix=key[:10], key_hash=hash_key(key), created_by=user
+    )
+    audit_record(
+        actor=user,
+        action="endpoint_key.created",
+        obj=row,
+        team=endpoint.team,
+        endpoint=endpoint.name,
+        environment=endpoint.environment.name,
+        name=name,
+        prefix=row.prefix,
+    )
+    return row, key
+
+
+@transaction.atomic
+def endpoint_key_revoke(*, user, key: EndpointKey) -> EndpointKey:
+    """Revoke a consumer key: the inference service refuses it from its next route refresh."""
+    key = EndpointKey.objects.select_for_update().select_related("endpoint__environment").get(pk=key.pk)
+    endpoint = key.endpoint
+    if not may_manage_keys(user, endpoint):
+        raise PermissionDenied("only the endpoint's team or IT may revoke its keys")
+    if key.revoked_at is not None:
+        raise ValidationError({"key": f"key {key.prefix}… was already revoked"})
+    key.revoked_at, key.revoked_by = timezone.now(), user
+    key.save(update_fields=["revoked_at", "revoked_by"])
+    audit_record(
+        actor=user,
+        action="endpoint_key.revoked",
+        obj=key,
+        team=endpoint.team,
+        endpoint=endpoint.name,
+        environment=endpoint.environment.name,
+        name=key.name,
+        prefix=key.prefix,
+    )
+    return key
 
 
 def seed_environments() -> None:

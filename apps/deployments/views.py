@@ -1,11 +1,14 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import access
 from apps.accounts.roles import Role
+from apps.deployments import selectors as deployment_selectors
 from apps.deployments import services
 from apps.deployments.comparison import shadow_agreement
 from apps.deployments.models import Deployment
@@ -40,6 +43,7 @@ def overview(request):
             "history": deployments[:50],
             "is_it": access.has_role(request.user, Role.IT_OPERATOR, Role.ADMIN),
             "outcome_endpoints": access.outcome_endpoints_for(request.user).select_related("environment"),
+            "keyed": set(deployment_selectors.keyed_endpoints(request.user).values_list("pk", flat=True)),
         },
     )
 
@@ -139,3 +143,50 @@ def outcomes_upload(request):
     except ValidationError as exc:
         messages.error(request, error_text(exc))
     return redirect("deployments:overview")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def endpoint_keys(request, pk: int):
+    """An endpoint's consumer keys: its team's data scientists and IT list, create and revoke them.
+    A new key is on the answer to its POST only (never stored, never in a message or a redirect)."""
+    endpoint = get_object_or_404(
+        access.endpoints_visible_to(request.user).select_related("environment"), pk=pk
+    )
+    keys = deployment_selectors.endpoint_keys(
+        user=request.user, endpoint=endpoint
+    )  # 403 for a business owner
+    new_key = None
+    if request.method == "POST":
+        try:
+            _, new_key = services.endpoint_key_create(
+                user=request.user, endpoint=endpoint, name=request.POST.get("name", "")
+            )
+        except ValidationError as exc:
+            messages.error(request, error_text(exc))
+    return render(
+        request,
+        "deployments/endpoint_keys.html",
+        {
+            "endpoint": endpoint,
+            "keys": keys,
+            "new_key": new_key,
+            "required": settings.MODELYARD_INFERENCE_REQUIRE_KEYS,
+        },
+    )
+
+
+@login_required
+@require_POST
+def endpoint_key_revoke(request, pk: int, key_pk: int):
+    endpoint = get_object_or_404(access.endpoints_visible_to(request.user), pk=pk)
+    key = get_object_or_404(
+        deployment_selectors.endpoint_keys(user=request.user, endpoint=endpoint), pk=key_pk
+    )
+    _act(
+        request,
+        lambda: services.endpoint_key_revoke(user=request.user, key=key),
+        f"Key {key.prefix}… revoked; the inference service refuses it within a few seconds.",
+    )
+    return redirect("deployments:endpoint-keys", pk=endpoint.pk)

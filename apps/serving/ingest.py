@@ -17,6 +17,10 @@ Records of kind "sla" (per-minute service levels of an endpoint version) and "re
 inference worker's CPU and memory) are handed to apps/sla/ingest.py in the same transaction.
 
 Inserts ignore rows already there (the unique keys), so a batch delivered twice is stored once.
+A prediction skipped because another one (a different time) holds its request id, row and
+deployment is not a redelivery but a reused request id that got past the inference service's claim
+(an expired claim, a lost claim store): it is logged as an error and counted in
+``reused_request_ids_skipped``, never dropped without a word.
 """
 
 import logging
@@ -30,6 +34,9 @@ from apps.serving.models import Prediction, RejectedRequest
 from apps.sla.ingest import ingest_resource_records, ingest_sla_records
 
 log = logging.getLogger(__name__)
+
+# Predictions this process skipped because their request id was already stored for another one.
+reused_request_ids_skipped = 0
 
 # Raised when the database cannot be reached: the batch stays in the buffer for the next drain.
 DATABASE_DOWN = (OperationalError, InterfaceError)
@@ -162,16 +169,53 @@ def ingest_batch(records: list[dict], *, using: str = DEFAULT_DB_ALIAS) -> int:
     if known < len(records):
         log.error("prediction log: %d records of an unknown kind skipped", len(records) - known)
     connection = connections[using]
+    prediction_rows = _rows(predictions, _prediction_row)
     with transaction.atomic(using=using):
         inserted = _insert_ignoring_duplicates(
-            connection, Prediction._meta.db_table, PREDICTION_COLUMNS, _rows(predictions, _prediction_row)
+            connection, Prediction._meta.db_table, PREDICTION_COLUMNS, prediction_rows
         )
+        if inserted < len(prediction_rows):
+            _report_reused_request_ids(prediction_rows, using=using)
         _insert_ignoring_duplicates(
             connection, RejectedRequest._meta.db_table, REJECTED_COLUMNS, _rows(rejected, _rejected_row)
         )
         ingest_sla_records(service_levels, using=using)
         ingest_resource_records(resources, using=using)
     return inserted
+
+
+def _report_reused_request_ids(rows: list[tuple], *, using: str) -> int:
+    """Among rows the insert skipped, those that are not a redelivery of the stored prediction (its
+    time differs): a request id used twice. Logged as an error and counted; their number."""
+    global reused_request_ids_skipped
+    request_at, row_at, deployment_at, ts_at = (
+        PREDICTION_COLUMNS.index(c) for c in ("request_id", "row", "deployment_id", "ts")
+    )
+    stored = {}
+    for chunk in _chunks(rows):
+        found = Prediction.objects.using(using).filter(
+            request_id__in={r[request_at] for r in chunk}, deployment_id__in={r[deployment_at] for r in chunk}
+        )
+        stored |= {
+            (p.request_id, p.row, p.deployment_id): p.ts
+            for p in found.only("request_id", "row", "deployment_id", "ts")
+        }
+    reused = [
+        r
+        for r in rows
+        if (ts := stored.get((r[request_at], r[row_at], r[deployment_at]))) is not None and ts != r[ts_at]
+    ]
+    if reused:
+        reused_request_ids_skipped += len(reused)
+        endpoint_at = PREDICTION_COLUMNS.index("endpoint")
+        shown = ", ".join(sorted({f"{r[endpoint_at]}/{r[request_at]}" for r in reused})[:10])
+        log.error(
+            "prediction log: %d predictions skipped: their request id, row and deployment were already "
+            "stored for an earlier prediction (a reused request id): %s",
+            len(reused),
+            shown,
+        )
+    return len(reused)
 
 
 def drain(

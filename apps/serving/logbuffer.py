@@ -98,9 +98,8 @@ def _under_test_settings() -> bool:
 _opened: dict = {}
 
 
-def open_buffer():
-    """The configured buffer, one per process and location (a forked child opens its own: a
-    spool writer's segment and a Redis consumer belong to one process)."""
+def _location() -> tuple:
+    """("redis", url, key prefix) with REDIS_URL, else ("spool", folder)."""
     test = _under_test_settings()
     redis_url = _setting("PREDICTION_LOG_REDIS_URL", "MODELYARD_PREDICTION_LOG_REDIS_URL", settings.REDIS_URL)
     if redis_url:
@@ -109,24 +108,47 @@ def open_buffer():
             "MODELYARD_PREDICTION_LOG_PREFIX",
             "modelyard-test:" if test else "modelyard:",
         )
+        return ("redis", redis_url, prefix)
+    folder = Path(
+        _setting(
+            "PREDICTION_LOG_SPOOL_DIR",
+            "MODELYARD_SPOOL_DIR",
+            settings.VAR_DIR / ("test-spool" if test else "spool"),
+        )
+    )
+    return ("spool", folder)
+
+
+def open_buffer():
+    """The configured buffer, one per process and location (a forked child opens its own: a
+    spool writer's segment and a Redis consumer belong to one process)."""
+    location = _location()
+    if location[0] == "redis":
+        _, redis_url, prefix = location
         timeout = float(
             _setting("PREDICTION_LOG_VISIBILITY_TIMEOUT", "MODELYARD_PREDICTION_LOG_VISIBILITY", 60)
         )
         key = ("redis", redis_url, prefix, timeout, os.getpid())
         factory = lambda: RedisStreamBuffer(redis_url, prefix=prefix, visibility_timeout=timeout)  # noqa: E731
     else:
-        folder = Path(
-            _setting(
-                "PREDICTION_LOG_SPOOL_DIR",
-                "MODELYARD_SPOOL_DIR",
-                settings.VAR_DIR / ("test-spool" if test else "spool"),
-            )
-        )
+        folder = location[1]
         key = ("spool", str(folder), os.getpid())
         factory = lambda: SpoolBuffer(folder)  # noqa: E731
     if key not in _opened:
         _opened[key] = factory()
     return _opened[key]
+
+
+def open_request_ids():
+    """Where the inference service claims client request ids, beside the prediction log: Redis keys
+    under the log's prefix, or a SQLite file in the spool folder (shared by every worker)."""
+    from apps.serving.inference.requestids import RedisRequestIds, SqliteRequestIds
+
+    ttl = float(settings.MODELYARD_REQUEST_ID_TTL_SECONDS)
+    location = _location()
+    if location[0] == "redis":
+        return RedisRequestIds(location[1], prefix=location[2], ttl=ttl)
+    return SqliteRequestIds(location[1] / "request-ids.sqlite3", ttl=ttl)
 
 
 # --- Redis stream -----------------------------------------------------------------------------

@@ -111,11 +111,14 @@ class Connection(asyncio.Protocol):
             self.done.set_result("reconnect")
 
 
-def http_requests(host: str, port: int, path: str, bodies: list[bytes]) -> list[bytes]:
+def http_requests(
+    host: str, port: int, path: str, bodies: list[bytes], headers: list[str] = ()
+) -> list[bytes]:
+    extra = "".join(f"{header}\r\n" for header in headers)
     return [
         (
             f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"{extra}Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         + body
         for body in bodies
@@ -132,8 +135,8 @@ async def one_client(run: Run, host: str, port: int, requests: list[bytes], offs
         run.reconnects += 1  # the request in flight was lost with its connection: not counted
 
 
-async def load(host, port, path, bodies, *, concurrency, duration, warmup, pids) -> dict:
-    requests = http_requests(host, port, path, bodies)
+async def load(host, port, path, bodies, *, concurrency, duration, warmup, pids, headers=()) -> dict:
+    requests = http_requests(host, port, path, bodies, headers)
     run = Run(warmup, duration)
     step = max(1, len(requests) // concurrency)
     clients = [
@@ -181,6 +184,9 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds sent before measuring")
     parser.add_argument("--watch-pids", default="", help="comma-separated pids whose CPU is measured")
+    parser.add_argument(
+        "--header", action="append", default=[], help="'Name: value' sent with every request (repeatable)"
+    )
     args = parser.parse_args()
     with open(args.bodies, "rb") as handle:
         bodies = [line.rstrip(b"\n") for line in handle if line.strip()]
@@ -195,6 +201,7 @@ def main() -> None:
             duration=args.duration,
             warmup=args.warmup,
             pids=pids,
+            headers=args.header,
         )
     )
     json.dump(result, sys.stdout)

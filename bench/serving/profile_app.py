@@ -5,6 +5,7 @@ with REDIS_URL, spool files otherwise) under a key prefix of its own, deleted af
     REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/serving/profile_app.py --requests 3000
     … --profile          # also print cProfile's top functions by own and cumulative time
     … --log none         # without the prediction log, to see what the append costs
+    … --client-ids       # each request with an X-Request-ID of its own, claimed in the store
 
 Prints the CPU microseconds per request (the process's user + system time over the loop)."""
 
@@ -40,6 +41,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--log", choices=["buffer", "none"], default="buffer")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--client-ids", action="store_true", help="send X-Request-ID (claimed per endpoint) with each request"
+    )
     args = parser.parse_args()
 
     import joblib
@@ -77,7 +81,17 @@ def main() -> None:
         format="joblib",
         input_schema=schema,
     )
-    route = Route(environment="production", endpoint="bench", allow_extra=False, sticky_key=None, arms=(arm,))
+    from apps.serving.inference.keys import generate_key, hash_key
+
+    key = generate_key()  # checked on every request, as in production
+    route = Route(
+        environment="production",
+        endpoint="bench",
+        allow_extra=False,
+        sticky_key=None,
+        arms=(arm,),
+        key_hashes=frozenset({hash_key(key)}),
+    )
     table = RouteTable(lambda: [route])
     table.refresh()
     buffer = None
@@ -91,7 +105,14 @@ def main() -> None:
         def log(rows):
             return None
 
-    app = make_app(table, log, warm_models=False)
+    request_ids = None
+    if args.client_ids:
+        from apps.serving.logbuffer import open_request_ids
+
+        request_ids = open_request_ids()  # Redis with REDIS_URL, SQLite in the spool folder otherwise
+    app = make_app(table, log, warm_models=False, require_keys=True, request_ids=request_ids)
+    run = uuid.uuid4().hex[:8]
+    counter = iter(range(10**9))
 
     def start_response(status, headers):
         if not status.startswith("200"):
@@ -103,8 +124,11 @@ def main() -> None:
             "PATH_INFO": "/v1/endpoints/bench/predict",
             "QUERY_STRING": "",
             "CONTENT_LENGTH": str(len(body)),
+            "HTTP_AUTHORIZATION": f"Bearer {key}",
             "wsgi.input": io.BytesIO(body),
         }
+        if args.client_ids:
+            environ["HTTP_X_REQUEST_ID"] = f"profile-{run}-{next(counter)}"
         b"".join(app(environ, start_response))
 
     for body in bodies[:200]:  # loads the model, warms caches
@@ -128,6 +152,9 @@ def main() -> None:
         stats.sort_stats("cumulative").print_stats(40)
     if buffer is not None and hasattr(buffer, "_redis"):
         buffer._redis.delete(buffer.key)
+    if request_ids is not None and hasattr(request_ids, "_redis"):
+        for name in request_ids._redis.scan_iter(f"{request_ids.prefix}*", count=1000):
+            request_ids._redis.delete(name)
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def run_load(port: int, path: str, bodies: Path, *, concurrency, duration, warmup, pids) -> dict:
+def run_load(port: int, path: str, bodies: Path, *, concurrency, duration, warmup, pids, headers=()) -> dict:
     command = [
         sys.executable,
         str(HERE / "loadgen.py"),
@@ -114,6 +114,8 @@ def run_load(port: int, path: str, bodies: Path, *, concurrency, duration, warmu
         "--watch-pids",
         ",".join(map(str, pids)),
     ]
+    for header in headers:
+        command += ["--header", header]
     result = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
     result["server_cpu_total_s"] = sum(result["server_cpu_s"].values())
     done = result["requests_per_s"] * duration
@@ -136,6 +138,8 @@ def bench_environment(args, var_dir: Path, run: str) -> dict:
         "MODELYARD_VAR_DIR": str(var_dir),
         "MODELYARD_PREDICTION_LOG_PREFIX": f"modelyard-bench-serving-{run}:",
         "CELERY_BROKER_URL": "memory://",
+        # As in production: every request presents the endpoint's consumer key.
+        "MODELYARD_INFERENCE_REQUIRE_KEYS": "true",
     }
     url = os.environ.get("DATABASE_URL", "")
     if url.startswith(("postgres://", "postgresql://")):
@@ -157,7 +161,8 @@ def create_postgres_database(url: str) -> None:
 
 
 def deploy(train_csv: Path, model_bytes: bytes):
-    """Migrate, then user, version, package and a live staging deployment through the services."""
+    """Migrate, then user, version, package, a live staging deployment and a consumer key of its
+    endpoint through the services: (version, key)."""
     import io
 
     from django.core.management import call_command
@@ -166,7 +171,12 @@ def deploy(train_csv: Path, model_bytes: bytes):
     from apps.accounts.roles import Role
     from apps.accounts.services import user_create
     from apps.deployments.models import Deployment
-    from apps.deployments.services import deployment_request, deployment_rollout_run, seed_environments
+    from apps.deployments.services import (
+        deployment_request,
+        deployment_rollout_run,
+        endpoint_key_create,
+        seed_environments,
+    )
     from apps.packaging.services import package_build_enqueue, package_build_run
     from apps.registry.services import Registration, version_register
     from apps.serving.models import Prediction
@@ -194,7 +204,8 @@ def deploy(train_csv: Path, model_bytes: bytes):
         sys.exit(f"the package build failed: {build.report}")
     deployment = deployment_request(user=user, version=version, endpoint=ENDPOINT, environment="staging")
     deployment_rollout_run(deployment=deployment, step=lambda p, m: None)
-    return version
+    _, key = endpoint_key_create(user=user, endpoint=deployment.endpoint, name="bench")
+    return version, key
 
 
 def start_inference(env: dict, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
@@ -224,7 +235,7 @@ def start_inference(env: dict, port: int, workers: int, threads: int, log: Path)
     return proc
 
 
-def warm_every_worker(port: int, body: bytes, workers: int) -> tuple[dict, int]:
+def warm_every_worker(port: int, body: bytes, workers: int, key: str) -> tuple[dict, int]:
     """Each worker loads its model in the background once routes arrive; the first request to a
     worker that has not finished waits for it. Fresh connections until every worker has answered:
     the last answer and the rows logged meanwhile."""
@@ -233,7 +244,7 @@ def warm_every_worker(port: int, body: bytes, workers: int) -> tuple[dict, int]:
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/v1/endpoints/{ENDPOINT}/predict",
             data=body,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
         )
         with urllib.request.urlopen(request, timeout=30) as answer:
             seen.add(answer.headers["X-Served-By"])
@@ -438,7 +449,7 @@ def _main() -> None:
     from django.db import connection, connections
 
     print(f"setting up Modelyard in {connection.vendor} ({connection.settings_dict['NAME']}) …", flush=True)
-    deploy(train_csv, buffer.getvalue())
+    _, key = deploy(train_csv, buffer.getvalue())
     connections.close_all()
 
     records = request_rows[FEATURES].to_dict(orient="records")
@@ -451,7 +462,7 @@ def _main() -> None:
     port = free_port()
     server = start_inference(env, port, args.workers, args.threads, work / "inference.log")
     try:
-        answer, sent = warm_every_worker(port, first, args.workers)
+        answer, sent = warm_every_worker(port, first, args.workers, key)
         expected = model.predict_proba(request_rows[FEATURES].head(5)).tolist()
         if answer["probabilities"] != expected:
             sys.exit("Modelyard's probabilities differ from the model's own")
@@ -466,6 +477,7 @@ def _main() -> None:
                 duration=args.duration,
                 warmup=args.warmup,
                 pids=pids,
+                headers=[f"Authorization: Bearer {key}"],
             )
             results[f"Modelyard c={level}"] = result
             sent += result["statuses"].get("200", 0)

@@ -439,7 +439,13 @@ def promote(endpoint, environment, reason):
 @click.option(
     "--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="CSV or JSON"
 )
-def predict(endpoint, environment, json_text, path):
+@click.option(
+    "--key",
+    envvar=config.ENDPOINT_KEY_ENV,
+    help=f"the endpoint's consumer key [default: ${config.ENDPOINT_KEY_ENV}]; see `modelyard keys create`",
+)
+@click.option("--request-id", help="your own id for the request (unique per endpoint; a reuse is refused)")
+def predict(endpoint, environment, json_text, path, key, request_id):
     """Score records on the inference service and print the answer as JSON."""
     if path is not None and path.suffix.lower() == ".csv":
         import pandas as pd
@@ -450,7 +456,58 @@ def predict(endpoint, environment, json_text, path):
         if not text:
             raise click.ClickException("give the records with --json or --file")
         records = json.loads(text)
-    click.echo(json.dumps(Client().predict(endpoint, records, environment), indent=2))
+    answer = Client().predict(endpoint, records, environment, key=key, request_id=request_id)
+    click.echo(json.dumps(answer, indent=2))
+
+
+@cli.group()
+def keys():
+    """Consumer keys: what applications send to score an endpoint (its team and IT manage them)."""
+
+
+@keys.command("create")
+@click.argument("endpoint")
+@click.option("--environment", default="production", show_default=True)
+@click.option("--name", required=True, help="who or what uses the key, e.g. loan-origination")
+def keys_create(endpoint, environment, name):
+    """Create a key; it is printed this once (only its hash is stored)."""
+    created = Client().create_endpoint_key(endpoint, name, environment)
+    click.echo(created["key"])
+    click.echo(
+        f"key {created['id']} ({created['prefix']}…) for {endpoint} ({environment}): shown this once; "
+        f"send it as 'Authorization: Bearer <key>' or set ${config.ENDPOINT_KEY_ENV}",
+        err=True,
+    )
+
+
+@keys.command("list")
+@click.argument("endpoint")
+@click.option("--environment", default="production", show_default=True)
+def keys_list(endpoint, environment):
+    """The endpoint's keys, revoked ones included (never the keys themselves)."""
+    rows = [
+        {**k, "status": "active" if k["active"] else f"revoked {k['revoked_at'][:16]}"}
+        for k in Client().endpoint_keys(endpoint, environment)
+    ]
+    columns = [
+        ("ID", "id"),
+        ("NAME", "name"),
+        ("STARTS WITH", "prefix"),
+        ("CREATED BY", "created_by"),
+        ("CREATED", "created_at"),
+        ("STATUS", "status"),
+    ]
+    click.echo(render(rows, columns, empty="(no keys)"))
+
+
+@keys.command("revoke")
+@click.argument("endpoint")
+@click.argument("key_id", type=int)
+@click.option("--environment", default="production", show_default=True)
+def keys_revoke(endpoint, key_id, environment):
+    """Revoke a key; the inference service refuses it within a few seconds."""
+    revoked = Client().revoke_endpoint_key(endpoint, key_id, environment)
+    click.echo(f"key {revoked['id']} ({revoked['prefix']}…) of {endpoint} ({environment}) revoked")
 
 
 @cli.group()

@@ -256,14 +256,49 @@ class Client:
     def inference_url(self) -> str:
         return os.environ.get("MODELYARD_INFERENCE_URL") or self.http.get("server/")["inference_url"]
 
-    def predict(self, endpoint: str, records, environment: str = "production") -> dict:
-        """Score one record (a dict) or many (a list of dicts or a DataFrame) on the inference service."""
+    def predict(
+        self,
+        endpoint: str,
+        records,
+        environment: str = "production",
+        *,
+        key: str | None = None,
+        request_id: str | None = None,
+    ) -> dict:
+        """Score one record (a dict) or many (a list of dicts or a DataFrame) on the inference service.
+
+        ``key``: the endpoint's consumer key (default: $MODELYARD_ENDPOINT_KEY), sent as a bearer
+        token; your API token is never sent to the inference service. ``request_id``: your own id
+        for the request (X-Request-ID), unique per endpoint: a reused one is refused (409)."""
         if artifacts.is_dataframe(records):
             records = json.loads(records.to_json(orient="records"))
         elif isinstance(records, dict):
             records = [records]
         url = f"{self.inference_url().rstrip('/')}/v1/endpoints/{endpoint}/predict"
-        return self.http.request("POST", url, params={"environment": environment}, json={"records": records})
+        key = key or os.environ.get(config.ENDPOINT_KEY_ENV)
+        headers = {"Authorization": f"Bearer {key}" if key else None}  # None: no header at all
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        return self.http.request(
+            "POST", url, params={"environment": environment}, json={"records": records}, headers=headers
+        )
+
+    # --- consumer keys of endpoints --------------------------------------------------------------
+    def endpoint_keys(self, endpoint: str, environment: str = "production") -> list[dict]:
+        """The endpoint's consumer keys, revoked ones included (never the keys themselves)."""
+        return self.http.get(f"endpoints/{self._endpoint_id(endpoint, environment)}/keys/")
+
+    def create_endpoint_key(self, endpoint: str, name: str, environment: str = "production") -> dict:
+        """A new consumer key for the endpoint; the answer's ``key`` is shown this once."""
+        return self.http.post(
+            f"endpoints/{self._endpoint_id(endpoint, environment)}/keys/", json={"name": name}
+        )
+
+    def revoke_endpoint_key(self, endpoint: str, key_id: int, environment: str = "production") -> dict:
+        """Revoke a consumer key; the inference service refuses it within a few seconds."""
+        return self.http.post(
+            f"endpoints/{self._endpoint_id(endpoint, environment)}/keys/{int(key_id)}/revoke/"
+        )
 
     def build_package(self, version_id: int, wait: bool = False, progress: bool = True) -> dict:
         """Build (or rebuild) a version's package; with wait=True follow it and return the build."""

@@ -12,6 +12,7 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 URL_ENV = "MODELYARD_URL"
 TOKEN_ENV = "MODELYARD_TOKEN"
 CONFIG_ENV = "MODELYARD_CONFIG"
+ENDPOINT_KEY_ENV = "MODELYARD_ENDPOINT_KEY"  # a consumer key for `predict` (an endpoint's, not yours)
 
 
 @dataclass(frozen=True)

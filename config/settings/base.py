@@ -162,6 +162,13 @@ WHITENOISE_USE_FINDERS = True
 
 # Where clients send predictions: the inference service (its own process; `manage.py inference`).
 MODELYARD_INFERENCE_URL = env("MODELYARD_INFERENCE_URL", default="http://127.0.0.1:8100")
+# Every predict request must present its endpoint's consumer key (always so in production); off,
+# a key is checked only when one is sent.
+MODELYARD_INFERENCE_REQUIRE_KEYS = env.bool("MODELYARD_INFERENCE_REQUIRE_KEYS", default=False)
+# The bearer token of the Prometheus scraper; /metrics is off without one.
+MODELYARD_METRICS_TOKEN = env("MODELYARD_METRICS_TOKEN", default="")
+# How long a client's X-Request-ID stays claimed on its endpoint (a reuse within it is a 409).
+MODELYARD_REQUEST_ID_TTL_SECONDS = env.int("MODELYARD_REQUEST_ID_TTL_SECONDS", default=24 * 3600)
 
 # Largest accepted artifact or reference upload, in megabytes.
 MODELYARD_MAX_UPLOAD_MB = env.int("MODELYARD_MAX_UPLOAD_MB", default=200)

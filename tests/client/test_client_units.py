@@ -120,3 +120,45 @@ def test_importing_the_client_loads_no_server_module(tmp_path):
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_predict_sends_the_endpoint_key_and_never_the_api_token(monkeypatch):
+    """The inference service gets the consumer key (argument, else $MODELYARD_ENDPOINT_KEY) and the
+    caller's request id; the API token stays with the web app. A real local HTTP server listens."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from modelyard import Client
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the standard library's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(dict(self.headers))
+            body = json.dumps({"request_id": "r", "predictions": [1]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("MODELYARD_INFERENCE_URL", f"http://127.0.0.1:{server.server_port}")
+        client = Client(url="http://127.0.0.1:9", token="my_api-token")
+        client.predict("credit", {"Age": 30}, key="myk_argument", request_id="order-1")
+        monkeypatch.setenv("MODELYARD_ENDPOINT_KEY", "myk_environment")
+        client.predict("credit", {"Age": 30})
+        monkeypatch.delenv("MODELYARD_ENDPOINT_KEY")
+        client.predict("credit", {"Age": 30})
+    finally:
+        server.shutdown()
+    assert [h.get("Authorization") for h in seen] == ["Bearer myk_argument", "Bearer myk_environment", None]
+    assert seen[0]["X-Request-ID"] == "order-1" and "X-Request-ID" not in seen[1]
+    assert not any("my_api-token" in str(h) for h in seen)

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from apps.deployments.models import Deployment, Endpoint
+from apps.deployments.models import Deployment, Endpoint, EndpointKey
 from apps.sla.selectors import effective_slo
 
 
@@ -84,3 +84,39 @@ class DeployRequestSerializer(serializers.Serializer):
 
 class DecisionSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class EndpointKeySerializer(serializers.ModelSerializer):
+    """A consumer key as listed: never the key itself, which only its creation answer carries."""
+
+    endpoint = serializers.CharField(source="endpoint.name", read_only=True)
+    environment = serializers.CharField(source="endpoint.environment.name", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = EndpointKey
+        fields = [
+            "id",
+            "endpoint",
+            "environment",
+            "name",
+            "prefix",
+            "active",
+            "created_by",
+            "created_at",
+            "revoked_by",
+            "revoked_at",
+        ]
+
+
+class EndpointKeyCreatedSerializer(EndpointKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="shown this once; only its hash is stored")
+
+    class Meta(EndpointKeySerializer.Meta):
+        fields = [*EndpointKeySerializer.Meta.fields, "key"]
+
+
+class EndpointKeyRequestSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="who or what uses the key")

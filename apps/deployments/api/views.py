@@ -5,11 +5,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.accounts import access
-from apps.deployments import services
+from apps.deployments import selectors, services
 from apps.deployments.api.serializers import (
     DecisionSerializer,
     DeploymentSerializer,
     DeployRequestSerializer,
+    EndpointKeyCreatedSerializer,
+    EndpointKeyRequestSerializer,
+    EndpointKeySerializer,
     EndpointSerializer,
 )
 from apps.deployments.models import Endpoint
@@ -75,3 +78,38 @@ class EndpointViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
         return _decision(request, services.endpoint_rollback, endpoint=self.get_object())
+
+    @extend_schema(
+        methods=["GET"], responses=EndpointKeySerializer(many=True), summary="The endpoint's consumer keys"
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=EndpointKeyRequestSerializer,
+        responses={201: EndpointKeyCreatedSerializer},
+        summary="A new consumer key, shown once",
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    def keys(self, request, pk=None):
+        """Consumer keys of the endpoint (its team's data scientists and IT): list them, or create
+        one; the answer to a POST is the only time the key is shown."""
+        endpoint = self.get_object()
+        if request.method == "GET":
+            keys = selectors.endpoint_keys(user=request.user, endpoint=endpoint)
+            return Response(EndpointKeySerializer(keys, many=True).data)
+        data = EndpointKeyRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row, key = services.endpoint_key_create(
+            user=request.user, endpoint=endpoint, name=data.validated_data["name"]
+        )
+        row.key = key
+        response = Response(EndpointKeyCreatedSerializer(row).data, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @extend_schema(request=None, responses=EndpointKeySerializer, summary="Revoke a consumer key")
+    @action(detail=True, methods=["post"], url_path=r"keys/(?P<key_pk>[0-9]+)/revoke")
+    def revoke_key(self, request, pk=None, key_pk=None):
+        """The inference service refuses the key from its next route refresh (within 2 s)."""
+        endpoint = self.get_object()
+        key = get_object_or_404(selectors.endpoint_keys(user=request.user, endpoint=endpoint), pk=key_pk)
+        return Response(EndpointKeySerializer(services.endpoint_key_revoke(user=request.user, key=key)).data)

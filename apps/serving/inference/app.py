@@ -3,11 +3,18 @@ request costs a dict lookup, a JSON parse, a schema check and the model's own ti
 
     POST /v1/endpoints/<name>/predict[?environment=...]   score records
     GET  /health                                          routes and models loaded in this worker
-    GET  /metrics                                         Prometheus text
+    GET  /metrics                                         Prometheus text, to the scraper's token only
+
+A predict request presents its endpoint's consumer key as ``Authorization: Bearer <key>``
+(required when ``require_keys``; checked whenever one is sent). A key that is wrong, revoked, of
+another endpoint or for an endpoint that does not exist gets the same 401, so a caller learns
+nothing about endpoints it holds no key for. A client's ``X-Request-ID`` is claimed per endpoint
+before the model runs: a reuse is a 409, never an answer whose log row would be dropped.
 """
 
 import copy
 import datetime
+import hmac
 import logging
 import os
 import random
@@ -25,8 +32,10 @@ import pandas as pd
 from apps.packaging.bundle.templates.schema_check import records_from_payload, validate_records
 from apps.serving.inference.cache import ModelCache, ModelUnavailable
 from apps.serving.inference.choosing import choose_arm
+from apps.serving.inference.keys import hash_key, presented_key
 from apps.serving.inference.metrics import Metrics, field_problem
 from apps.serving.inference.payload import BadRequest, parse_json, read_body, to_json
+from apps.serving.inference.requestids import MemoryRequestIds, claim_key
 from apps.serving.inference.routes import SHADOW, Arm, Route, RouteTable
 from apps.serving.inference.shadows import ShadowRunner
 from apps.serving.inference.sla import SlaAccumulator
@@ -38,6 +47,15 @@ LogFn = Callable[[list[dict]], None]
 _PREDICT_PATH = re.compile(r"/v1/endpoints/(?P<endpoint>[^/]{1,200})/predict")
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 _UNKNOWN = "(unknown)"  # the endpoint label of requests for endpoints that do not exist: bounded
+# Request ids the platform makes itself; a client's X-Request-ID may not start with one of these.
+GENERATED_PREFIX = "modelyard-"
+RESERVED_PREFIXES = (GENERATED_PREFIX, "batch-")
+_NEEDS_KEY = (
+    "this endpoint needs a consumer key: send 'Authorization: Bearer <key>' "
+    "(the endpoint's team or IT creates keys on the deployments page or with `modelyard keys create`)"
+)
+_BAD_KEY = "the consumer key is not valid for this endpoint"
+_CHALLENGE = ("WWW-Authenticate", 'Bearer realm="modelyard-inference"')
 
 
 def make_app(
@@ -53,9 +71,14 @@ def make_app(
     rng: random.Random | None = None,
     warm_models: bool = True,
     sla: SlaAccumulator | None = None,
+    require_keys: bool = False,
+    request_ids=None,
+    metrics_token: str = "",
 ) -> "InferenceApp":
     """The WSGI callable. ``log(rows)`` must make the rows durable before it returns; it is called
-    before every successful answer, and an exception from it turns the answer into a 503."""
+    before every successful answer, and an exception from it turns the answer into a 503.
+    ``request_ids`` claims client request ids (apps/serving/inference/requestids.py; one store per
+    process by default); ``metrics_token`` is the bearer token /metrics answers to (none: off)."""
     return InferenceApp(
         table,
         log,
@@ -68,6 +91,9 @@ def make_app(
         rng=rng or random.Random(),
         warm_models=warm_models,
         sla=sla,
+        require_keys=require_keys,
+        request_ids=request_ids,
+        metrics_token=metrics_token,
     )
 
 
@@ -95,6 +121,9 @@ class InferenceApp:
         rng,
         warm_models,
         sla=None,
+        require_keys=False,
+        request_ids=None,
+        metrics_token="",
     ):
         self.table = table
         self.log = log
@@ -107,6 +136,9 @@ class InferenceApp:
         self.rng = rng
         self.warm_models = warm_models
         self.sla = sla  # service-level counts per minute, flushed to the log (None: not kept)
+        self.require_keys = require_keys
+        self.request_ids = request_ids or MemoryRequestIds()
+        self.metrics_token = metrics_token or ""
         table.on_change(self._routes_changed)
 
     def __call__(self, environ, start_response):
@@ -120,21 +152,39 @@ class InferenceApp:
                     return _respond(
                         start_response, 405, {"detail": "use POST"}, headers + [("Allow", "POST")]
                     )
-                request_id = _request_id(environ)
+                request_id, chosen = _request_id(environ)
                 headers.append(("X-Request-ID", request_id))
-                status, body = self._predict(environ, match["endpoint"], request_id)
+                status, body = self._predict(environ, match["endpoint"], request_id, chosen)
+                if status == 401:
+                    headers.append(_CHALLENGE)
                 return _respond(start_response, status, body, headers)
             if path in ("/health", "/metrics") and method not in ("GET", "HEAD"):
                 return _respond(start_response, 405, {"detail": "use GET"}, headers + [("Allow", "GET")])
             if path == "/health":
                 return self._health(start_response, headers)
             if path == "/metrics":
+                refused = self._refuse_scraper(environ)
+                if refused is not None:
+                    status, body = refused
+                    return _respond(start_response, status, body, headers + [_CHALLENGE] * (status == 401))
                 text, content_type = self.metrics.exposition()
                 return _respond(start_response, 200, text, headers, content_type=content_type)
             return _respond(start_response, 404, {"detail": "not found"}, headers)
         except Exception:
             log.exception("the inference service failed on %s %s", method, path)
             return _respond(start_response, 500, {"detail": "internal error"}, headers)
+
+    def _refuse_scraper(self, environ) -> tuple[int, dict] | None:
+        """None for the scraper holding the metrics token; the refusal otherwise."""
+        if not self.metrics_token:
+            return 403, {
+                "detail": "metrics are off: set MODELYARD_METRICS_TOKEN and scrape with "
+                "'Authorization: Bearer <token>'"
+            }
+        given = presented_key(environ)
+        if given and hmac.compare_digest(given.encode(), self.metrics_token.encode()):
+            return None
+        return 401, {"detail": "/metrics needs the scraper's token: 'Authorization: Bearer <token>'"}
 
     def _health(self, start_response, headers):
         loaded = self.table.loaded
@@ -147,23 +197,72 @@ class InferenceApp:
 
     # --- scoring ---------------------------------------------------------------------------------
 
-    def _predict(self, environ, endpoint: str, request_id: str) -> tuple[int, dict]:
+    def _predict(self, environ, endpoint: str, request_id: str, chosen: bool) -> tuple[int, dict]:
         started = time.perf_counter()
         query = parse_qs(environ.get("QUERY_STRING", ""))
         environment = query.get("environment", [self.default_environment])[0]
         route = self.table.get(environment, endpoint)
+        refusal = self._refuse_key(environ, route)
+        if refusal is not None:
+            self._count(route.endpoint if route else _UNKNOWN, "", 401, environment if route else None)
+            return 401, {"detail": refusal, "request_id": request_id}
         if route is None:
             self._count(_UNKNOWN, "", 404)
             return 404, {
                 "detail": f"no endpoint '{_clip(endpoint)}' in environment '{_clip(environment)}'",
                 "request_id": request_id,
             }
+        if chosen and request_id.startswith(RESERVED_PREFIXES):
+            self._count(route.endpoint, "", 400, environment)
+            return 400, {
+                "detail": f"X-Request-ID may not start with {' or '.join(map(repr, RESERVED_PREFIXES))}: "
+                "those request ids are Modelyard's own",
+                "request_id": request_id,
+            }
         try:
-            return self._score(environ, route, environment, request_id, started)
+            return self._score(environ, route, environment, request_id, chosen, started)
         except _Answer as answer:
             return answer.status, {**answer.body, "request_id": request_id}
 
-    def _score(self, environ, route: Route, environment: str, request_id: str, started: float):
+    def _refuse_key(self, environ, route: Route | None) -> str | None:
+        """Why the request's consumer key is refused, or None. The same answer whether the
+        endpoint does not exist or the key is another endpoint's: nothing to learn from it."""
+        given = presented_key(environ)
+        if given is None:
+            return _NEEDS_KEY if self.require_keys else None
+        if route is None or not given or hash_key(given) not in route.key_hashes:
+            return _BAD_KEY
+        return None
+
+    def _claim(self, route: Route, environment: str, request_id: str, version: str) -> str:
+        """Claim a client's request id on this endpoint: its key, or a 409 when it was used."""
+        key = claim_key(environment, route.endpoint, request_id)
+        try:
+            claimed = self.request_ids.claim(key)
+        except Exception:
+            log.exception("could not claim request id %s; refusing the request", request_id)
+            self.metrics.errors.labels(route.endpoint, "request_id").inc()
+            self._count(route.endpoint, version, 503, environment)
+            raise _Answer(503, {"detail": "request id store unavailable"}) from None
+        if not claimed:
+            self._count(route.endpoint, version, 409, environment)
+            raise _Answer(
+                409,
+                {
+                    "detail": f"request id '{request_id}' was already used on endpoint "
+                    f"'{route.endpoint}' ({environment}); send a new X-Request-ID for a new request",
+                },
+            )
+        return key
+
+    def _release(self, key: str) -> None:
+        """Give a claim back when its request got no answer, so the client may retry with it."""
+        try:
+            self.request_ids.release(key)
+        except Exception:
+            log.exception("could not release the claim of %s; it expires on its own", key)
+
+    def _score(self, environ, route: Route, environment: str, request_id: str, chosen: bool, started: float):
         endpoint = route.endpoint
         try:
             payload = parse_json(read_body(environ, self.max_body_bytes), self.max_depth)
@@ -199,6 +298,37 @@ class InferenceApp:
             self._count(endpoint, version, 503, environment)
             raise _Answer(503, {"detail": "the model is not available right now"}) from None
 
+        claimed = self._claim(route, environment, request_id, version) if chosen else None
+        try:
+            predictions, probabilities = self._run_and_log(
+                route, environment, arm, model, request_id, records, started
+            )
+        except BaseException:
+            if claimed is not None:
+                self._release(claimed)
+            raise
+
+        body = {
+            "request_id": request_id,
+            "model": arm.model_name,
+            "version": arm.version_number,
+            "deployment": arm.deployment_id,
+            "predictions": predictions,
+        }
+        if probabilities is not None:
+            body["probabilities"] = probabilities
+        if model.classes is not None:
+            body["classes"] = model.classes
+        self._observe(endpoint, arm, started, environment)
+        self._count(endpoint, version, 200, environment)
+        self._start_shadows(route, environment, request_id, records)
+        return 200, body
+
+    def _run_and_log(
+        self, route: Route, environment: str, arm: Arm, model, request_id: str, records, started
+    ):
+        """The model's (predictions, probabilities), durable in the log; _Answer on failure."""
+        endpoint, version = route.endpoint, str(arm.version_number)
         try:
             predictions, probabilities = _run_model(model, records, arm.input_schema)
         except Exception as exc:
@@ -224,22 +354,7 @@ class InferenceApp:
             self.metrics.errors.labels(endpoint, "log").inc()
             self._count(endpoint, version, 503, environment)
             raise _Answer(503, {"detail": "prediction log unavailable"}) from None
-
-        body = {
-            "request_id": request_id,
-            "model": arm.model_name,
-            "version": arm.version_number,
-            "deployment": arm.deployment_id,
-            "predictions": predictions,
-        }
-        if probabilities is not None:
-            body["probabilities"] = probabilities
-        if model.classes is not None:
-            body["classes"] = model.classes
-        self._observe(endpoint, arm, started, environment)
-        self._count(endpoint, version, 200, environment)
-        self._start_shadows(route, environment, request_id, records)
-        return 200, body
+        return predictions, probabilities
 
     def _reject(self, route: Route, environment: str, arm: Arm, request_id: str, records, errors) -> None:
         """A data-quality event: counted per field and problem, and logged without the values."""
@@ -439,9 +554,12 @@ def _log_rows(
     ]
 
 
-def _request_id(environ) -> str:
+def _request_id(environ) -> tuple[str, bool]:
+    """(the request id, whether the client chose it). An unsafe X-Request-ID is replaced."""
     given = environ.get("HTTP_X_REQUEST_ID", "")
-    return given if _SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    if _SAFE_REQUEST_ID.fullmatch(given):
+        return given, True
+    return GENERATED_PREFIX + uuid.uuid4().hex, False
 
 
 def _clip(text: str, limit: int = 100) -> str:

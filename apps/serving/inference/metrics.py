@@ -82,7 +82,7 @@ class Metrics:
         )
         self.errors = Counter(
             "inference_errors",
-            "Failures: model, load, log, shadow, shadow_dropped, bad_request.",
+            "Failures: model, load, log, request_id, shadow, shadow_dropped, bad_request.",
             ["endpoint", "kind"],
             registry=r,
         )

@@ -43,6 +43,8 @@ class Route:
     allow_extra: bool
     sticky_key: str | None
     arms: tuple[Arm, ...]
+    # SHA-256 of the endpoint's consumer keys that are not revoked (apps/serving/inference/keys.py).
+    key_hashes: frozenset = field(default_factory=frozenset, repr=False)
 
     @property
     def primary(self) -> Arm | None:

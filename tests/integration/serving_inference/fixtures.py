@@ -38,6 +38,7 @@ def routes() -> list[Route]:
             allow_extra=r.get("allow_extra", False),
             sticky_key=r.get("sticky_key"),
             arms=tuple(Arm(**{**a, "trusted_types": tuple(a.get("trusted_types", ()))}) for a in r["arms"]),
+            key_hashes=frozenset(r.get("key_hashes", ())),
         )
         for r in data
     ]

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import METRICS_TOKEN, SCRAPER
 from tests.integration.serving_inference.fixtures import FOLDER_VARIABLE, read_log, write_routes
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -102,6 +104,10 @@ def service(tmp_path_factory):
         FOLDER_VARIABLE: str(folder),
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "PYTHONUNBUFFERED": "1",
+        "MODELYARD_METRICS_TOKEN": METRICS_TOKEN,
+        # Client request ids are claimed under this prefix (Redis) or in this folder (SQLite).
+        "MODELYARD_PREDICTION_LOG_PREFIX": f"modelyard-test-{uuid.uuid4().hex[:12]}:",
+        "MODELYARD_SPOOL_DIR": str(folder / "spool"),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     command = [
@@ -245,7 +251,7 @@ def _metric_sum(text: str, name: str, **labels) -> float:
 def test_metrics_add_up_both_workers(service):
     labels = {"endpoint": "risk", "version": "1", "role": "primary"}
     before = _metric_sum(
-        requests.get(service.url + "/metrics", timeout=5).text,
+        requests.get(service.url + "/metrics", headers=SCRAPER, timeout=5).text,
         "inference_request_duration_seconds_count",
         **labels,
     )
@@ -260,7 +266,7 @@ def test_metrics_add_up_both_workers(service):
                 )
                 assert answer.status_code == 200
                 pids.add(answer.headers["X-Served-By"])
-    text = requests.get(service.url + "/metrics", timeout=5).text
+    text = requests.get(service.url + "/metrics", headers=SCRAPER, timeout=5).text
     assert _metric_sum(text, "inference_request_duration_seconds_count", **labels) - before == 20
     assert _metric_sum(text, "inference_request_duration_seconds_bucket", le="0.0005", **labels) >= 0
     assert _metric_sum(text, "inference_requests_total", endpoint="risk", status="200") >= 20

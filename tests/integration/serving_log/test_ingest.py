@@ -79,3 +79,30 @@ def test_the_task_drains_unless_a_drain_is_already_running(buffer):
         cache.delete(lock_key(buffer))
     assert ingest_predictions() == 20
     assert buffer.pending() == 0 and Prediction.objects.count() == 20
+
+
+def test_a_reused_request_id_that_reached_the_log_is_reported_not_dropped_silently(caplog):
+    """Two answered predictions under one request id (a claim that expired, a lost claim store):
+    the second cannot be stored beside the first, and ingestion says so; a redelivery does not."""
+    from apps.serving import ingest
+
+    first = records(3)
+    assert ingest_batch(first) == 3
+    before = ingest.reused_request_ids_skipped
+    caplog.clear()
+    assert ingest_batch(first) == 0  # a redelivery: the same records
+    assert ingest.reused_request_ids_skipped == before and not caplog.records
+
+    later = [{**r, "ts": (START.replace(hour=13)).isoformat(), "prediction": 1} for r in first[:2]]
+    with caplog.at_level("ERROR", logger="apps.serving.ingest"):
+        assert ingest_batch(later + records(1, start=3)) == 1
+    assert ingest.reused_request_ids_skipped - before == 2
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert "2 predictions skipped" in message and "reused request id" in message
+    assert "credit/req-0" in message and "credit/req-1" in message
+    assert Prediction.objects.get(request_id="req-0").ts.isoformat() == first[0]["ts"]
+
+    inside = records(1, prefix="twice") + [{**records(1, prefix="twice")[0], "ts": later[0]["ts"]}]
+    with caplog.at_level("ERROR", logger="apps.serving.ingest"):
+        assert ingest_batch(inside) == 1
+    assert ingest.reused_request_ids_skipped - before == 3

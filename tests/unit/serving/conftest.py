@@ -11,10 +11,13 @@ import pandas as pd
 import pytest
 
 from apps.serving.inference.app import make_app
+from apps.serving.inference.keys import hash_key
 from apps.serving.inference.routes import Arm, Route, RouteTable
 from apps.serving.inference.shadows import ShadowRunner
 
 FEATURES = ["income", "age", "tenure"]
+METRICS_TOKEN = "unit-tests-metrics-token"
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 SCHEMA = {
     "features": [
         {"name": "income", "type": "number", "nullable": False, "min": 0},
@@ -83,9 +86,17 @@ def arm(path: str, *, deployment_id=1, version_id=11, number=1, role="primary", 
     )
 
 
-def route(*arms, endpoint="credit", environment="production", allow_extra=False, sticky_key=None) -> Route:
+def route(
+    *arms, endpoint="credit", environment="production", allow_extra=False, sticky_key=None, keys=()
+) -> Route:
+    """A route; ``keys`` are the consumer keys it accepts (their hashes go in the route)."""
     return Route(
-        environment=environment, endpoint=endpoint, allow_extra=allow_extra, sticky_key=sticky_key, arms=arms
+        environment=environment,
+        endpoint=endpoint,
+        allow_extra=allow_extra,
+        sticky_key=sticky_key,
+        arms=arms,
+        key_hashes=frozenset(hash_key(key) for key in keys),
     )
 
 
@@ -172,6 +183,7 @@ def serve():
         log = ListLog()
         options.setdefault("shadows", ShadowRunner(workers=0))
         options.setdefault("rng", random.Random(1234))
+        options.setdefault("metrics_token", METRICS_TOKEN)
         return make_app(table, log, **options), log
 
     return build

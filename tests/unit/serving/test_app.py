@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.unit.serving.conftest import FEATURES, arm, call, metric, route, sample_records
+from tests.unit.serving.conftest import FEATURES, SCRAPER, arm, call, metric, route, sample_records
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def test_predictions_probabilities_and_classes_match_the_model(credit):
     assert answer.status == 200
     body = answer.json
     frame = pd.DataFrame(records)[FEATURES]
-    assert re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
+    assert re.fullmatch(r"modelyard-[0-9a-f]{32}", body["request_id"])
     assert (body["model"], body["version"], body["deployment"]) == ("credit", 1, 1)
     assert body["predictions"] == model.predict(frame).tolist()
     assert np.allclose(body["probabilities"], model.predict_proba(frame))
@@ -148,7 +148,7 @@ def test_a_safe_client_request_id_is_kept(credit, given, kept):
     if kept:
         assert request_id == given
     else:
-        assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+        assert re.fullmatch(r"modelyard-[0-9a-f]{32}", request_id)
     assert answer.headers["X-Request-ID"] == request_id == log.rows[0]["request_id"]
 
 
@@ -174,7 +174,7 @@ def test_metrics_show_latency_requests_and_process_usage(credit):
     for _ in range(3):
         call(app, payload={"records": sample_records(1)})
     app.metrics.sample_process()
-    answer = call(app, "/metrics", method="GET")
+    answer = call(app, "/metrics", method="GET", headers=SCRAPER)
     text = answer.body.decode()
     assert answer.headers["Content-Type"].startswith("text/plain")
     labels = {"endpoint": "credit", "version": "1", "role": "primary"}

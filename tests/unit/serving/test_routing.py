@@ -6,7 +6,7 @@ from collections import Counter
 
 from apps.serving.inference.choosing import choose_arm
 from apps.serving.inference.shadows import ShadowRunner
-from tests.unit.serving.conftest import arm, call, metric, route, sample_records
+from tests.unit.serving.conftest import SCRAPER, arm, call, metric, route, sample_records
 
 
 def canary_route(models, percent=10.0, sticky_key=None):
@@ -119,7 +119,7 @@ def test_a_failing_shadow_changes_nothing_for_the_client(models, serve):
     assert answer.status == 200
     assert answer.json["predictions"] == logreg.predict(_frame(records)).tolist()
     assert {r["role"] for r in log.rows} == {"primary"}
-    metrics = call(app, "/metrics", method="GET").body.decode()
+    metrics = call(app, "/metrics", method="GET", headers=SCRAPER).body.decode()
     assert metric(metrics, "inference_errors_total", endpoint="credit", kind="shadow") == 1
 
 
@@ -136,7 +136,7 @@ def test_a_full_shadow_backlog_sheds_shadow_work_not_answers(models, serve):
     runner.wait(timeout=10)
     assert answer.status == 200
     assert {r["role"] for r in log.rows} == {"primary"}
-    metrics = call(app, "/metrics", method="GET").body.decode()
+    metrics = call(app, "/metrics", method="GET", headers=SCRAPER).body.decode()
     assert metric(metrics, "inference_errors_total", endpoint="credit", kind="shadow_dropped") == 1
 
 

@@ -4,7 +4,7 @@ event counted per field and logged without the values."""
 import json
 
 from apps.serving.inference.metrics import field_problem
-from tests.unit.serving.conftest import arm, call, metric, route, sample_records
+from tests.unit.serving.conftest import SCRAPER, arm, call, metric, route, sample_records
 
 SECRET = "ZZTOP-SECRET-123"
 
@@ -44,7 +44,7 @@ def test_422_names_fields_and_never_echoes_values(models, serve):
     assert "inputs" not in event
     assert SECRET not in json.dumps(log.rows)
 
-    metrics = call(app, "/metrics", method="GET").body.decode()
+    metrics = call(app, "/metrics", method="GET", headers=SCRAPER).body.decode()
     for field, problem in [
         ("income", "wrong_type"),
         ("age", "below_min"),

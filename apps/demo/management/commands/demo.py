@@ -1,5 +1,6 @@
 """Run the whole platform in the foreground: web, Celery worker and beat. Ctrl-C stops them all."""
 
+import json
 import os
 import signal
 import subprocess
@@ -11,6 +12,8 @@ from django.core.management.base import BaseCommand
 
 from apps.demo.seed import DEMO_PASSWORD, USERS, seed
 from config.celery import QUEUES
+
+DEMO_KEY_NAME = "demo traffic"  # the consumer keys the demo's traffic uses, one per environment
 
 
 class Command(BaseCommand):
@@ -120,6 +123,7 @@ class Command(BaseCommand):
                 self.stdout.write("Seeding demo data (training two small models on ../shared/data)…")
                 seed()
             _demo_slo()
+            keys = _demo_traffic_keys()
         except BaseException:  # the workers already started must not outlive a failed seed
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             stop_children()
@@ -128,17 +132,25 @@ class Command(BaseCommand):
         children.append(subprocess.Popen(processes["web"]))
         children.append(subprocess.Popen(processes["inference"]))
         if traffic_rate > 0:
-            children.append(subprocess.Popen(processes["traffic"]))
+            # The keys go in the environment, not the command line that `ps` shows.
+            traffic_env = {**os.environ, "MODELYARD_DEMO_TRAFFIC_KEYS": json.dumps(keys)}
+            children.append(subprocess.Popen(processes["traffic"], env=traffic_env))
         url = f"http://{bind}/"
         self.stdout.write(self.style.SUCCESS(f"\nModelyard is running at {url}   (Ctrl-C stops everything)"))
         self.stdout.write(f"Log in with any of these (password: {DEMO_PASSWORD}):")
         for u in USERS:
             self.stdout.write(f"  {u.username:<6} {u.what}")
         self.stdout.write(f"API docs: {url}api/docs/")
+        auth = f"-H 'Authorization: Bearer {keys['production']}' " if keys.get("production") else ""
         self.stdout.write(
             f"Predictions: curl -X POST http://{inference_bind}/v1/endpoints/credit-risk/predict "
-            "-H 'Content-Type: application/json' -d @- (see README)"
+            f"{auth}-H 'Content-Type: application/json' -d @- (see README)"
         )
+        if keys.get("production"):
+            self.stdout.write(
+                "  (a consumer key of credit-risk in production, made for this run; its team and IT "
+                "manage keys under Deployments → Consumer keys)"
+            )
         if traffic_rate > 0:
             self.stdout.write(
                 f"Demo traffic: about {traffic_rate:g} requests/s to credit-risk; "
@@ -165,3 +177,24 @@ def _demo_slo() -> None:
     ivan = get_user_model().objects.filter(username="ivan").first()
     if endpoint is not None and ivan is not None and not Slo.objects.filter(endpoint=endpoint).exists():
         slo_set(user=ivan, endpoint=endpoint, latency_ms=50, latency_percentile=99, availability_percent=99.5)
+
+
+def _demo_traffic_keys() -> dict[str, str]:
+    """A fresh consumer key of credit-risk per environment for the demo traffic, made by dana (its
+    team's data scientist); the previous run's demo keys are revoked first. Both audited."""
+    from django.contrib.auth import get_user_model
+
+    from apps.deployments.models import Endpoint, EndpointKey
+    from apps.deployments.services import endpoint_key_create, endpoint_key_revoke
+
+    dana = get_user_model().objects.filter(username="dana").first()
+    if dana is None:
+        return {}
+    keys = {}
+    for endpoint in Endpoint.objects.filter(name="credit-risk").select_related("environment", "team"):
+        for old in EndpointKey.objects.filter(endpoint=endpoint, name=DEMO_KEY_NAME, revoked_at__isnull=True):
+            endpoint_key_revoke(user=dana, key=old)
+        _, keys[endpoint.environment.name] = endpoint_key_create(
+            user=dana, endpoint=endpoint, name=DEMO_KEY_NAME
+        )
+    return keys

@@ -108,6 +108,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        from django.conf import settings
         from django.db import connections
 
         from apps.serving.inference import server
@@ -116,6 +117,10 @@ class Command(BaseCommand):
             raise CommandError("--workers and --threads must be at least 1")
         if options["sla_flush_seconds"] < 0:
             raise CommandError("--sla-flush-seconds cannot be negative")
+        require_keys = settings.MODELYARD_INFERENCE_REQUIRE_KEYS
+        metrics_token = settings.MODELYARD_METRICS_TOKEN
+        if metrics_token and len(metrics_token) < 16:
+            raise CommandError("MODELYARD_METRICS_TOKEN must be at least 16 characters (a random one)")
         source = (
             import_callable(options["routes_module"]) if options["routes_module"] else _default_route_source()
         )
@@ -138,6 +143,7 @@ class Command(BaseCommand):
             from apps.serving.inference.metrics import Metrics
             from apps.serving.inference.routes import RouteTable
             from apps.serving.inference.sla import SlaAccumulator
+            from apps.serving.logbuffer import open_request_ids
 
             metrics = Metrics()
             metrics.start_sampling(10.0)
@@ -156,6 +162,9 @@ class Command(BaseCommand):
                 cache=ModelCache(options["max_models"]),
                 metrics=metrics,
                 sla=sla,
+                require_keys=require_keys,
+                request_ids=open_request_ids(),
+                metrics_token=metrics_token,
             )
 
         connections.close_all()  # before the fork: see _post_fork
@@ -171,7 +180,9 @@ class Command(BaseCommand):
         )
         self.stderr.write(
             f"inference service on http://{options['bind']}: {options['workers']} workers × "
-            f"{options['threads']} threads, default environment {options['environment']}"
+            f"{options['threads']} threads, default environment {options['environment']}; consumer keys "
+            f"{'required' if require_keys else 'checked when sent'}; /metrics "
+            f"{'to the scraper token' if metrics_token else 'off (no MODELYARD_METRICS_TOKEN)'}"
         )
         try:
             server.InferenceServer(build_app, gunicorn_options).run()
