@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from apps.accounts.admin_base import AuditedAdmin, ReadOnlyAdmin
-from apps.deployments.models import Deployment, Endpoint, Environment
+from apps.deployments.models import Deployment, Endpoint, EndpointKey, Environment
 
 
 @admin.register(Environment)
@@ -25,3 +25,13 @@ class DeploymentAdmin(ReadOnlyAdmin):
 
     list_display = ("endpoint", "version", "role", "traffic_percent", "status", "created_at")
     list_filter = ("status", "role", "strategy")
+
+
+@admin.register(EndpointKey)
+class EndpointKeyAdmin(ReadOnlyAdmin):
+    """Created and revoked by the endpoint's team or IT on the keys page, the API or the CLI
+    (audited); only the hash is stored, so there is nothing here to copy."""
+
+    list_display = ("endpoint", "name", "prefix", "created_by", "created_at", "revoked_at")
+    list_filter = ("endpoint__environment",)
+    exclude = ("key_hash",)

@@ -192,7 +192,7 @@ def _report_reused_request_ids(rows: list[tuple], *, using: str) -> int:
         PREDICTION_COLUMNS.index(c) for c in ("request_id", "row", "deployment_id", "ts")
     )
     stored = {}
-    for chunk in _chunks(rows):
+    for chunk in in_chunks(rows):
         found = Prediction.objects.using(using).filter(
             request_id__in={r[request_at] for r in chunk}, deployment_id__in={r[deployment_at] for r in chunk}
         )
@@ -216,6 +216,12 @@ def _report_reused_request_ids(rows: list[tuple], *, using: str) -> int:
             shown,
         )
     return len(reused)
+
+
+def in_chunks(items: list, size: int = 500):
+    """Bounded IN lists (SQLite limits a statement's parameters)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def drain(

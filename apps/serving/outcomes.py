@@ -30,12 +30,12 @@ from django.utils import timezone
 from apps.accounts import access
 from apps.deployments.models import Endpoint
 from apps.registry.audit import audit_record
+from apps.serving.ingest import in_chunks
 from apps.serving.logbuffer import record_time
 from apps.serving.models import Outcome, OutcomeRevision, Prediction
 
 MAX_OUTCOMES = 100_000
 DEFAULT_ENVIRONMENT = "production"
-CHUNK = 500  # bounded IN lists (SQLite limits a statement's parameters)
 UNIQUE = ["endpoint", "environment", "request_id", "row"]
 
 
@@ -107,11 +107,6 @@ def _observed_at(r: dict, now: datetime) -> datetime:
     return now if _blank(r.get("observed_at")) else record_time(r["observed_at"])
 
 
-def _chunks(items: list, size: int = CHUNK):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _grouped(records: list[dict], endpoint, environment: str, key_field) -> dict[tuple[str, str], list]:
     """The records by (endpoint, environment), each checked: ValidationError naming the first bad one."""
     groups: dict[tuple[str, str], list] = {}
@@ -169,14 +164,14 @@ def _match(endpoint: Endpoint, records: list[dict], key_field) -> tuple[dict, li
     by_request = [r for r in records if not _blank(r.get("request_id")) and _row(r) is None]
     by_key = [r for r in records if _blank(r.get("request_id"))]
     pairs: set[tuple[str, int]] = set()
-    for chunk in _chunks(by_row):
+    for chunk in in_chunks(by_row):
         pairs |= set(
             logged.filter(
                 request_id__in={str(r["request_id"]) for r in chunk}, row__in={_row(r) for r in chunk}
             ).values_list("request_id", "row")
         )
     rows_of: dict[str, set[int]] = {}
-    for chunk in _chunks(by_request):
+    for chunk in in_chunks(by_request):
         found = logged.filter(request_id__in={str(r["request_id"]) for r in chunk})
         for request_id, row in found.values_list("request_id", "row").distinct()[: MAX_OUTCOMES + 1]:
             rows_of.setdefault(request_id, set()).add(row)
@@ -209,7 +204,7 @@ def _match(endpoint: Endpoint, records: list[dict], key_field) -> tuple[dict, li
 def _match_business_keys(logged, records: list[dict], key_field: str) -> dict[str, tuple[str, list[int]]]:
     """business key → (request_id, [row]) of the latest logged prediction whose inputs hold it."""
     found = {}
-    for chunk in _chunks(records):
+    for chunk in in_chunks(records):
         keyed = (
             logged.annotate(business_key=Cast(KT(f"inputs__{key_field}"), TextField()))
             .filter(business_key__in={str(r["business_key"]) for r in chunk})
@@ -226,7 +221,7 @@ def _store(user, endpoint: Endpoint, accepted: dict, key_field) -> int:
     environment, now = endpoint.environment.name, timezone.now()
     keys = list(accepted)
     stored: dict[tuple[str, int], Outcome] = {}
-    for chunk in _chunks(keys):
+    for chunk in in_chunks(keys):
         stored |= {
             (o.request_id, o.row): o
             for o in Outcome.objects.filter(

@@ -236,6 +236,17 @@ ROUTES: dict[str, Entry] = {
     "api:endpoint-list": route(GET=Rule(ANY_USER)),
     "api:endpoint-detail": route("endpoint", GET=Rule(TEAM_READ)),
     "api:endpoint-promote": route("endpoint", POST=Rule(TEAM_WORK, data=REASON)),
+    # Consumer keys of the inference service: the team and IT; a sponsor sees the endpoint, not its keys.
+    "api:endpoint-keys": route(
+        "endpoint", GET=Rule(TEAM_WORK), POST=Rule(TEAM_WORK, data={"name": "matrix consumer"})
+    ),
+    "api:endpoint-revoke-key": route("endpoint_key", siblings={"pk": "endpoint"}, POST=Rule(TEAM_WORK)),
+    "deployments:endpoint-keys": route(
+        "endpoint", GET=Rule(TEAM_WORK), POST=Rule(TEAM_WORK, data={"name": "matrix consumer"})
+    ),
+    "deployments:endpoint-key-revoke": route(
+        "endpoint_key", siblings={"pk": "endpoint"}, POST=Rule(TEAM_WORK)
+    ),
     "api:endpoint-rollback": route("endpoint", POST=Rule(TEAM_WORK, data=REASON)),
     # --- serving: outcomes and batch scoring -----------------------------------------------------
     "api:outcomes": route(

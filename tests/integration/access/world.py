@@ -23,7 +23,7 @@ from django.utils import timezone
 from apps.accounts.models import ApiToken
 from apps.accounts.roles import Role
 from apps.accounts.services import token_create, user_create
-from apps.deployments.models import Deployment, Endpoint, Environment
+from apps.deployments.models import Deployment, Endpoint, EndpointKey, Environment
 from apps.jobs.models import Job
 from apps.kpis.models import KpiAlert, KpiDefinition, KpiPoint
 from apps.libraries.models import (
@@ -77,6 +77,7 @@ TEAM_KINDS = (
     "version",
     "package",
     "endpoint",
+    "endpoint_key",
     "deployment",
     "monitor",
     "check_run",
@@ -426,12 +427,20 @@ def _team(world: World, name: str, ds, *, sponsor) -> None:
         reason=f"{name} needs leftpad a little longer",
         granted_by=world.users["it"],
     )
+    endpoint_key = EndpointKey.objects.create(
+        endpoint=live,
+        name=f"{name} consumer",
+        prefix="myk_matrix",
+        key_hash=f"{name:4<64}"[:64],
+        created_by=ds,
+    )
     event = audit_record(actor=ds, action="model.registered", obj=model, team=team, name=model.name)
     objects.update(
         model=model,
         version=version,
         package=package,
         endpoint=live,
+        endpoint_key=endpoint_key,
         deployment=waiting,
         monitor=monitor,
         check_run=run,
