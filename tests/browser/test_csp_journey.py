@@ -113,9 +113,10 @@ def test_each_role_clicks_through_charts_htmx_swagger_and_admin_under_the_policy
     page.click("nav >> text=Libraries")
     boxes = page.locator('[data-testid="bulk-form"] input[name=finding]')
     assert boxes.count() >= 1
-    page.get_by_test_id("select-all").check()
+    select_all = page.get_by_label("select all", exact=True)
+    select_all.check()
     assert all(boxes.nth(i).is_checked() for i in range(boxes.count()))
-    page.get_by_test_id("select-all").uncheck()
+    select_all.uncheck()
     assert not any(boxes.nth(i).is_checked() for i in range(boxes.count()))
     page.click("nav >> text=Service levels")
     for chart in ("latency", "budget"):
