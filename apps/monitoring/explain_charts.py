@@ -12,7 +12,7 @@ def _scale(value, percent: bool):
 
 
 def explanation_figure(explanation: dict, overall: dict, *, percent: bool, baseline: str) -> str:
-    """The figure as JSON for a ``data-figure`` attribute (static/js/monitoring.js draws it)."""
+    """The figure as JSON for a ``data-figure`` attribute (static/js/charts.js draws it)."""
     x = [baseline, "window"]
     unit = "%" if percent else ""
     inside = [_scale(explanation.get(k), percent) for k in ("metric_reference", "metric_current")]

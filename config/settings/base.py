@@ -285,3 +285,58 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Security headers and TLS (issue 12, point 9) ---------------------------------------------
+# Kept as one block: the Content-Security-Policy (django-csp) and the TLS settings, read from the
+# environment. On the embedded default (plain HTTP on 127.0.0.1) TLS is off; config/settings/
+# production.py turns it on. README "Behind TLS" explains each variable.
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        # Only our own files run: no inline script, no event-handler attribute, no eval.
+        "script-src": ["'self'"],
+        # Stylesheets only from our files too (Plotly's own rules come from static/css/plotly.css,
+        # see templates/_charts.html). Style *attributes* stay allowed: plotly.js writes them on
+        # the SVG it draws (bold and italic text, colour bars). An attribute styles only its own
+        # element and cannot select others to read them; its url()s are still held to img-src.
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        # data: for the heatmaps plotly.js paints into a PNG and Swagger UI's inline SVG icons.
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+
+def proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto`` → Django's ``("HTTP_X_FORWARDED_PROTO", "https")``; empty → None."""
+    if not name:
+        return None
+    if not name.replace("-", "").replace("_", "").isalnum():
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            f"DJANGO_SECURE_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto, not {name!r}"
+        )
+    return ("HTTP_" + name.upper().replace("-", "_"), "https")
+
+
+# A request counts as HTTPS when the proxy in front says so in this header. Set it only when that
+# proxy always overwrites the header and is the only way in: anyone else could send it too.
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env("DJANGO_SECURE_PROXY_SSL_HEADER", default=""))
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=False)
+# --- end of security headers and TLS -----------------------------------------------------------

@@ -61,7 +61,8 @@ def test_version_page_shows_schema_profile_and_progress(
 
     version_profile_compute(version=version)
     page = client.get(f"/versions/{version.pk}/?feature=Home").content.decode()
-    assert 'id="profile-data"' in page and "vendor/plotly/plotly.min.js" in page
+    assert 'id="profile-chart" data-testid="profile-chart" data-figure="' in page
+    assert "vendor/plotly/plotly.min.js" in page and "js/charts.js" in page
     assert client.get("/static/vendor/plotly/plotly.min.js").status_code == 200
 
 

@@ -1,5 +1,7 @@
 // Draws the Plotly figures the server built (each in a [data-figure] element), also inside
 // fragments htmx swaps in, and opens a feature's distribution when a heatmap cell is clicked.
+// The pages carry no inline script (Content-Security-Policy): figures travel as data, this
+// static file draws them (templates/_charts.html loads it after our plotly.js).
 (function () {
   function draw(root) {
     root.querySelectorAll("[data-figure]:not([data-drawn])").forEach(function (el) {
