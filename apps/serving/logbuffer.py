@@ -302,7 +302,7 @@ class SpoolBuffer:
             self.root / d for d in ("open", "ready", "claimed")
         )
         for folder in (self.open_dir, self.ready_dir, self.claimed_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.root.stat().st_uid == os.geteuid():
             self.root.chmod(0o700)  # every team's predictions: this user's alone, never a sandbox's
         self.segment_records = segment_records

@@ -132,7 +132,7 @@ def filesystem_broker_options(folder: Path) -> dict:
     """kombu's filesystem transport: the embedded broker that needs no server. Its messages are
     files readable by anyone who can enter the folder, so only this user can."""
     for sub in ("queue", "processed", "control"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
     owner_only(folder)
     return {
         "data_folder_in": str(folder / "queue"),

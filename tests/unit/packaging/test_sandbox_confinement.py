@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from apps.packaging.sandbox.confinement import SETTING, confinement
 from apps.packaging.sandbox.process import CODE_FREE_FORMATS, run_in_sandbox
 from apps.registry.formats import SAFE_FORMATS
 from tests.unit.packaging.conftest import COLUMNS, PROJECT_ROOT
-from tests.unit.packaging.helpers import Evaluates, sandbox_request
+from tests.unit.packaging.helpers import Evaluates, Listener, sandbox_request
 
 POSTGRES_SOCKET = "/var/run/postgresql/.s.PGSQL.5432"  # a local service's socket file, if there is one
 STOPPED = "tried to open a network connection (a socket or io_uring) and was stopped"
@@ -41,38 +40,6 @@ NAMESPACES = _layer_works("namespaces")
 SECCOMP = _layer_works("seccomp")
 needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason="no network namespace can be made here")
 needs_seccomp = pytest.mark.skipif(not SECCOMP, reason="seccomp (libseccomp) is not available here")
-
-
-class Listener:
-    """A TCP or UDP server on 127.0.0.1 that counts what reaches it (a stand-in for a local service)."""
-
-    def __init__(self, kind=socket.SOCK_STREAM):
-        self.sock = socket.socket(socket.AF_INET, kind)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        if kind == socket.SOCK_STREAM:
-            self.sock.listen()
-        self.port = self.sock.getsockname()[1]
-        self.reached = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(kind,), daemon=True)
-        self._thread.start()
-
-    def _serve(self, kind):
-        while not self._stop.is_set():
-            try:
-                if kind == socket.SOCK_STREAM:
-                    self.sock.accept()[0].close()
-                else:
-                    self.sock.recvfrom(512)
-                self.reached += 1
-            except TimeoutError:
-                continue
-
-    def close(self):
-        self._stop.set()
-        self._thread.join()
-        self.sock.close()
 
 
 @pytest.fixture
