@@ -333,3 +333,92 @@ def test_the_probe_reports_a_layer_that_fails(monkeypatch):
     assert found.describe() == (
         f"none (namespaces: not tried ({SETTING}=seccomp); seccomp: Unable to find libseccomp)"
     )
+
+
+# Run as a worker that is not root: confine a child of its own user, which then looks around.
+NON_ROOT_WORKER = """
+import json, os, subprocess, sys
+sys.path.insert(0, sys.argv[1])
+from apps.packaging.sandbox.confinement import confinement, confiner, mount_plan
+os.environ["MODELYARD_SANDBOX_ISOLATION"] = "namespaces"
+found = confinement()
+if not found.namespaces:
+    print(json.dumps({"unavailable": found.describe()}))
+    raise SystemExit
+secret, work, port = sys.argv[2], sys.argv[3], int(sys.argv[4])
+plan = mount_plan(hidden=[os.path.dirname(secret)], keep=[sys.argv[1], sys.prefix, work], workdir=work)
+child = subprocess.run(
+    [sys.executable, "-c", sys.argv[5], secret, str(port)],
+    preexec_fn=confiner(found, plan), capture_output=True, text=True,
+)
+print(child.stdout or child.stderr)
+"""
+LOOKS_AS_ITS_OWN_USER = """
+import ctypes, json, os, socket, sys
+found = {"uid": os.getuid()}
+for name, action in (
+    ("read", lambda: open(sys.argv[1]).read()),
+    ("tcp", lambda: socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=3)),
+):
+    try:
+        found[name] = "reached: " + repr(action())
+    except OSError as exc:
+        found[name] = type(exc).__name__
+libc = ctypes.CDLL(None, use_errno=True)
+found["umount"] = (libc.umount2(os.path.dirname(sys.argv[1]).encode(), 2), ctypes.get_errno())
+status = dict(line.split(":\\t") for line in open("/proc/self/status").read().splitlines() if ":\\t" in line)
+found["CapEff"] = status["CapEff"]
+print(json.dumps(found))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="plays a non-root worker by switching to 'nobody'")
+def test_a_worker_that_is_not_root_confines_its_child_in_a_user_namespace(listeners):
+    """The worker's own user, in a user namespace mapping only that user: no network, the
+    platform's folder covered although that user owns it, and no capability to uncover it."""
+    import pwd
+    import shutil
+
+    from tests.unit.packaging.test_isolation_non_root import _become, _unprivileged_python
+
+    found = _unprivileged_python()
+    if found is None:
+        pytest.skip("no unprivileged user can run a Python interpreter here")
+    user, python = found
+    nobody = pwd.getpwnam(user)
+    platform = Path(tempfile.mkdtemp(prefix="modelyard-platform-", dir=PROJECT_ROOT / "var"))
+    work = Path(tempfile.mkdtemp(prefix="modelyard-sandbox-"))
+    try:
+        (platform / "media").mkdir()
+        secret = platform / "media" / "artifact.pkl"
+        secret.write_text("TEAM-A-SECRET")
+        for path in (platform, platform / "media", secret, work):
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        platform.chmod(0o755)
+        out = subprocess.run(
+            [python, "-c", NON_ROOT_WORKER, str(PROJECT_ROOT), str(secret), str(work)]
+            + [str(listeners["tcp"].port), LOOKS_AS_ITS_OWN_USER],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=work,
+            env={"PATH": "/usr/bin:/bin"},
+            preexec_fn=lambda: _become(user),
+        )
+        assert out.returncode == 0, out.stderr
+        assert secret.read_text() == "TEAM-A-SECRET"  # readable by that user outside the sandbox
+    finally:
+        shutil.rmtree(platform)
+        shutil.rmtree(work)
+
+    result = json.loads(out.stdout)
+    if "unavailable" in result:
+        pytest.skip(f"no user namespace for a non-root user here: {result['unavailable']}")
+    assert result == {
+        "uid": nobody.pw_uid,
+        "read": "PermissionError",
+        "tcp": "OSError",  # ENETUNREACH
+        "umount": [-1, 1],  # EPERM: exec took the namespace's capabilities away
+        "CapEff": "0000000000000000",
+    }
+    assert listeners["tcp"].reached == 0
