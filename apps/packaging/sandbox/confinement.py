@@ -106,7 +106,7 @@ def mount_plan(*, hidden, keep, workdir: str | None = None) -> MountPlan:
     """Hide ``hidden`` (files or folders that exist and hold nothing in ``keep``); give the child
     fresh ``/tmp``, ``/dev/shm`` and ``/run`` with whatever of ``keep`` lies there bound back in.
     Hidden files are covered by an empty, unreadable file made in ``workdir``."""
-    keep = _outermost({os.path.abspath(p) for p in keep if p} | {os.path.realpath(p) for p in keep if p})
+    keep = {os.path.abspath(p) for p in keep if p} | {os.path.realpath(p) for p in keep if p}
     dirs, files = [], []
     for path in dict.fromkeys(os.path.realpath(p) for p in hidden if p):
         if any(_within(path, k) for k in keep):
@@ -125,7 +125,7 @@ def mount_plan(*, hidden, keep, workdir: str | None = None) -> MountPlan:
         hide_files=tuple(files) if placeholder else (),
         placeholder=placeholder,
         fresh=fresh,
-        keep=tuple(k for k in keep if any(_within(point, k) for point, _ in fresh)),
+        keep=tuple(k for k in _outermost(keep) if any(_within(point, k) for point, _ in fresh)),
     )
 
 

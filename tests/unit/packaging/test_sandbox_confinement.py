@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from apps.packaging.sandbox import confinement as confinement_module
-from apps.packaging.sandbox.confinement import SETTING, confinement
+from apps.packaging.sandbox.confinement import SETTING, confinement, mount_plan
 from apps.packaging.sandbox.process import CODE_FREE_FORMATS, run_in_sandbox
 from apps.registry.formats import SAFE_FORMATS
 from tests.unit.packaging.conftest import COLUMNS, PROJECT_ROOT
@@ -422,3 +422,26 @@ def test_a_worker_that_is_not_root_confines_its_child_in_a_user_namespace(listen
         "CapEff": "0000000000000000",
     }
     assert listeners["tcp"].reached == 0
+
+
+def test_the_mount_plan_hides_the_platform_but_not_what_the_child_runs_on(tmp_path):
+    project = tmp_path / "project"
+    var = project / "var"
+    for folder in ("media", "deployments", "patch-envs/patch-3/patched/bin"):
+        (var / folder).mkdir(parents=True)
+    (var / "modelyard.sqlite3").write_text("")
+    workdir = tmp_path / "modelyard-sandbox-1"
+    workdir.mkdir()
+    patched = var / "patch-envs" / "patch-3" / "patched"
+
+    plan = mount_plan(
+        hidden=[*map(str, var.iterdir()), str(tmp_path / "absent")],
+        keep=[str(workdir), str(project), str(patched)],
+        workdir=str(workdir),
+    )
+
+    assert sorted(plan.hide_dirs) == [str(var / "deployments"), str(var / "media")]  # not patch-envs
+    assert plan.hide_files == (str(var / "modelyard.sqlite3"),)
+    assert Path(plan.placeholder).parent == workdir and os.stat(plan.placeholder).st_mode & 0o777 == 0
+    # Under the fresh /tmp, the outermost of what the child needs is bound back.
+    assert plan.keep == (str(workdir), str(project))
