@@ -48,10 +48,10 @@ def sandbox_run(
 
 
 def platform_paths() -> list[str]:
-    """The platform's own state, which model code must not see: everything in the var folder (the
-    sandbox keeps a patched environment it runs on), media, ``.env``, a SQLite database, the
-    filesystem broker, the file cache and the prediction-log spool, wherever they were put. Hidden
-    in the sandbox's mount namespace when it has one; readable by their owner only in any case."""
+    """The platform's own state, which model code must not see: everything in the var folder (but
+    a patched environment the sandbox runs on), media, ``.env``, a SQLite database, the filesystem
+    broker, the file cache and the prediction-log spool, wherever they were put. Hidden in the
+    sandbox's mount namespace when it has one; readable by their owner only in any case."""
     var = Path(settings.VAR_DIR)
     paths = [*var.iterdir()] if var.is_dir() else []
     paths += [Path(settings.MEDIA_ROOT), Path(settings.BASE_DIR) / ".env"]
