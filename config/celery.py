@@ -74,5 +74,14 @@ def _forbid_inspection(**_kwargs):
     forbid_inspection()
 
 
+@signals.worker_init.connect
+def _probe_sandbox_isolation(**_kwargs):
+    """Probe once, before the pool forks (its processes inherit the answer), and log which
+    isolation the packaging sandbox has here: without any, models whose loading runs code are refused."""
+    from apps.packaging.sandbox.confinement import confinement
+
+    confinement()
+
+
 app.autodiscover_tasks()
 app.autodiscover_tasks(["apps.libraries.patching"])  # a subpackage: not found by the app scan

@@ -174,3 +174,15 @@ def hostile_pickle(payload_expression: str) -> bytes:
             return (eval, (payload_expression,))
 
     return pickle.dumps(Evil(), protocol=4)
+
+
+def trojan_pickle(frame, code: str) -> tuple[str, bytes]:
+    """The credit model, scoring as usual, that runs ``code`` (Python statements) when it is
+    unpickled: what an attacker would register (never load it outside the sandbox)."""
+    model = _logistic(frame)
+
+    class Trojan:
+        def __reduce__(self):
+            return (eval, ("exec(code, {}) or model", {"code": code, "model": model}))
+
+    return "model.pkl", pickle.dumps(Trojan(), protocol=5)

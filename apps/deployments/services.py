@@ -2,6 +2,7 @@
 ever acts on its own — monitoring may suggest a rollback, a person performs it."""
 
 import io
+import os
 import shutil
 import tarfile
 from pathlib import Path
@@ -192,8 +193,12 @@ def deployment_rollout_enqueue(*, deployment: Deployment, user=None):
 
 
 def unpack_package(build: PackageBuild) -> Path:
-    """Unpack a package once, by content hash, after checking its manifest."""
-    folder = Path(settings.VAR_DIR) / "deployments" / build.archive_sha256
+    """Unpack a package once, by content hash, after checking its manifest. Like every stored
+    file, readable by this user only: folders 700, files 600 (700 for the package's scripts)."""
+    root = Path(settings.VAR_DIR) / "deployments"
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    root.chmod(0o700)  # also for packages unpacked before their files were made private
+    folder = root / build.archive_sha256
     if (folder / ".complete").exists():
         return folder
     data = build.archive.open("rb").read()
@@ -201,9 +206,11 @@ def unpack_package(build: PackageBuild) -> Path:
     if problems:
         raise ValueError(f"the package does not verify: {'; '.join(problems[:3])}")
     partial = folder.with_name(folder.name + f".partial-{timezone.now().timestamp()}")
-    partial.mkdir(parents=True)
+    partial.mkdir(mode=0o700)
     with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        archive.extractall(partial, filter="data")
+        archive.extractall(partial, filter=_owner_only)
+    for inner, _dirs, _files in os.walk(partial):  # folders the archive does not list are made too
+        os.chmod(inner, 0o700)
     roots = [p for p in partial.iterdir() if p.is_dir()]
     if len(roots) != 1:
         raise ValueError("the package must hold exactly one top folder")
@@ -211,9 +218,15 @@ def unpack_package(build: PackageBuild) -> Path:
         shutil.rmtree(partial)
     else:
         roots[0].rename(folder)
-        (folder / ".complete").touch()
+        (folder / ".complete").touch(mode=0o600)
         partial.rmdir()
     return folder
+
+
+def _owner_only(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
+    """tarfile's "data" filter, with no permission for group or others."""
+    member = tarfile.data_filter(member, path)
+    return member.replace(mode=member.mode & 0o700, deep=False)
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@
 runs a model outside the inference service (validation, monitoring's reference, batch scoring,
 library patches). The runner's request and answer are described in sandbox/runner.py."""
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -42,7 +43,32 @@ def sandbox_run(
         timeout_seconds=policy.sandbox_timeout_seconds,
         project_root=str(settings.BASE_DIR),
         python=python,
+        hidden_paths=platform_paths(),
     )
+
+
+def platform_paths() -> list[str]:
+    """The platform's own state, which model code must not see: everything in the var folder (but
+    a patched environment the sandbox runs on), media, ``.env``, a SQLite database, the filesystem
+    broker, the file cache and the prediction-log spool, wherever they were put. Hidden in the
+    sandbox's mount namespace when it has one; readable by their owner only in any case."""
+    var = Path(settings.VAR_DIR)
+    paths = [*var.iterdir()] if var.is_dir() else []
+    paths += [Path(settings.MEDIA_ROOT), Path(settings.BASE_DIR) / ".env"]
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        paths.append(Path(str(database["NAME"])))
+    broker = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get("data_folder_in")
+    if broker:
+        paths.append(Path(broker).parent)
+    for cache in settings.CACHES.values():
+        if cache["BACKEND"].endswith("FileBasedCache"):
+            paths.append(Path(cache["LOCATION"]))
+    # As the prediction log reads them (apps/serving/logbuffer.py); its default is in the var folder.
+    spool = getattr(settings, "PREDICTION_LOG_SPOOL_DIR", None) or os.environ.get("MODELYARD_SPOOL_DIR")
+    if spool:
+        paths.append(Path(spool))
+    return [str(path) for path in paths]
 
 
 def sandbox_score(version: ModelVersion, frame: pd.DataFrame) -> dict:

@@ -240,7 +240,7 @@ def evaluate(
     )
     if not response.get("ok"):
         stage = response.get("stage", "load")
-        name = "loads" if stage in ("load", "request", "timeout", "crashed") else f"{stage} runs"
+        name = "loads" if stage in ("load", "request", "timeout", "crashed", "sandbox") else f"{stage} runs"
         report.add(name, "fail", response.get("error", "the sandbox gave no answer"))
         return report
     response = decode_labels(response, output_schema)

@@ -280,7 +280,7 @@ class _Segment:
     def __init__(self, folder: Path):
         name = f"{time.time_ns():020d}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
         self.path = folder / name
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
         _fsync_dir(folder)  # the new file's name is durable before a record in it is acknowledged
         self.size = 0
         self.records = 0
@@ -324,7 +324,9 @@ class SpoolBuffer:
             self.root / d for d in ("open", "ready", "claimed")
         )
         for folder in (self.open_dir, self.ready_dir, self.claimed_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.root.stat().st_uid == os.geteuid():
+            self.root.chmod(0o700)  # every team's predictions: this user's alone, never a sandbox's
         self.segment_records = segment_records
         self.segment_seconds = segment_seconds
         self._mutex = threading.Lock()  # flock does not separate threads sharing a descriptor

@@ -16,9 +16,21 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
+
+def owner_only(path: Path, mode: int = 0o700) -> None:
+    """Give a file or folder of ours ``mode``: the platform's files are its user's alone, so that a
+    sandboxed model, which runs as another user where it can, reads none of them."""
+    if path.exists() and path.stat().st_uid == os.geteuid():
+        path.chmod(mode)
+
+
+owner_only(BASE_DIR / ".env", 0o600)  # it holds the secret key and the database's password
 # An empty MODELYARD_VAR_DIR means "not set", not the current directory.
 VAR_DIR = Path(env("MODELYARD_VAR_DIR", default="") or BASE_DIR / "var")
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Others may pass through (to a patched environment the sandbox runs on) but not list it; what
+# lies in it is created for this user only (media, deployments, spool, broker, cache, database).
+owner_only(VAR_DIR, 0o711)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-change-me")
@@ -97,8 +109,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     if _sqlite.parent.is_dir():
         os.close(os.open(_sqlite, os.O_CREAT | os.O_RDONLY, 0o600))
         for _path in (_sqlite, Path(f"{_sqlite}-wal"), Path(f"{_sqlite}-shm")):
-            if _path.exists() and _path.stat().st_uid == os.geteuid():
-                _path.chmod(0o600)
+            owner_only(_path, 0o600)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -119,9 +130,11 @@ else:
 
 
 def filesystem_broker_options(folder: Path) -> dict:
-    """kombu's filesystem transport: the embedded broker that needs no server."""
+    """kombu's filesystem transport: the embedded broker that needs no server. Its messages are
+    files readable by anyone who can enter the folder, so only this user can."""
     for sub in ("queue", "processed", "control"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
+        (folder / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
+    owner_only(folder)
     return {
         "data_folder_in": str(folder / "queue"),
         "data_folder_out": str(folder / "queue"),

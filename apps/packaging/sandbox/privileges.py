@@ -63,6 +63,9 @@ def drop_privileges(username: str, frameworks: tuple[str, ...] = ()) -> str:
     user = pwd.getpwnam(username)
     if any(os.path.isdir(entry) and not _reachable(entry, user) for entry in sys.path):
         _preload(frameworks)
+    home = os.environ.get("HOME")
+    if home and os.path.isdir(home):  # the child's scratch folder (process.py), now the user's
+        os.chown(home, user.pw_uid, user.pw_gid)
     os.setgroups([])
     os.setgid(user.pw_gid)
     os.setuid(user.pw_uid)

@@ -2,16 +2,18 @@
 whatever happens to it (answer, timeout, crash) into a dict.
 
 The child gets copies of its input files in a fresh temporary directory, an environment built from
-scratch (no settings, database URLs or secrets), its own process group, and limits on address space,
-CPU time and file size. Started as root, it switches to ``SANDBOX_USER`` before it touches the model
-(privileges.py explains why that happens in the child rather than here).
+scratch (no settings, database URLs or secrets), its own process group, limits on address space,
+CPU time and file size, no network, and no view of the platform's files (confinement.py). Started as
+root, it switches to ``SANDBOX_USER`` before it touches the model (privileges.py explains why that
+happens in the child rather than here). Where the network cannot be cut, formats whose loading runs
+code are refused before any child starts.
 """
 
 import contextlib
 import contextvars
 import json
+import logging
 import os
-import pwd
 import resource
 import shutil
 import signal
@@ -20,9 +22,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+from apps.packaging.sandbox.confinement import Confinement, confinement, confiner, mount_plan
 from apps.packaging.sandbox.isolation import die_with_parent, forbid_inspection
 
+log = logging.getLogger(__name__)
+
 SANDBOX_USER = "nobody"
+# Formats whose loading runs no code from the file (the registry's safe formats): the only ones
+# loaded when the sandbox cannot be cut off the network.
+CODE_FREE_FORMATS = frozenset({"skops", "onnx", "xgboost_json", "xgboost_ubj", "lightgbm_text"})
 # Importing numpy, pandas, pyarrow and one framework and loading a small model takes 450-570 MB of address
 # space (measured for sklearn, skops, ONNX, XGBoost, LightGBM); this leaves about 1.5 GB for the model.
 DEFAULT_MEMORY_MB = 2048
@@ -64,10 +72,17 @@ def run_in_sandbox(
     timeout_seconds: float = 180,
     project_root: str,
     python: str | None = None,
+    hidden_paths: tuple[str, ...] | list[str] = (),
 ) -> dict:
     """Run ``request`` (see runner.py for its keys and the response) in a sandboxed child process.
     Never raises for anything the model does; returns {"ok": false, "stage": ..., "error": ...}.
-    ``python`` is the interpreter to run on (default: the one set by ``interpreter()``, else this one)."""
+    ``python`` is the interpreter to run on (default: the one set by ``interpreter()``, else this one);
+    ``hidden_paths`` are the platform's files and folders, which the child must not see."""
+    confined = confinement()
+    refusal = _refusal(request.get("format"), confined)
+    if refusal:
+        log.error("packaging sandbox: %s", refusal)
+        return {"ok": False, "stage": "sandbox", "error": refusal}
     workdir = tempfile.mkdtemp(prefix="modelyard-sandbox-")
     try:
         try:
@@ -81,11 +96,38 @@ def run_in_sandbox(
                 "error": f"cannot copy the inputs into the sandbox: {exc}",
             }
         executable = python or _PYTHON.get() or sys.executable
-        return _run_child(
-            child_request, workdir, memory_mb, cpu_seconds, timeout_seconds, project_root, executable
+        plan = mount_plan(
+            hidden=[*hidden_paths, os.path.expanduser("~")],
+            keep=_needed_paths(workdir, project_root, executable),
+            workdir=workdir,
         )
+        limits = (memory_mb, cpu_seconds, timeout_seconds)
+        response = _run_child(
+            child_request, workdir, limits, project_root, executable, confiner(confined, plan)
+        )
+        if response.get("ok"):  # beside runs_as: what the model ran under
+            response["isolation"] = confined.describe()
+        return response
     finally:
         _remove_tree(workdir)
+
+
+def _refusal(fmt, confined: Confinement) -> str:
+    if confined.cuts_network or fmt in CODE_FREE_FORMATS:
+        return ""
+    return (
+        f"refused to load the {fmt} file: loading it runs code from the file, and this worker cannot "
+        f"cut that code off the network (isolation: {confined.describe()}). Export the model as ONNX, "
+        "skops, XGBoost or LightGBM, or run the packaging worker where network namespaces or seccomp "
+        "are available (docs/adr/0003-sandbox.md)"
+    )
+
+
+def _needed_paths(workdir: str, project_root: str, python: str) -> list[str]:
+    """What the child runs on: its folder, the code, and the environments of its interpreter and
+    of this one (a patched environment layers on this one's packages)."""
+    environments = {os.path.dirname(os.path.dirname(p)) for p in (python, os.path.realpath(python))}
+    return [workdir, project_root, sys.prefix, sys.base_prefix, *environments]
 
 
 def _stage_inputs(request: dict, workdir: str) -> dict:
@@ -105,12 +147,10 @@ def _stage_inputs(request: dict, workdir: str) -> dict:
     return child_request
 
 
-def _run_child(request, workdir, memory_mb, cpu_seconds, timeout_seconds, project_root, python) -> dict:
+def _run_child(request, workdir, limits, project_root, python, confine) -> dict:
+    memory_mb, cpu_seconds, timeout_seconds = limits
     scratch = os.path.join(workdir, "home")  # HOME and TMPDIR: the only place the child may write
-    os.mkdir(scratch, 0o700)
-    if os.geteuid() == 0:
-        user = pwd.getpwnam(SANDBOX_USER)
-        os.chown(scratch, user.pw_uid, user.pw_gid)
+    os.mkdir(scratch, 0o700)  # the child hands it to SANDBOX_USER when it switches to that user
     env = {key: os.environ[key] for key in _COPIED_ENV if key in os.environ}
     env.update(
         HOME=scratch,
@@ -132,16 +172,25 @@ def _run_child(request, workdir, memory_mb, cpu_seconds, timeout_seconds, projec
         open(paths["stderr"], "wb") as stderr,
     ):
         # Files, not pipes: a child (or a grandchild that left the group) cannot block us on a full pipe.
-        child = subprocess.Popen(
-            [python, "-P", "-m", "apps.packaging.sandbox.runner"],
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            cwd=workdir,
-            env=env,
-            start_new_session=True,
-            preexec_fn=_limiter(memory_mb, cpu_seconds, os.getpid()),
-        )
+        # Popen closes every other descriptor: the child inherits nothing but these three.
+        try:
+            child = subprocess.Popen(
+                [python, "-P", "-m", "apps.packaging.sandbox.runner"],
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                cwd=workdir,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+                preexec_fn=_limiter(memory_mb, cpu_seconds, os.getpid(), confine),
+            )
+        except (OSError, subprocess.SubprocessError) as exc:  # nothing of the model ran
+            return {
+                "ok": False,
+                "stage": "sandbox",
+                "error": f"the sandbox could not be started ({exc})" + _last_lines(paths["stderr"]),
+            }
         try:
             child.wait(timeout=timeout_seconds)
         except subprocess.TimeoutExpired:
@@ -158,7 +207,7 @@ def _run_child(request, workdir, memory_mb, cpu_seconds, timeout_seconds, projec
     return _interpret(child.returncode, paths, memory_mb, cpu_seconds)
 
 
-def _limiter(memory_mb: int, cpu_seconds: int, parent_pid: int):
+def _limiter(memory_mb: int, cpu_seconds: int, parent_pid: int, confine):
     def apply_limits() -> None:  # runs in the child between fork and exec
         die_with_parent(parent_pid)
         resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024**2,) * 2)
@@ -166,6 +215,8 @@ def _limiter(memory_mb: int, cpu_seconds: int, parent_pid: int):
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT,) * 2)
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        confine()
+        die_with_parent(parent_pid)  # again: entering a user namespace may have cleared it
 
     return apply_limits
 
@@ -202,7 +253,12 @@ def _interpret(returncode: int, paths: dict, memory_mb: int, cpu_seconds: int) -
 def _crash_reason(returncode: int, paths: dict, memory_mb: int, cpu_seconds: int) -> str:
     tail = _last_lines(paths["stderr"])
     memory = f"the memory limit of {memory_mb} MB"
-    if returncode == -signal.SIGXCPU:
+    if returncode == -signal.SIGSYS:
+        reason = (
+            "it tried to open a network connection (a socket or io_uring) and was stopped: "
+            "model code gets no network"
+        )
+    elif returncode == -signal.SIGXCPU:
         reason = f"it was stopped at the CPU limit of {cpu_seconds} s"
     elif returncode == -signal.SIGKILL:
         reason = f"it was killed (SIGKILL): the CPU limit of {cpu_seconds} s or the system ran out of memory"

@@ -1,9 +1,9 @@
 """The sandbox child: ``python -m apps.packaging.sandbox.runner`` reads one JSON request on stdin, loads
 the model, predicts on the sample rows and writes one JSON response on stdout.
 
-The parent (``process.py``) has already applied resource limits and cleaned the environment. When
-started as root, this process becomes an unprivileged user (privileges.py) before it opens anything
-named in the request.
+The parent (``process.py``) has already applied resource limits, cleaned the environment and cut
+the network (confinement.py). When started as root, this process becomes an unprivileged user
+(privileges.py), or else gives up every capability, before it opens anything named in the request.
 """
 
 import json
@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from apps.packaging.sandbox.isolation import die_with_parent
+from apps.packaging.sandbox.isolation import die_with_parent, drop_capabilities
 from apps.packaging.sandbox.loaders import load_model
 from apps.packaging.sandbox.privileges import drop_privileges
 
@@ -61,6 +61,8 @@ def handle(text: str) -> dict:
     user = os.environ.get("MODELYARD_SANDBOX_USER", "nobody")
     parent = os.getppid()
     runs_as = _stage("sandbox", drop_privileges, user, _FRAMEWORKS.get(request["format"], ()))
+    if os.geteuid() == 0:  # it could not switch: root without any capability, then
+        _stage("sandbox", drop_capabilities)
     die_with_parent(parent)  # again: switching user cleared the parent-death signal
     columns = request.get("columns") or None
     sample = _stage("request", _read_rows, request["sample"], columns)

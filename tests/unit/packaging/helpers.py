@@ -1,5 +1,7 @@
-"""Artifacts and requests written by hand for the sandbox tests."""
+"""Artifacts, requests and a stand-in service written by hand for the sandbox tests."""
 
+import socket
+import threading
 import zipfile
 from pathlib import Path
 
@@ -73,3 +75,35 @@ def sandbox_request(artifact, fmt: str, sample, columns: list[str], **overrides)
         "repeats": 3,
         **overrides,
     }
+
+
+class Listener:
+    """A TCP or UDP server on 127.0.0.1 that counts what reaches it (a stand-in for a local service)."""
+
+    def __init__(self, kind=socket.SOCK_STREAM):
+        self.sock = socket.socket(socket.AF_INET, kind)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        if kind == socket.SOCK_STREAM:
+            self.sock.listen()
+        self.port = self.sock.getsockname()[1]
+        self.reached = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, args=(kind,), daemon=True)
+        self._thread.start()
+
+    def _serve(self, kind):
+        while not self._stop.is_set():
+            try:
+                if kind == socket.SOCK_STREAM:
+                    self.sock.accept()[0].close()
+                else:
+                    self.sock.recvfrom(512)
+                self.reached += 1
+            except TimeoutError:
+                continue
+
+    def close(self):
+        self._stop.set()
+        self._thread.join()
+        self.sock.close()

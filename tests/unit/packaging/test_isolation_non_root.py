@@ -106,31 +106,31 @@ SANDBOX_WORKER = textwrap.dedent(
 )
 
 
-def test_a_model_dies_with_its_killed_worker():
+def test_a_model_dies_with_its_killed_worker(tmp_path):
     """The worker is killed (out of memory, kill -9) while the model hangs: the model goes too."""
     import pandas as pd
 
-    shared = Path(tempfile.mkdtemp(prefix="modelyard-isolation-"))
+    # The model sees nothing of this test's folders (its /tmp is its own): it says it runs on stderr.
+    hang = (
+        "(print('MODEL RUNNING', file=__import__('sys').stderr, flush=True), __import__('time').sleep(600))"
+    )
+    artifact, sample = tmp_path / "hangs.pkl", tmp_path / "sample.pkl"
+    artifact.write_bytes(pickle.dumps(Evaluates(hang)))
+    pd.DataFrame({c: [0.0, 1.0] for c in COLUMNS}).to_pickle(sample)
+    request = sandbox_request(artifact, "pickle", sample, COLUMNS, repeats=1)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", SANDBOX_WORKER, json.dumps(request), str(PROJECT_ROOT)],
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        shared.chmod(0o1777)  # the model may run as 'nobody' and writes its pid here
-        marker = shared / "model.pid"
-        pid = "str(__import__('os').getpid())"
-        hang = f"(open({str(marker)!r}, 'w').write({pid}), __import__('time').sleep(600))"
-        artifact, sample = shared / "hangs.pkl", shared / "sample.pkl"
-        artifact.write_bytes(pickle.dumps(Evaluates(hang)))
-        pd.DataFrame({c: [0.0, 1.0] for c in COLUMNS}).to_pickle(sample)
-        request = sandbox_request(artifact, "pickle", sample, COLUMNS, repeats=1)
-        worker = subprocess.Popen(
-            [sys.executable, "-c", SANDBOX_WORKER, json.dumps(request), str(PROJECT_ROOT)],
-            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
         deadline = time.monotonic() + 60
-        while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+        model_pid = _running_model(worker.pid)
+        while model_pid is None and time.monotonic() < deadline:
             time.sleep(0.2)
-        model_pid = int(marker.read_text())
-        assert _alive(model_pid)
+            model_pid = _running_model(worker.pid)
+        assert model_pid is not None, "the model never started"
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
         deadline = time.monotonic() + 10
@@ -138,7 +138,24 @@ def test_a_model_dies_with_its_killed_worker():
             time.sleep(0.1)
         assert not _alive(model_pid)
     finally:
-        shutil.rmtree(shared, ignore_errors=True)
+        worker.kill()
+        worker.wait()
+
+
+def _running_model(worker_pid: int) -> int | None:
+    """The worker's sandbox child, once the model in it has said it runs (on its stderr)."""
+    for entry in Path("/proc").iterdir():
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if (
+                parent == worker_pid
+                and b"apps.packaging.sandbox.runner" in (entry / "cmdline").read_bytes()
+                and "MODEL RUNNING" in (entry / "fd" / "2").read_text(errors="replace")
+            ):
+                return int(entry.name)
+        except (OSError, ValueError, IndexError):  # not a process, or one that just ended
+            continue
+    return None
 
 
 def _alive(pid: int) -> bool:

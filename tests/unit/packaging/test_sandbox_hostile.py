@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from apps.packaging.sandbox.privileges import unreadable_packages
+from tests.unit.packaging.conftest import PROJECT_ROOT
 from tests.unit.packaging.helpers import Evaluates, write_mlflow_zip
 
 ROOT = os.geteuid() == 0
@@ -123,8 +124,9 @@ def test_model_burning_cpu_hits_the_cpu_limit(sandbox, tmp_path):
 
 @pytest.fixture
 def root_only_secret():
-    """A file only root may read, in a directory anyone may enter (so only the file's mode protects it)."""
-    directory = tempfile.mkdtemp(prefix="modelyard-secret-")
+    """A file only root may read, in a directory anyone may enter (so only the file's mode protects
+    it), outside /tmp (which the sandbox replaces with its own when it can)."""
+    directory = tempfile.mkdtemp(prefix="modelyard-secret-", dir=PROJECT_ROOT / "var")
     os.chmod(directory, 0o755)
     path = Path(directory) / ".env"
     path.write_text("SECRET-VALUE-8d1f")
