@@ -225,6 +225,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, not the
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "apps.accounts.throttling.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "apps.accounts.throttling.client_address"
+AXES_VERBOSE = False  # its start-up banner on every manage.py command; lockouts are still logged
 # How many reverse proxies append to X-Forwarded-For in front of the web app (0: none, the
 # connection's address is the client's). Set it behind a TLS proxy, or every sign-in shares one address.
 MODELYARD_TRUSTED_PROXY_COUNT = env.int("MODELYARD_TRUSTED_PROXY_COUNT", default=0)
