@@ -387,16 +387,7 @@ def endpoint_key_create(*, user, endpoint: Endpoint, name: str) -> tuple[Endpoin
     row = EndpointKey.objects.create(
         endpoint=endpoint, name=name, prefix=key[:10], key_hash=hash_key(key), created_by=user
     )
-    audit_record(
-        actor=user,
-        action="endpoint_key.created",
-        obj=row,
-        team=endpoint.team,
-        endpoint=endpoint.name,
-        environment=endpoint.environment.name,
-        name=name,
-        prefix=row.prefix,
-    )
+    _audit_key(user, row, "endpoint_key.created")
     return row, key
 
 
@@ -411,9 +402,15 @@ def endpoint_key_revoke(*, user, key: EndpointKey) -> EndpointKey:
         raise ValidationError({"key": f"key {key.prefix}… was already revoked"})
     key.revoked_at, key.revoked_by = timezone.now(), user
     key.save(update_fields=["revoked_at", "revoked_by"])
+    _audit_key(user, key, "endpoint_key.revoked")
+    return key
+
+
+def _audit_key(user, key: EndpointKey, action: str) -> None:
+    endpoint = key.endpoint
     audit_record(
         actor=user,
-        action="endpoint_key.revoked",
+        action=action,
         obj=key,
         team=endpoint.team,
         endpoint=endpoint.name,
@@ -421,7 +418,6 @@ def endpoint_key_revoke(*, user, key: EndpointKey) -> EndpointKey:
         name=key.name,
         prefix=key.prefix,
     )
-    return key
 
 
 def seed_environments() -> None:
