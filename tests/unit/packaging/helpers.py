@@ -1,6 +1,9 @@
 """Artifacts, requests and a stand-in service written by hand for the sandbox tests."""
 
+import contextlib
+import os
 import socket
+import stat
 import threading
 import zipfile
 from pathlib import Path
@@ -107,3 +110,20 @@ class Listener:
         self._stop.set()
         self._thread.join()
         self.sock.close()
+
+
+@contextlib.contextmanager
+def passable_by(user, path):
+    """Let ``user`` (a pwd entry) pass through the folders leading to ``path`` for a while: a fresh
+    clone under ``mktemp -d`` sits in a folder only its owner may enter."""
+    opened = []
+    for folder in [Path(path).resolve(), *Path(path).resolve().parents]:
+        mode = folder.stat().st_mode
+        if folder.stat().st_uid != user.pw_uid and not mode & stat.S_IXOTH:
+            os.chmod(folder, stat.S_IMODE(mode) | stat.S_IXOTH)
+            opened.append((folder, stat.S_IMODE(mode)))
+    try:
+        yield
+    finally:
+        for folder, mode in opened:
+            os.chmod(folder, mode)

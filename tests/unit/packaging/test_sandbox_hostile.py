@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from apps.packaging.sandbox.confinement import confinement
 from apps.packaging.sandbox.privileges import unreadable_packages
 from tests.unit.packaging.conftest import PROJECT_ROOT
 from tests.unit.packaging.helpers import Evaluates, write_mlflow_zip
@@ -24,6 +25,9 @@ ROOT = os.geteuid() == 0
 # The switch to 'nobody' needs the installed packages to be readable by it; a virtualenv inside a
 # folder only root may enter (a fresh clone under mktemp -d) keeps the sandbox as root, and says so.
 SWITCHES = ROOT and not unreadable_packages("nobody")
+# In a mount namespace the child's /tmp is its own, so the folders leading to a project under /tmp
+# are made anew there and 'nobody' passes: the child switches even where the parent sees no way.
+SWITCHES_IN_CHILD = SWITCHES or (ROOT and confinement().namespaces)
 
 
 class Allocates8GB:
@@ -149,7 +153,7 @@ def test_pickle_sees_a_clean_environment_as_an_unprivileged_user(sandbox, tmp_pa
     assert result["stage"] == "load"
     assert "topsecret" not in text and "dbpassword" not in text
     seen = ast.literal_eval(re.search(r"RuntimeError: (\{.*\})\)", result["error"]).group(1))
-    assert seen["uid"] == (pwd.getpwnam("nobody").pw_uid if SWITCHES else os.getuid())
+    assert seen["uid"] == (pwd.getpwnam("nobody").pw_uid if SWITCHES_IN_CHILD else os.getuid())
     passed = {"PATH", "LANG", "HOME", "TMPDIR", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
     passed |= {"MODELYARD_SANDBOX_USER", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}
     passed |= {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}
