@@ -24,10 +24,9 @@ from tests.unit.packaging.helpers import Evaluates, write_mlflow_zip
 ROOT = os.geteuid() == 0
 # The switch to 'nobody' needs the installed packages to be readable by it; a virtualenv inside a
 # folder only root may enter (a fresh clone under mktemp -d) keeps the sandbox as root, and says so.
-SWITCHES = ROOT and not unreadable_packages("nobody")
 # In a mount namespace the child's /tmp is its own, so the folders leading to a project under /tmp
 # are made anew there and 'nobody' passes: the child switches even where the parent sees no way.
-SWITCHES_IN_CHILD = SWITCHES or (ROOT and confinement().namespaces)
+SWITCHES = ROOT and (not unreadable_packages("nobody") or confinement().namespaces)
 
 
 class Allocates8GB:
@@ -153,7 +152,7 @@ def test_pickle_sees_a_clean_environment_as_an_unprivileged_user(sandbox, tmp_pa
     assert result["stage"] == "load"
     assert "topsecret" not in text and "dbpassword" not in text
     seen = ast.literal_eval(re.search(r"RuntimeError: (\{.*\})\)", result["error"]).group(1))
-    assert seen["uid"] == (pwd.getpwnam("nobody").pw_uid if SWITCHES_IN_CHILD else os.getuid())
+    assert seen["uid"] == (pwd.getpwnam("nobody").pw_uid if SWITCHES else os.getuid())
     passed = {"PATH", "LANG", "HOME", "TMPDIR", "PYTHONPATH", "PYTHONDONTWRITEBYTECODE"}
     passed |= {"MODELYARD_SANDBOX_USER", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"}
     passed |= {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}
@@ -164,7 +163,7 @@ def test_pickle_sees_a_clean_environment_as_an_unprivileged_user(sandbox, tmp_pa
 
 
 @pytest.mark.skipif(
-    not SWITCHES, reason="the child can switch to 'nobody' only as root, with packages it can read"
+    not SWITCHES, reason="the child can switch to 'nobody' only as root, with packages it can reach"
 )
 def test_pickle_cannot_read_root_only_files(sandbox, tmp_path, monkeypatch, root_only_secret):
     monkeypatch.setenv("DJANGO_SECRET_KEY", "topsecret")
