@@ -25,6 +25,7 @@ from apps.registry.models import ModelVersion
 from apps.serving.inference.keys import generate_key, hash_key
 
 LIVE = Deployment.Status.LIVE
+ENDPOINT_NAME_MAX = Endpoint._meta.get_field("name").max_length
 
 
 def environment_named(name: str) -> Environment:
@@ -61,8 +62,14 @@ def _endpoint_for(*, user, version: ModelVersion, name: str, environment: Enviro
         raise ValidationError({"endpoint": "name the endpoint, e.g. credit-risk"})
     endpoint = Endpoint.objects.filter(environment=environment, name=name).first()
     if endpoint is None:
-        if slugify(name) != name:
-            raise ValidationError({"endpoint": f"'{name}' must be lower-case letters, digits and hyphens"})
+        if slugify(name) != name or len(name) > ENDPOINT_NAME_MAX:
+            raise ValidationError(
+                {
+                    "endpoint": f"'{name[:120]}' is not an endpoint name: use lower-case letters, digits, "
+                    f"'-' and '_', starting and ending with a letter or digit, at most {ENDPOINT_NAME_MAX} "
+                    "characters (it becomes part of the prediction URL)"
+                }
+            )
         return Endpoint.objects.create(
             environment=environment, name=name, team=version.model.team, created_by=user
         )

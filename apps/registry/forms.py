@@ -3,10 +3,16 @@ from django import forms
 from apps.accounts import access
 from apps.accounts.roles import Role
 from apps.registry.models import Stage, TaskType
+from apps.registry.names import ALLOWED, model_name_validator
 
 
 class RegisterVersionForm(forms.Form):
-    model = forms.CharField(max_length=100, label="Model name", help_text="a new name creates the model")
+    model = forms.CharField(
+        max_length=100,
+        label="Model name",
+        validators=[model_name_validator],
+        help_text=f"a new name creates the model; {ALLOWED}",
+    )
     team = forms.ModelChoiceField(queryset=None, empty_label=None)
     task_type = forms.ChoiceField(choices=TaskType.choices, label="Task")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)

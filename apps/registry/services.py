@@ -16,6 +16,7 @@ from apps.packaging.metrics import threshold_problems
 from apps.registry import datasets, formats
 from apps.registry.audit import audit_record
 from apps.registry.models import ModelVersion, RegisteredModel, Stage, TaskType
+from apps.registry.names import model_name_problem
 from apps.registry.storage import StoredFile, discard, store_by_hash
 
 
@@ -77,8 +78,9 @@ def model_create(
     if not access.can_register_in_team(user, team):
         raise PermissionDenied(f"you may not register models in team '{team.slug}'")
     name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "a model needs a name"})
+    problem = model_name_problem(name)
+    if problem:
+        raise ValidationError({"name": problem})
     if not task_type:
         raise ValidationError(
             {"task_type": f"'{name}' is a new model: give its task type, one of {', '.join(TaskType.values)}"}
@@ -184,6 +186,9 @@ def version_register(*, user, reg: Registration) -> ModelVersion:
     team = _resolve_team(user, reg.team)
     if not access.can_register_in_team(user, team):
         raise PermissionDenied(f"you may not register models in team '{team.slug}'")
+    problem = model_name_problem((reg.model_name or "").strip())
+    if problem:
+        raise ValidationError({"model": problem})
 
     model = RegisteredModel.objects.select_for_update().filter(team=team, name=reg.model_name).first()
     if model is None:

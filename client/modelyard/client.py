@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import re
 import tempfile
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -13,6 +14,10 @@ from modelyard.environment import capture, requirements_text
 from modelyard.errors import ConfigError, JobFailed, ModelyardError
 from modelyard.http import DEFAULT_TIMEOUT, Http
 from modelyard.progress import follow
+
+# The server's rule for model names (they become file names: NAME-vN.tar.gz); checked here too so
+# that a bad name is refused before the model file is written and uploaded.
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -351,6 +356,11 @@ class Client:
         """
         if not name or not str(name).strip():
             raise ModelyardError("name= is required: the registered model's name")
+        if not MODEL_NAME.fullmatch(str(name).strip()):
+            raise ModelyardError(
+                f"name={name!r}: use letters, digits, '.', '_' and '-', starting with a letter or digit "
+                "(at most 100 characters); the name becomes the package's file name"
+            )
         if target and reference is None:
             raise ModelyardError("target= names a column of the reference data: pass reference= too")
         with tempfile.TemporaryDirectory(prefix="modelyard-") as tmp:

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from apps.jobs.models import Job
 from apps.registry.models import AuditEvent, ModelVersion, RegisteredModel, Stage, TaskType
+from apps.registry.names import model_name_validator
 
 
 class RegisteredModelSerializer(serializers.ModelSerializer):
@@ -36,7 +37,7 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
 
 
 class ModelCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=100, validators=[model_name_validator])
     team = serializers.CharField(required=False, help_text="team slug; optional when you belong to one team")
     task_type = serializers.ChoiceField(choices=TaskType.choices)
     description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -149,7 +150,11 @@ class VersionListSerializer(ModelVersionSerializer):
 class VersionRegisterSerializer(serializers.Serializer):
     """multipart/form-data. JSON-valued fields are sent as JSON text."""
 
-    model = serializers.CharField(max_length=100, help_text="model name; created on its first version")
+    model = serializers.CharField(
+        max_length=100,
+        validators=[model_name_validator],
+        help_text="model name; created on its first version",
+    )
     team = serializers.CharField(required=False, help_text="team slug; optional when you belong to one team")
     task_type = serializers.ChoiceField(choices=TaskType.choices, required=False)
     description = serializers.CharField(required=False, allow_blank=True, default="")
