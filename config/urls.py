@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import IsAuthenticated
 
 SIGNED_IN = [IsAuthenticated]
+# A body over its limit is a 413 naming it; the database being down is a 503 (JSON under /api/).
+handler400 = "apps.accounts.error_views.bad_request"
+handler500 = "apps.accounts.error_views.server_error"
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -7,6 +7,7 @@ import json
 
 from django import forms
 
+from apps.accounts import limits
 from apps.kpis.models import KpiDefinition
 
 # The service's error paths → the form's fields.
@@ -65,9 +66,11 @@ class KpiForm(forms.Form):
             return None
         if text.startswith("{"):
             try:
-                mapping = json.loads(text)
+                mapping = limits.json_loads(text)
             except json.JSONDecodeError as exc:
                 raise forms.ValidationError(f"not valid JSON: {exc.msg} at character {exc.pos}") from exc
+            except limits.TooDeep as exc:
+                raise forms.ValidationError(str(exc)) from exc
             return mapping
         mapping = {}
         for number, line in enumerate(text.splitlines(), start=1):

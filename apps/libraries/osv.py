@@ -118,6 +118,8 @@ def load(name: str, content: bytes) -> tuple[Advisory | None, list[Problem]]:
         return None, [Problem(name, "(file)", f"not UTF-8 text: {exc}")]
     try:
         data = json.loads(text) if name.lower().endswith(".json") else yaml.load(text, Loader=_Loader)
+    except RecursionError:
+        return None, [Problem(name, "(file)", "nested too deeply to be an advisory")]
     except (ValueError, yaml.YAMLError) as exc:
         kind = "JSON" if name.lower().endswith(".json") else "YAML"
         return None, [Problem(name, "(file)", f"not valid {kind}: {str(exc).splitlines()[0][:200]}")]

@@ -1,14 +1,13 @@
 """Import `pip-audit --format json` output: findings for a named model version, or a standalone
 report. ``parse`` is pure; ``pip_audit_import`` stores."""
 
-import json
 from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from packaging.utils import canonicalize_name
 
-from apps.accounts import access
+from apps.accounts import access, limits
 from apps.libraries.matching import parse_version
 from apps.libraries.models import Advisory, LibraryFinding, PipAuditReport, Severity
 from apps.registry.audit import audit_record
@@ -81,7 +80,7 @@ def pip_audit_import(
     if version is None and not access.can_upload_pip_audit(user):
         raise PermissionDenied("only data scientists and IT may upload pip-audit reports")
     try:
-        data = json.loads(content)
+        data = limits.json_loads(content)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValidationError({"report": f"not JSON: {exc}"}) from exc
     try:

@@ -1,6 +1,5 @@
 """Registry use cases. Views, the API, tasks and management commands all call these."""
 
-import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -8,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
-from apps.accounts import access
+from apps.accounts import access, limits
 from apps.accounts.models import Team
 from apps.jobs.models import Job
 from apps.jobs.services import job_enqueue
@@ -372,7 +371,7 @@ def parse_json_field(raw, field_name: str, expected=dict):
     if isinstance(raw, expected):
         return raw
     try:
-        value = json.loads(raw)
+        value = limits.json_loads(raw)
     except (TypeError, ValueError) as exc:
         raise ValidationError({field_name: f"is not valid JSON: {exc}"}) from exc
     if not isinstance(value, expected):

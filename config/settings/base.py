@@ -183,10 +183,25 @@ MODELYARD_METRICS_TOKEN = env("MODELYARD_METRICS_TOKEN", default="")
 # How long a client's X-Request-ID stays claimed on its endpoint (a reuse within it is a 409).
 MODELYARD_REQUEST_ID_TTL_SECONDS = env.int("MODELYARD_REQUEST_ID_TTL_SECONDS", default=24 * 3600)
 
-# Largest accepted artifact or reference upload, in megabytes.
+# --- What one request may carry (apps/accounts/limits.py), refused before it is read in full ----
+# Largest accepted uploaded file (artifact, reference, holdout, batch input...), in megabytes:
+# counted while it arrives, so the rest of a larger one is never stored.
 MODELYARD_MAX_UPLOAD_MB = env.int("MODELYARD_MAX_UPLOAD_MB", default=200)
-FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_HANDLERS = [
+    "apps.accounts.limits.FileSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024  # larger uploads go to a temporary file, not memory
+# Largest body that is not a file (JSON, form fields), in megabytes: the API's JSON and the pages' forms.
+MODELYARD_MAX_BODY_MB = env.float("MODELYARD_MAX_BODY_MB", default=10)
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(MODELYARD_MAX_BODY_MB * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FILES = 10  # a registration sends three
+# Deepest nesting of arrays and objects accepted in JSON (bodies and JSON-valued fields).
+MODELYARD_MAX_JSON_DEPTH = env.int("MODELYARD_MAX_JSON_DEPTH", default=32)
+# Outcomes per call, and the largest outcomes CSV (read a row at a time; apps/serving/outcomes.py).
+MODELYARD_OUTCOMES_MAX_ROWS = env.int("MODELYARD_OUTCOMES_MAX_ROWS", default=100_000)
+MODELYARD_OUTCOMES_MAX_MB = env.float("MODELYARD_OUTCOMES_MAX_MB", default=32)
 
 # --- E-mail (monitoring alerts): printed to the console unless a backend is configured ------
 EMAIL_BACKEND = env("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -268,6 +283,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's three, with JSON held to the size and depth limits above.
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.accounts.api.parsers.LimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "apps.accounts.api.errors.exception_handler",
     # Throttles tell clients apart by the same address the sign-in lockout uses.
     "NUM_PROXIES": MODELYARD_TRUSTED_PROXY_COUNT,

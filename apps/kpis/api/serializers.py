@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from apps.accounts.api.parsers import LimitedJSONField
 from apps.kpis.formatting import format_value
 from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition, KpiPoint
 
@@ -51,10 +52,10 @@ class KpiWriteSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, allow_blank=True)
     endpoint = serializers.CharField(max_length=200, required=False)
     environment = serializers.CharField(max_length=50, required=False)
-    deployment_ids = serializers.JSONField(required=False)
+    deployment_ids = LimitedJSONField(required=False)
     kind = serializers.ChoiceField(choices=KpiDefinition.Kind.values, required=False)
-    params = serializers.JSONField(required=False)
-    segments = serializers.JSONField(required=False)
+    params = LimitedJSONField(required=False)
+    segments = LimitedJSONField(required=False)
     window = serializers.ChoiceField(choices=KpiDefinition.Window.values, required=False)
     unit = serializers.ChoiceField(choices=KpiDefinition.Unit.values, required=False)
     currency = serializers.CharField(max_length=8, required=False, allow_blank=True)

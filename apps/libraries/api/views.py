@@ -6,10 +6,11 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from apps.accounts import access
+from apps.accounts.api.parsers import LimitedJSONParser
 from apps.libraries import policy, selectors
 from apps.libraries.api.serializers import (
     AdvisoryDetailSerializer,
@@ -197,7 +198,7 @@ class PipAuditReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
     queryset = PipAuditReport.objects.none()
     serializer_class = PipAuditReportSerializer
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, LimitedJSONParser]
 
     def get_queryset(self):
         return access.pip_audit_reports_visible_to(self.request.user).select_related("team", "uploaded_by")

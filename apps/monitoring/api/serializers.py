@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from apps.accounts.api.parsers import LimitedJSONField
 from apps.monitoring.config import WINDOWS
 from apps.monitoring.models import Alert, AlertAction, CheckRun, Finding, Monitor, SliceAnalysis
 
@@ -40,7 +41,7 @@ class MonitorSerializer(serializers.ModelSerializer):
 
 
 class MonitorUpdateSerializer(serializers.Serializer):
-    config = serializers.JSONField(required=False, help_text="top-level keys replace the monitor's")
+    config = LimitedJSONField(required=False, help_text="top-level keys replace the monitor's")
     enabled = serializers.BooleanField(required=False)
 
 
@@ -192,7 +193,7 @@ class ExplainRequestSerializer(serializers.Serializer):
     parent = serializers.IntegerField(
         required=False, help_text="the analysis to drill into (needed when within is an index)"
     )
-    within = serializers.JSONField(
+    within = LimitedJSONField(
         required=False,
         help_text='an explanation\'s index in the parent, or a slice {"conditions": [...]}; '
         "leave out for a new analysis of the alert's latest window",

@@ -1,6 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from apps.accounts.api.parsers import LimitedJSONField
 from apps.jobs.models import Job
 from apps.registry.models import AuditEvent, ModelVersion, RegisteredModel, Stage, TaskType
 from apps.registry.names import model_name_validator
@@ -164,22 +165,22 @@ class VersionRegisterSerializer(serializers.Serializer):
         required=False, allow_empty_file=True, help_text="reference (training) data, CSV or Parquet"
     )
     target = serializers.CharField(required=False, allow_blank=True, default="", help_text="label column")
-    input_schema = serializers.JSONField(required=False)
-    output_schema = serializers.JSONField(required=False)
-    metrics = serializers.JSONField(required=False)
+    input_schema = LimitedJSONField(required=False)
+    output_schema = LimitedJSONField(required=False)
+    metrics = LimitedJSONField(required=False)
     requirements = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
-    environment = serializers.JSONField(required=False)
+    environment = LimitedJSONField(required=False)
     code_commit = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     data_uri = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
     parent_version = serializers.IntegerField(required=False, min_value=1)
     holdout = serializers.FileField(
         required=False, allow_empty_file=True, help_text="labelled rows kept out of training, CSV or Parquet"
     )
-    thresholds = serializers.JSONField(
+    thresholds = LimitedJSONField(
         required=False,
         help_text='holdout metric bounds, e.g. {"roc_auc": 0.75}; rmse/mae/log_loss are maxima',
     )
-    tags = serializers.JSONField(required=False)
+    tags = LimitedJSONField(required=False)
     business_owner = serializers.SlugRelatedField(
         slug_field="username", queryset=get_user_model().objects.all(), required=False, allow_null=True
     )

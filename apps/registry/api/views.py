@@ -3,10 +3,11 @@ from django.http import FileResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
 from apps.accounts import access
+from apps.accounts.api.parsers import LimitedJSONParser
 from apps.jobs.models import Job
 from apps.registry import services
 from apps.registry.api.serializers import (
@@ -89,7 +90,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     serializer_class = ModelVersionSerializer
     filterset_class = ModelVersionFilter
-    parser_classes = [MultiPartParser, FormParser, JSONParser]
+    parser_classes = [MultiPartParser, FormParser, LimitedJSONParser]
 
     def get_queryset(self):
         return (

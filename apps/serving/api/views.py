@@ -5,9 +5,10 @@ back, never a crash and never silently dropped; business owners get 403."""
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import api_view, parser_classes
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from apps.accounts.api.parsers import LimitedJSONParser
 from apps.serving.outcomes import outcomes_from_csv, outcomes_submit
 
 
@@ -23,7 +24,7 @@ class OutcomesSerializer(serializers.Serializer):
 
 @extend_schema(request=OutcomesSerializer, responses={200: dict})
 @api_view(["POST"])
-@parser_classes([JSONParser, MultiPartParser])
+@parser_classes([LimitedJSONParser, MultiPartParser])
 def outcomes(request):
     data = OutcomesSerializer(data=request.data)
     data.is_valid(raise_exception=True)
