@@ -124,7 +124,7 @@ def outcomes_upload(request):
             raise ValidationError({"file": "choose a CSV file"})
         answer = outcomes_submit(
             user=request.user,
-            records=outcomes_from_csv(upload.read()),
+            records=outcomes_from_csv(upload),
             endpoint=request.POST.get("endpoint") or None,
             environment=request.POST.get("environment") or None,
             key_field=request.POST.get("key_field") or None,

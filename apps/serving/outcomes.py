@@ -15,11 +15,12 @@ covers every row its request scored). Sending one again replaces its value throu
 table's unique key; the value replaced is kept as an OutcomeRevision linked to the audit event of
 the write (who, when, how many rows)."""
 
+import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import pandas as pd
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import TextField
@@ -34,7 +35,6 @@ from apps.serving.ingest import in_chunks
 from apps.serving.logbuffer import record_time
 from apps.serving.models import Outcome, OutcomeRevision, Prediction
 
-MAX_OUTCOMES = 100_000
 DEFAULT_ENVIRONMENT = "production"
 UNIQUE = ["endpoint", "environment", "request_id", "row"]
 
@@ -46,14 +46,51 @@ class OutcomesAnswer:
     unknown: list[str] = field(default_factory=list)  # ids that match no prediction of the endpoint
 
 
-def outcomes_from_csv(content: bytes) -> list[dict]:
+def outcomes_from_csv(upload) -> list[dict]:
+    """The rows of an outcomes CSV (a binary file object) as records, read a row at a time: a file
+    over MODELYARD_OUTCOMES_MAX_MB is refused before it is read, and reading stops at the first row
+    past MODELYARD_OUTCOMES_MAX_ROWS, so memory stays bounded whatever arrives."""
+    max_rows, max_mb = settings.MODELYARD_OUTCOMES_MAX_ROWS, settings.MODELYARD_OUTCOMES_MAX_MB
+    if _size(upload) > max_mb * 1024 * 1024:
+        raise ValidationError(
+            {
+                "file": f"is larger than {max_mb:g} MB, the most an outcomes file may be "
+                "(MODELYARD_OUTCOMES_MAX_MB): split it"
+            }
+        )
+    upload.seek(0)
+    text = io.TextIOWrapper(upload, encoding="utf-8-sig", newline="")
     try:
-        frame = pd.read_csv(io.BytesIO(content), dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ValidationError({"file": f"cannot be read as CSV: {exc}"}) from exc
-    if "value" not in frame.columns or not ({"request_id", "business_key"} & set(frame.columns)):
-        raise ValidationError({"file": "needs a value column and a request_id or business_key column"})
-    return frame.to_dict(orient="records")
+        reader = csv.DictReader(text, restval="")
+        columns = set(reader.fieldnames or ())
+        if "value" not in columns or not ({"request_id", "business_key"} & columns):
+            raise ValidationError({"file": "needs a value column and a request_id or business_key column"})
+        records = []
+        for record in reader:
+            if None in record:
+                raise ValidationError({"file": f"line {reader.line_num} has more cells than the header"})
+            if len(records) == max_rows:
+                raise ValidationError(
+                    {
+                        "file": f"has more than {max_rows} rows; send at most {max_rows} outcomes per call "
+                        "(MODELYARD_OUTCOMES_MAX_ROWS): split the file"
+                    }
+                )
+            records.append(record)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise ValidationError({"file": f"cannot be read as CSV (line {reader.line_num}): {exc}"}) from exc
+    finally:
+        text.detach()  # the upload stays open for its owner
+    return records
+
+
+def _size(upload) -> int:
+    size = getattr(upload, "size", None)
+    if size is None:
+        upload.seek(0, io.SEEK_END)
+        size = upload.tell()
+        upload.seek(0)
+    return size
 
 
 def outcomes_submit(
@@ -73,8 +110,11 @@ def outcomes_submit(
         raise PermissionDenied("outcomes are written by the model's team and IT operators")
     if not records:
         raise ValidationError({"outcomes": "send a list of outcomes or a CSV file"})
-    if len(records) > MAX_OUTCOMES:
-        raise ValidationError({"outcomes": f"at most {MAX_OUTCOMES} outcomes per call"})
+    max_rows = settings.MODELYARD_OUTCOMES_MAX_ROWS
+    if len(records) > max_rows:
+        raise ValidationError(
+            {"outcomes": f"at most {max_rows} outcomes per call (MODELYARD_OUTCOMES_MAX_ROWS)"}
+        )
     groups = _grouped(records, endpoint, environment or DEFAULT_ENVIRONMENT, key_field)
     endpoints = _endpoints_for(user, groups)
     accepted = overwritten = 0
@@ -171,13 +211,14 @@ def _match(endpoint: Endpoint, records: list[dict], key_field) -> tuple[dict, li
             ).values_list("request_id", "row")
         )
     rows_of: dict[str, set[int]] = {}
+    max_rows = settings.MODELYARD_OUTCOMES_MAX_ROWS
     for chunk in in_chunks(by_request):
         found = logged.filter(request_id__in={str(r["request_id"]) for r in chunk})
-        for request_id, row in found.values_list("request_id", "row").distinct()[: MAX_OUTCOMES + 1]:
+        for request_id, row in found.values_list("request_id", "row").distinct()[: max_rows + 1]:
             rows_of.setdefault(request_id, set()).add(row)
-        if sum(map(len, rows_of.values())) > MAX_OUTCOMES:
+        if sum(map(len, rows_of.values())) > max_rows:
             raise ValidationError(
-                {"outcomes": f"more than {MAX_OUTCOMES} prediction rows in all: give each outcome its row"}
+                {"outcomes": f"more than {max_rows} prediction rows in all: give each outcome its row"}
             )
     keyed = _match_business_keys(logged, by_key, key_field) if by_key else {}
 

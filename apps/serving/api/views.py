@@ -29,7 +29,7 @@ def outcomes(request):
     data = OutcomesSerializer(data=request.data)
     data.is_valid(raise_exception=True)
     values = data.validated_data
-    records = outcomes_from_csv(values["file"].read()) if values.get("file") else values.get("outcomes")
+    records = outcomes_from_csv(values["file"]) if values.get("file") else values.get("outcomes")
     answer = outcomes_submit(
         user=request.user,
         records=list(records or []),
