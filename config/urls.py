@@ -5,8 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.permissions import IsAuthenticated
 
 SIGNED_IN = [IsAuthenticated]
-# A body over its limit is a 413 naming it; the database being down is a 503 (JSON under /api/).
+# A body over its limit is a 413 naming it; the database being down is a 503; JSON under /api/.
 handler400 = "apps.accounts.error_views.bad_request"
+handler404 = "apps.accounts.error_views.page_not_found"
 handler500 = "apps.accounts.error_views.server_error"
 
 urlpatterns = [

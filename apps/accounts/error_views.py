@@ -1,6 +1,6 @@
-"""The site's 400 and 500 handlers (config/urls.py), for what goes wrong outside a DRF view: a body or
-upload over its limit is a 413 naming the limit, the database being down is a 503, and the API's
-paths answer JSON."""
+"""The site's 400, 404 and 500 handlers (config/urls.py), for what goes wrong outside a DRF view: a
+body or upload over its limit is a 413 naming the limit, the database being down is a 503, and the
+API's paths answer JSON."""
 
 import sys
 
@@ -27,6 +27,12 @@ def bad_request(request, exception, *args, **kwargs):
         told = isinstance(exception, TooManyFieldsSent | TooManyFilesSent)
         return JsonResponse({"detail": str(exception) if told else "Bad request"}, status=400)
     return defaults.bad_request(request, exception)
+
+
+def page_not_found(request, exception, *args, **kwargs):
+    if unavailable.is_api(request):  # a path no route matches, e.g. /api/v1/models/-1/
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 def server_error(request, *args, **kwargs):
