@@ -10,7 +10,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="version.model.name", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Deployment
@@ -92,7 +92,7 @@ class EndpointKeySerializer(serializers.ModelSerializer):
     endpoint = serializers.CharField(source="endpoint.name", read_only=True)
     environment = serializers.CharField(source="endpoint.environment.name", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    revoked_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     active = serializers.BooleanField(source="is_active", read_only=True)
 
     class Meta:

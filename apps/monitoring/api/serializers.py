@@ -13,7 +13,7 @@ class MonitorSerializer(serializers.ModelSerializer):
     version_number = serializers.IntegerField(source="deployment.version.number", read_only=True)
     role = serializers.CharField(source="deployment.role", read_only=True)
     template = serializers.CharField(source="template.name", read_only=True)
-    baseline_set_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    baseline_set_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     open_alerts = serializers.IntegerField(read_only=True, default=None)
 
     class Meta:

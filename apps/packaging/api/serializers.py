@@ -7,7 +7,7 @@ from apps.packaging.models import PackageBuild
 class PackageBuildSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="version.model.name", read_only=True)
     version_number = serializers.IntegerField(source="version.number", read_only=True)
-    override_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    override_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     deployable_to_production = serializers.BooleanField(read_only=True)
     job = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()

@@ -9,7 +9,7 @@ from apps.registry.names import model_name_validator
 
 class RegisteredModelSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    business_owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    business_owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     latest_version = serializers.SerializerMethodField()
     version_count = serializers.SerializerMethodField()
 
@@ -59,7 +59,7 @@ class ModelUpdateSerializer(serializers.Serializer):
 class ModelVersionSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
     team = serializers.CharField(source="model.team.slug", read_only=True)
-    parent_version = serializers.IntegerField(source="parent.number", read_only=True, default=None)
+    parent_version = serializers.IntegerField(source="parent.number", read_only=True, allow_null=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     status = serializers.SerializerMethodField(help_text="ready, profiling, profile_failed or no_reference")
     job = serializers.SerializerMethodField(help_text="id of the latest job working on this version")
@@ -225,7 +225,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
     actor = serializers.SerializerMethodField(
         help_text="the actor's username when they acted; null for the system"
     )
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = AuditEvent

@@ -6,7 +6,10 @@ from apps.sla.models import Slo
 class SloSerializer(serializers.ModelSerializer):
     endpoint = serializers.CharField(source="endpoint.name", read_only=True)
     environment = serializers.CharField(source="endpoint.environment.name", read_only=True)
-    set_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    set_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    set_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="null while the defaults apply"
+    )
     is_default = serializers.SerializerMethodField(help_text="not set by IT yet: the endpoint's defaults")
 
     class Meta:
