@@ -69,7 +69,7 @@ class KpiViewSet(viewsets.ModelViewSet):
         parameters=[OpenApiParameter("start", str), OpenApiParameter("end", str)],
         responses=KpiPointSerializer(many=True),
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # the whole series, not pages
     def points(self, request, pk=None):
         """The KPI's series, oldest window first."""
         kpi = self.get_object()

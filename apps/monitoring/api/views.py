@@ -118,8 +118,11 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
         alert_act(user=request.user, alert=alert, **data.validated_data)
         return Response(AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
 
-    @extend_schema(request=ExplainRequestSerializer, responses={200: SliceAnalysisSerializer(many=True)})
-    @action(detail=True, methods=["get", "post"], url_path="explanations")
+    @extend_schema(methods=["GET"], responses={200: SliceAnalysisSerializer(many=True)})
+    @extend_schema(
+        methods=["POST"], request=ExplainRequestSerializer, responses={202: SliceAnalysisSerializer}
+    )
+    @action(detail=True, methods=["get", "post"], url_path="explanations", pagination_class=None)
     def explanations(self, request, pk=None):
         """GET: the alert's root-cause analyses, newest first. POST ``{}`` explains the alert's latest
         window again; ``{"parent": id, "within": index}`` drills into one explanation of an analysis

@@ -75,7 +75,7 @@ class RegisteredModelViewSet(
         return Response(RegisteredModelSerializer(model).data)
 
     @extend_schema(responses=VersionListSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # every version, not pages
     def versions(self, request, pk=None):
         model = self.get_object()
         versions = list(
