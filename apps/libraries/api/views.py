@@ -151,7 +151,10 @@ class LibraryRuleViewSet(viewsets.ModelViewSet):
     def update(self, request, *args, **kwargs):
         instance = self.get_object()
         _require_it(request.user, "change the library policy")
-        if "package" in request.data and request.data["package"] != instance.package:
+        changes = (
+            request.data if isinstance(request.data, dict) else {}
+        )  # the serializer says what else is wrong
+        if "package" in changes and changes["package"] != instance.package:
             raise ValidationError({"package": "a rule's package cannot change; delete it and add another"})
         rule = self._save(request, partial=kwargs.get("partial", False), instance=instance)
         return Response(LibraryRuleSerializer(rule).data)
