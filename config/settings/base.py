@@ -302,6 +302,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.accounts.api.schema.document_errors",  # every operation's error answers
+    ],
     "ENUM_NAME_OVERRIDES": {
         # Jobs and package builds share one set of states; deployments have their own.
         "WorkStatusEnum": "apps.jobs.models.Job.Status",
