@@ -145,6 +145,38 @@ def open_buffer():
     return _opened[key]
 
 
+def durability_problem() -> str | None:
+    """How the configured buffer could lose answered predictions in a crash, or None: a Redis
+    without its append-only file, or one that syncs it less often than on every write. None also
+    for the spool (every append is fsync'ed) and for a Redis that does not show its configuration
+    (CONFIG disabled, as on some hosted services)."""
+    location = _location()
+    if location[0] != "redis":
+        return None
+    import redis
+
+    client = redis.Redis.from_url(location[1], socket_timeout=2, socket_connect_timeout=2)
+    try:
+        config = client.config_get("append*")
+    except redis.ResponseError:
+        return None
+    except redis.RedisError as error:
+        return f"could not ask Redis how it keeps the prediction log ({error})"
+    finally:
+        client.close()
+    if config.get("appendonly") != "yes":
+        return (
+            "the prediction log's Redis runs without its append-only file (appendonly no): a Redis "
+            "crash or restart loses every answered prediction not yet stored"
+        )
+    if config.get("appendfsync") != "always":
+        return (
+            f"the prediction log's Redis syncs its append-only file {config.get('appendfsync')!r}, "
+            "not 'always': a Redis crash loses the answered predictions of up to the last second"
+        )
+    return None
+
+
 def open_request_ids():
     """Where the inference service claims client request ids, beside the prediction log: Redis keys
     under the log's prefix, or a SQLite file in the spool folder (shared by every worker)."""

@@ -73,6 +73,16 @@ def default_routes_file(routes_module: str | None) -> Path:
     return Path(settings.VAR_DIR) / "inference" / f"routes-{digest}.json"
 
 
+def _warn_if_the_log_can_lose_answers(stderr) -> None:
+    """A Redis that does not write every command to disk before answering loses answered
+    predictions when it crashes: say so at start (README "Operations")."""
+    from apps.serving.logbuffer import durability_problem
+
+    problem = durability_problem()
+    if problem:
+        stderr.write(f"warning: {problem}")
+
+
 def _post_fork(server, worker):
     """gunicorn's post_fork hook. The master closed its connections before forking, so a worker
     never shares a database socket with it; the ORM opens its own on first use."""
@@ -154,6 +164,8 @@ class Command(BaseCommand):
             log_factory = _default_log_factory()
         source = _with_fresh_connections(source)
         routes_file = Path(options["routes_file"] or default_routes_file(options["routes_module"]))
+        if not options["log_module"]:
+            _warn_if_the_log_can_lose_answers(self.stderr)
 
         metrics_dir = None
         if options["workers"] > 1 and not server.multiprocess_dir_set():
