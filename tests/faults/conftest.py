@@ -421,9 +421,10 @@ class Stack:
         except ProcessLookupError:
             pass
 
-    def stop_all(self) -> None:
-        for name in list(self.procs):
-            self.stop(name)
+    def kill_all(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is None:
+                self.kill(name)
 
 
 def _alive(proc: subprocess.Popen, what: str) -> bool:
@@ -440,7 +441,7 @@ def stack(world, postgres, redis_server, tmp_path):
     try:
         yield started
     finally:
-        started.stop_all()
+        started.kill_all()  # nothing of theirs is checked after the test: no graceful stops to wait for
         if redis_server.proc.poll() is not None:
             redis_server.start()
         redis_server.client().flushall()  # locks, claims and messages of this test's processes
