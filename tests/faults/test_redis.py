@@ -18,6 +18,7 @@ def test_the_shipped_redis_writes_every_command_to_disk_before_answering(redis_s
 
 def _under_traffic(stack, postgres, redis_server, prefix: str, fault) -> None:
     stack.start_all()
+    assert "prediction log's Redis" not in stack.log_text("inference")  # no durability warning
     with Traffic(stack, prefix) as traffic:
         time.sleep(3)
         # Answered predictions wait in the stream for the next drain (every 2 s): fault then.

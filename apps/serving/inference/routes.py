@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -280,15 +281,24 @@ def read_saved_routes(path: Path) -> list[Route] | None:
     or it or its folder could have been written by another user."""
     try:
         with open(path, "rb") as handle:
-            for item in (os.fstat(handle.fileno()), os.stat(path.parent)):
-                if item.st_uid != os.geteuid() or item.st_mode & 0o022:
-                    log.error(
-                        "not reading the saved routes in %s: writable by another user than this one", path
-                    )
-                    return None
+            if _others_could_write(os.fstat(handle.fileno()), os.stat(path.parent)):
+                log.error("not reading the saved routes in %s: another user could have written it", path)
+                return None
             return routes_from_json(handle.read())
     except FileNotFoundError:
         log.warning("no saved routes in %s to serve meanwhile", path)
     except (OSError, ValueError) as error:
         log.error("the saved routes in %s are unusable: %s", path, error)
     return None
+
+
+def _others_could_write(file: os.stat_result, folder: os.stat_result) -> bool:
+    """Whether another user than this one (or root) could have written the file or put another in
+    its place: the file must be ours and closed to others, its folder ours or root's and closed to
+    others, or sticky (like /tmp: no one may replace what is ours there)."""
+    me = os.geteuid()
+    if file.st_uid != me or file.st_mode & 0o022:
+        return True
+    if folder.st_mode & stat.S_ISVTX:
+        return False
+    return folder.st_uid not in (me, 0) or bool(folder.st_mode & 0o022)

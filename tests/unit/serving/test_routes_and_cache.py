@@ -163,19 +163,33 @@ def test_without_saved_routes_a_worker_has_none_and_says_so(tmp_path, caplog):
     assert "no saved routes" in caplog.text
 
 
-@pytest.mark.parametrize("spoil", ["garbage", "other format", "group-writable"])
+@pytest.mark.parametrize("spoil", ["garbage", "other format", "group-writable", "folder open to all"])
 def test_an_unusable_or_foreign_writable_saved_table_is_not_served(models, tmp_path, caplog, spoil):
     _, path = models["logreg"]
-    saved = tmp_path / "routes.json"
+    saved = tmp_path / "saved" / "routes.json"
     RouteTable(lambda: [route(arm(path))], saved=saved).refresh()
     if spoil == "garbage":
         saved.write_bytes(b"{not json")
     elif spoil == "other format":
         saved.write_bytes(saved.read_bytes().replace(b'"format": 1', b'"format": 99'))
-    else:
+    elif spoil == "group-writable":
         saved.chmod(0o620)  # someone else could have pointed a route at a model file of theirs
+    else:
+        saved.parent.chmod(0o777)  # … or put a file of theirs in its place
     table = RouteTable(_down, saved=saved, refresh_seconds=60)
     table.start()
     table.stop()
     assert not table.loaded and len(table) == 0
     assert "saved routes" in caplog.text
+
+
+def test_a_saved_table_in_a_sticky_folder_open_to_all_is_served(models, tmp_path):
+    """Like /tmp: others may write there but cannot replace or remove a file of ours."""
+    _, path = models["logreg"]
+    saved = tmp_path / "shared" / "routes.json"
+    RouteTable(lambda: [route(arm(path))], saved=saved).refresh()
+    saved.parent.chmod(0o1777)
+    table = RouteTable(_down, saved=saved, refresh_seconds=60)
+    table.start()
+    table.stop()
+    assert table.origin == "saved" and len(table) == 1
