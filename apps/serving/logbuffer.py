@@ -358,9 +358,9 @@ class RedisStreamBuffer:
         taken = 0
         for consumer in summary.get("consumers") or []:
             name = consumer["name"].decode() if isinstance(consumer["name"], bytes) else consumer["name"]
-            if name == self.consumer or not int(consumer["pending"]):
+            if name == self.consumer:
                 continue
-            while True:
+            for _ in range(-(-int(consumer["pending"]) // 1000)):  # pages of 1,000, as many as it held
                 held = self._redis.xpending_range(
                     self.key, GROUP, min="-", max="+", count=1000, consumername=name
                 )
