@@ -84,7 +84,10 @@ class PrivatePostgres:
             self._as = {}
 
     def _run(self, *command: str, timeout: float = 120) -> None:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **self._as)
+        # In its own folder: the project may sit where the postgres user cannot go (CI's clone).
+        result = subprocess.run(
+            command, cwd=self.root, capture_output=True, text=True, timeout=timeout, **self._as
+        )
         if result.returncode:
             raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
 
