@@ -150,7 +150,7 @@ def shipped_redis_arguments() -> list[str]:
     words = shlex.split(command) if isinstance(command, str) else [str(word) for word in command]
     if words[:1] == ["redis-server"]:
         words = words[1:]
-    if any(not word.startswith("--") for word in words[:1]):
+    if words and not words[0].startswith("--"):
         raise AssertionError(f"the compose Redis command is not a list of flags: {words}")
     return words
 
@@ -253,10 +253,10 @@ class World:
     home: Path
 
     def stored(self, prefix: str, postgres: PrivatePostgres) -> Counter:
-        """Stored prediction rows per request id starting with ``prefix``."""
+        """Stored prediction rows per request id ``<prefix>-…``."""
         rows = postgres.query(
             "SELECT request_id, count(*) FROM serving_prediction WHERE request_id LIKE %s GROUP BY 1",
-            [prefix + "%"],
+            [prefix + "-%"],
         )
         return Counter(dict(rows))
 
