@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint format migrate worker beat web install clean
+.PHONY: demo test faults lint format migrate worker beat web install clean
 
 $(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
+
+## The fault suite alone (also part of `make test`): PostgreSQL, Redis and processes of its own, stopped and killed.
+faults: $(STAMP)
+	$(BIN)/pytest tests/faults -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,22 +1,12 @@
-import hashlib
 import logging
-import os
 
 from celery import shared_task
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
 from apps.serving.ingest import drain
 from apps.serving.logbuffer import open_buffer
 
 log = logging.getLogger(__name__)
-
-# Longer than a drain of max_batches takes; a lock left by a killed worker expires by itself.
-LOCK_SECONDS = 300
-
-
-def lock_key(buffer) -> str:
-    return "serving.ingest:" + hashlib.sha256(repr(buffer).encode()).hexdigest()[:16]
 
 
 @shared_task(
@@ -29,16 +19,15 @@ def lock_key(buffer) -> str:
 def ingest_predictions(max_batches: int = 100) -> int:
     """Move the prediction log's buffer into the database (beat runs this every 2 s).
 
-    The lock only keeps ticks from stacking drains on a backlog: correctness does not depend on
-    it, since a buffer hands a record to one reader at a time and inserts are idempotent."""
+    The buffer's drain lease keeps ticks from stacking drains on a backlog; it is short and renewed
+    while the drain runs, so a worker killed mid-drain holds ingestion up for seconds
+    (apps/serving/logbuffer.py). Correctness does not depend on it: a buffer hands a record to one
+    reader at a time and inserts are idempotent."""
     buffer = open_buffer()
-    lock = lock_key(buffer)
-    if not cache.add(lock, os.getpid(), timeout=LOCK_SECONDS):
-        return 0
-    try:
+    with buffer.drain_lease() as held:
+        if not held:
+            return 0
         return drain(buffer, max_batches=max_batches)
-    finally:
-        cache.delete(lock)
 
 
 # --- batch scoring (queue: deployments; see config/celery.py) -----------------------------------

@@ -91,7 +91,10 @@ def main() -> None:
 
     started = time.perf_counter()
     if args.readers == 1:
-        inserted = drain(buffer, max_batches=None, batch_size=args.batch_size)
+        with buffer.drain_lease() as held:  # as the ingestion task drains: under the buffer's lease
+            if not held:
+                sys.exit("another drain holds this buffer's lease")
+            inserted = drain(buffer, max_batches=None, batch_size=args.batch_size)
     else:
         connections.close_all()  # each forked reader opens its own connection and its own buffer
         with multiprocessing.get_context("fork").Pool(args.readers) as pool:

@@ -180,6 +180,8 @@ MODELYARD_INFERENCE_URL = env("MODELYARD_INFERENCE_URL", default="http://127.0.0
 MODELYARD_INFERENCE_REQUIRE_KEYS = env.bool("MODELYARD_INFERENCE_REQUIRE_KEYS", default=False)
 # The bearer token of the Prometheus scraper; /metrics is off without one.
 MODELYARD_METRICS_TOKEN = env("MODELYARD_METRICS_TOKEN", default="")
+# Where inference workers keep the last route table (empty: under VAR_DIR, one per database).
+MODELYARD_INFERENCE_ROUTES_FILE = env("MODELYARD_INFERENCE_ROUTES_FILE", default="")
 # How long a client's X-Request-ID stays claimed on its endpoint (a reuse within it is a 409).
 MODELYARD_REQUEST_ID_TTL_SECONDS = env.int("MODELYARD_REQUEST_ID_TTL_SECONDS", default=24 * 3600)
 

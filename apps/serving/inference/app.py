@@ -56,6 +56,12 @@ _NEEDS_KEY = (
 )
 _BAD_KEY = "the consumer key is not valid for this endpoint"
 _CHALLENGE = ("WWW-Authenticate", 'Bearer realm="modelyard-inference"')
+# On every 503 of a predict request: each is a passing condition (routes, models, the log, claims).
+_RETRY_AFTER = ("Retry-After", "2")
+_NO_ROUTES_YET = (
+    "the inference service has no routes yet: its route source (the database) has not answered "
+    "since it started and no saved copy was found; retry shortly"
+)
 
 
 def make_app(
@@ -157,6 +163,8 @@ class InferenceApp:
                 status, body = self._predict(environ, match["endpoint"], request_id, chosen)
                 if status == 401:
                     headers.append(_CHALLENGE)
+                elif status == 503:
+                    headers.append(_RETRY_AFTER)
                 return _respond(start_response, status, body, headers)
             if path in ("/health", "/metrics") and method not in ("GET", "HEAD"):
                 return _respond(start_response, 405, {"detail": "use GET"}, headers + [("Allow", "GET")])
@@ -191,6 +199,7 @@ class InferenceApp:
         body = {
             "status": "ok" if loaded else "starting",
             "routes": len(self.table),
+            "routes_from": self.table.origin,  # "source", "saved" (while the source is down), None
             "models_loaded": len(self.cache),
         }
         return _respond(start_response, 200 if loaded else 503, body, headers)
@@ -202,6 +211,9 @@ class InferenceApp:
         query = parse_qs(environ.get("QUERY_STRING", ""))
         environment = query.get("environment", [self.default_environment])[0]
         route = self.table.get(environment, endpoint)
+        if route is None and not self.table.loaded:  # not "no such endpoint": we cannot know yet
+            self._count(_UNKNOWN, "", 503)
+            return 503, {"detail": _NO_ROUTES_YET, "request_id": request_id}
         refusal = self._refuse_key(environ, route)
         if refusal is not None:
             self._count(route.endpoint if route else _UNKNOWN, "", 401, environment if route else None)

@@ -5,7 +5,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.conf import settings
 
 from apps.serving import logbuffer
 
@@ -23,10 +22,6 @@ def buffer(monkeypatch, tmp_path):
         opened._redis.delete(opened.key)
     else:
         opened.close()
-
-
-def on_postgres() -> bool:
-    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 
 START = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

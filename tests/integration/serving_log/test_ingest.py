@@ -66,17 +66,13 @@ def test_drain_moves_the_buffer_into_the_table_and_acknowledges(buffer):
 
 
 def test_the_task_drains_unless_a_drain_is_already_running(buffer):
-    from django.core.cache import cache
-
-    from apps.serving.tasks import ingest_predictions, lock_key
+    from apps.serving.tasks import ingest_predictions
 
     buffer.append(records(20))
-    cache.add(lock_key(buffer), "another worker", timeout=60)
-    try:
+    with buffer.drain_lease() as held:  # another drain holds the lease
+        assert held
         assert ingest_predictions() == 0
         assert buffer.pending() == 20
-    finally:
-        cache.delete(lock_key(buffer))
     assert ingest_predictions() == 20
     assert buffer.pending() == 0 and Prediction.objects.count() == 20
 

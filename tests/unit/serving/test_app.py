@@ -157,7 +157,7 @@ def test_health_counts_routes_and_loaded_models(credit):
     call(app, payload={"records": sample_records(1)})  # loaded by now, warmed up or not
     answer = call(app, "/health", method="GET")
     assert answer.status == 200
-    assert answer.json == {"status": "ok", "routes": 1, "models_loaded": 1}
+    assert answer.json == {"status": "ok", "routes": 1, "models_loaded": 1, "routes_from": "source"}
 
 
 def test_health_is_503_until_routes_load(models):
@@ -167,6 +167,21 @@ def test_health_is_503_until_routes_load(models):
     app = make_app(RouteTable(lambda: []), lambda rows: None)
     answer = call(app, "/health", method="GET")
     assert answer.status == 503 and answer.json["status"] == "starting"
+
+
+@pytest.mark.parametrize("key", [None, "myk_some-consumer-key"])
+def test_a_predict_before_any_routes_is_a_503_with_retry_after_not_a_404_or_401(key):
+    """A worker whose route source has not answered (its database is down) and that found no saved
+    routes cannot tell that an endpoint does not exist, nor that a key is wrong."""
+    from apps.serving.inference.app import make_app
+    from apps.serving.inference.routes import RouteTable
+
+    app = make_app(RouteTable(lambda: []), lambda rows: None, require_keys=True)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    answer = call(app, payload={"records": sample_records(1)}, headers=headers)
+    assert answer.status == 503, answer.json
+    assert answer.headers["Retry-After"] == "2"
+    assert "no routes yet" in answer.json["detail"] and answer.json["request_id"]
 
 
 def test_metrics_show_latency_requests_and_process_usage(credit):

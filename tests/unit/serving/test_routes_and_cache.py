@@ -98,3 +98,98 @@ def test_a_failed_load_is_not_retried_on_every_request(tmp_path):
         with pytest.raises(ModelUnavailable):
             cache.get(missing)
     assert len(calls) == 1
+
+
+# --- the saved table (a worker started while the route source is down) ----------------------------
+
+
+def _down():
+    raise RuntimeError("database down")
+
+
+def test_a_worker_started_while_the_source_is_down_serves_the_saved_routes(models, tmp_path):
+    _, path = models["logreg"]
+    saved = tmp_path / "inference" / "routes.json"
+    served = [route(arm(path), keys=["myk_one"]), route(arm(path, deployment_id=2), endpoint="fraud")]
+    first = RouteTable(lambda: served, saved=saved)
+    first.start()
+    first.stop()
+    assert saved.stat().st_mode & 0o777 == 0o600 and saved.parent.stat().st_mode & 0o777 == 0o700
+
+    seen = []
+    later = RouteTable(_down, saved=saved, refresh_seconds=60)
+    later.on_change(seen.append)
+    later.start()
+    try:
+        assert later.loaded and later.origin == "saved"
+        assert sorted(later.routes(), key=lambda r: r.endpoint) == sorted(served, key=lambda r: r.endpoint)
+        assert later.get("production", "credit").key_hashes == served[0].key_hashes
+        assert len(seen) == 1  # listeners (the model cache) get the saved routes to warm
+    finally:
+        later.stop()
+
+
+def test_the_source_replaces_the_saved_routes_once_it_answers(models, tmp_path):
+    _, path = models["logreg"]
+    saved = tmp_path / "routes.json"
+    RouteTable(lambda: [route(arm(path))], saved=saved).refresh()
+    answers = [RuntimeError("down"), [route(arm(path), endpoint="fraud")]]
+
+    def source():
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    table = RouteTable(source, saved=saved, refresh_seconds=60)
+    table.start()
+    try:
+        assert table.origin == "saved" and table.get("production", "credit")
+        assert table.refresh()
+        assert table.origin == "source" and table.get("production", "credit") is None
+        assert table.get("production", "fraud")
+    finally:
+        table.stop()
+    from apps.serving.inference.routes import read_saved_routes
+
+    assert [r.endpoint for r in read_saved_routes(saved)] == ["fraud"]  # the file follows the source
+
+
+def test_without_saved_routes_a_worker_has_none_and_says_so(tmp_path, caplog):
+    table = RouteTable(_down, saved=tmp_path / "routes.json", refresh_seconds=60)
+    table.start()
+    table.stop()
+    assert not table.loaded and table.origin is None and len(table) == 0
+    assert "no saved routes" in caplog.text
+
+
+@pytest.mark.parametrize("spoil", ["garbage", "other format", "group-writable", "folder open to all"])
+def test_an_unusable_or_foreign_writable_saved_table_is_not_served(models, tmp_path, caplog, spoil):
+    _, path = models["logreg"]
+    saved = tmp_path / "saved" / "routes.json"
+    RouteTable(lambda: [route(arm(path))], saved=saved).refresh()
+    if spoil == "garbage":
+        saved.write_bytes(b"{not json")
+    elif spoil == "other format":
+        saved.write_bytes(saved.read_bytes().replace(b'"format": 1', b'"format": 99'))
+    elif spoil == "group-writable":
+        saved.chmod(0o620)  # someone else could have pointed a route at a model file of theirs
+    else:
+        saved.parent.chmod(0o777)  # … or put a file of theirs in its place
+    table = RouteTable(_down, saved=saved, refresh_seconds=60)
+    table.start()
+    table.stop()
+    assert not table.loaded and len(table) == 0
+    assert "saved routes" in caplog.text
+
+
+def test_a_saved_table_in_a_sticky_folder_open_to_all_is_served(models, tmp_path):
+    """Like /tmp: others may write there but cannot replace or remove a file of ours."""
+    _, path = models["logreg"]
+    saved = tmp_path / "shared" / "routes.json"
+    RouteTable(lambda: [route(arm(path))], saved=saved).refresh()
+    saved.parent.chmod(0o1777)
+    table = RouteTable(_down, saved=saved, refresh_seconds=60)
+    table.start()
+    table.stop()
+    assert table.origin == "saved" and len(table) == 1

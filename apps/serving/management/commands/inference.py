@@ -5,7 +5,9 @@ refreshed from the deployments app, a model cache, the prediction log and its me
 up in the master by manage.py and inherited by the workers; only the route source touches it.
 """
 
+import hashlib
 import importlib
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -57,6 +59,30 @@ def _with_fresh_connections(source):
     return refreshed
 
 
+def default_routes_file(routes_module: str | None) -> Path:
+    """Where each worker keeps the last route table it got (served when it starts while the
+    database is down): MODELYARD_INFERENCE_ROUTES_FILE, else a file under the var folder named after
+    the database and route source, so services of different databases never share one."""
+    from django.conf import settings
+
+    if settings.MODELYARD_INFERENCE_ROUTES_FILE:
+        return Path(settings.MODELYARD_INFERENCE_ROUTES_FILE)
+    database = settings.DATABASES["default"]
+    identity = [str(database.get(key) or "") for key in ("ENGINE", "HOST", "PORT", "NAME")]
+    digest = hashlib.sha256("|".join([*identity, routes_module or ""]).encode()).hexdigest()[:16]
+    return Path(settings.VAR_DIR) / "inference" / f"routes-{digest}.json"
+
+
+def _warn_if_the_log_can_lose_answers(stderr) -> None:
+    """A Redis that does not write every command to disk before answering loses answered
+    predictions when it crashes: say so at start (README "Operations")."""
+    from apps.serving.logbuffer import durability_problem
+
+    problem = durability_problem()
+    if problem:
+        stderr.write(f"warning: {problem}")
+
+
 def _post_fork(server, worker):
     """gunicorn's post_fork hook. The master closed its connections before forking, so a worker
     never shares a database socket with it; the ORM opens its own on first use."""
@@ -98,6 +124,11 @@ class Command(BaseCommand):
             help="how often each worker logs its per-minute service levels and CPU/memory (0: never)",
         )
         parser.add_argument(
+            "--routes-file",
+            help="where workers keep the last route table, to serve it when they start while the "
+            "database is down (default: MODELYARD_INFERENCE_ROUTES_FILE, else under the var folder)",
+        )
+        parser.add_argument(
             "--routes-module",
             help="dotted.module:function returning the routes (default apps.deployments.routing:load_routes)",
         )
@@ -132,6 +163,9 @@ class Command(BaseCommand):
         else:
             log_factory = _default_log_factory()
         source = _with_fresh_connections(source)
+        routes_file = Path(options["routes_file"] or default_routes_file(options["routes_module"]))
+        if not options["log_module"]:
+            _warn_if_the_log_can_lose_answers(self.stderr)
 
         metrics_dir = None
         if options["workers"] > 1 and not server.multiprocess_dir_set():
@@ -147,7 +181,7 @@ class Command(BaseCommand):
 
             metrics = Metrics()
             metrics.start_sampling(10.0)
-            table = RouteTable(source, refresh_seconds=options["refresh_seconds"]).start()
+            table = RouteTable(source, refresh_seconds=options["refresh_seconds"], saved=routes_file).start()
             connections.close_all()  # the first load ran in this thread, which serves no queries
             log_fn = log_factory()
             sla = None
