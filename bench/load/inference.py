@@ -49,7 +49,7 @@ class SlowClients(threading.Thread):
         self.port = port
         self.count = count
         self.outcomes: Counter = Counter()
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._selector = selectors.DefaultSelector()
 
     def _open(self, kind: str) -> None:
@@ -65,7 +65,7 @@ class SlowClients(threading.Thread):
         for i in range(self.count):
             self._open("body" if i % 2 == 0 else "headers")
         line = 0
-        while not self._stop.wait(1.0):
+        while not self._stopping.wait(1.0):
             for key, _ in self._selector.select(timeout=0):
                 try:
                     answer = key.fileobj.recv(64)
@@ -82,7 +82,7 @@ class SlowClients(threading.Thread):
             line += 1
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
         self.join()
         for key in list(self._selector.get_map().values()):
             key.fileobj.close()

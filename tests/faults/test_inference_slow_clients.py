@@ -1,6 +1,6 @@
 """Slow clients against a real inference service (two workers, four request threads each): 64
-connections that stall, half after headers declaring a 100,000-byte body, half while trickling
-their headers a line a second, held for 30 s (a connection the server closes is opened again, as an
+connections that stall after headers declaring a 100,000-byte body, and 16 more that trickle their
+headers a line a second, held for 30 s (a connection the server closes is opened again, as an
 attacker would). Meanwhile a normal single-record request, sent each second on a new connection,
 is answered 200 in under a second every time, and its row is in the prediction log."""
 
@@ -17,6 +17,7 @@ from tests.integration.serving_inference.fixtures import read_log
 from tests.integration.serving_inference.service import records, running_service
 
 STALLED = 64
+TRICKLING = 16
 SECONDS = float(os.environ.get("MODELYARD_SLOW_CLIENT_SECONDS", "30"))
 PATH = "/v1/endpoints/risk/predict"
 BODY_HEAD = (
@@ -34,16 +35,18 @@ def service(tmp_path_factory):
 
 
 class SlowClients:
-    """``count`` stalled connections, kept open: what the server answers on one (a 408, or just a
-    close) is counted and the connection opened again."""
+    """``stalled`` connections stalled after their headers and ``trickling`` ones sending headers
+    slowly, kept open: what the server answers on one (a 408, or just a close) is counted and the
+    connection opened again."""
 
-    def __init__(self, host: str, port: int, count: int):
+    def __init__(self, host: str, port: int, stalled: int, trickling: int):
         self.address = (host, port)
         self.selector = selectors.DefaultSelector()
         self.answers: list[bytes] = []
         self.trickled = 0
-        for i in range(count):
-            self._open("body" if i % 2 == 0 else "headers")
+        for kind, count in (("body", stalled), ("headers", trickling)):
+            for _ in range(count):
+                self._open(kind)
 
     def _open(self, kind: str) -> None:
         connection = socket.create_connection(self.address, timeout=5)
@@ -77,7 +80,7 @@ def test_stalled_and_trickling_clients_never_hold_up_a_normal_request(service):
     body = {"records": records(1, seed=5)}
     assert requests.post(service.url + PATH, json=body, timeout=30).status_code == 200  # model loaded
 
-    slow = SlowClients(service.host, service.port, STALLED)
+    slow = SlowClients(service.host, service.port, STALLED, TRICKLING)
     timings, answered = [], []
     try:
         time.sleep(0.5)  # every slow connection is in before the first normal request
@@ -100,12 +103,14 @@ def test_stalled_and_trickling_clients_never_hold_up_a_normal_request(service):
     finally:
         slow.close()
 
+    seconds = sorted(t for t, _ in timings)
+    print(f"{len(timings)} normal requests: median {seconds[len(seconds) // 2]} s, slowest {seconds[-1]} s")
     assert len(timings) >= SECONDS - 1, timings
     assert all(outcome == 200 and seconds < 1.0 for seconds, outcome in timings), timings
-    assert still_open == STALLED
+    assert still_open == STALLED + TRICKLING
     # A body that does not arrive within the service's 10 s is answered 408 and its connection closed.
     if SECONDS > 11:
         timed_out = [a for a in slow.answers if a.startswith(b"HTTP/1.1 408")]
-        assert len(timed_out) >= STALLED // 2, slow.answers[:5]
+        assert len(timed_out) >= STALLED, slow.answers[:5]
     logged = {row["request_id"] for row in read_log(service.folder) if row["kind"] == "prediction"}
     assert set(answered) <= logged
