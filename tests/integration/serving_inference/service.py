@@ -82,6 +82,20 @@ def _wait_for_health(url: str, proc: subprocess.Popen, output: Path, timeout: fl
     raise RuntimeError(f"the inference server did not become healthy:\n{output.read_text()[-3000:]}")
 
 
+def wait_for_models(service: Service, workers: int = 2, timeout: float = 60) -> None:
+    """Until every worker has loaded its model (each loads it in the background once routes arrive):
+    a test that times answers then measures the service, not its start."""
+    ready: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while len(ready) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only workers {ready} loaded their model within {timeout}s")
+        answer = requests.get(service.url + "/health", timeout=5, headers={"Connection": "close"})
+        if answer.json()["models_loaded"] >= 1:
+            ready.add(answer.headers["X-Served-By"])
+        time.sleep(0.05)
+
+
 @contextmanager
 def running_service(folder: Path, *options: str) -> Iterator[Service]:
     """The service on a free port, serving endpoint "risk"; ``options`` go to ``manage.py inference``."""

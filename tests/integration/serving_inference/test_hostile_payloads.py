@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.integration.serving_inference.fixtures import read_log
-from tests.integration.serving_inference.service import FEATURES, records, running_service
+from tests.integration.serving_inference.service import FEATURES, records, running_service, wait_for_models
 
 PATH = "/v1/endpoints/risk/predict"
 
@@ -17,6 +17,7 @@ PATH = "/v1/endpoints/risk/predict"
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
     with running_service(tmp_path_factory.mktemp("payloads")) as running:  # 1,000,000-byte body cap
+        wait_for_models(running)
         yield running
 
 
@@ -36,6 +37,7 @@ def test_a_hundred_thousand_records_are_refused_at_once(service):
     payload = {"records": records(1, seed=1) + [{}] * 99_999}
     assert len(json.dumps(payload)) < 1_000_000  # under the body cap: the record count decides
     answer, seconds = _post(service, payload, "many-empty-records")
+    print(f"100,000 records: {answer.status_code} in {seconds:.3f} s, {len(answer.content)} bytes")
 
     assert answer.status_code == 413
     assert answer.json()["detail"] == (
@@ -50,6 +52,7 @@ def test_a_hundred_thousand_records_are_refused_at_once(service):
 def test_many_bad_records_get_a_bounded_error_list_and_log_row(service):
     payload = {"records": records(1, seed=2) + [{}] * 9_999}  # the most the cap lets in
     answer, seconds = _post(service, payload, "capped-errors")
+    print(f"10,000 records: {answer.status_code} in {seconds:.3f} s, {len(answer.content)} bytes")
 
     assert answer.status_code == 422
     body = answer.json()
