@@ -34,6 +34,7 @@ class Service:
     folder: Path
     model: object
     output: Path
+    process: subprocess.Popen
 
 
 def free_port() -> int:
@@ -143,7 +144,7 @@ def running_service(folder: Path, *options: str) -> Iterator[Service]:
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_for_health(url, proc, output)
-        yield Service(url, "127.0.0.1", port, folder, model, output)
+        yield Service(url, "127.0.0.1", port, folder, model, output, proc)
     finally:
         proc.terminate()
         try:

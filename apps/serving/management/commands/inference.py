@@ -6,6 +6,7 @@ up in the master by manage.py and inherited by the workers; only the route sourc
 """
 
 import importlib
+import os
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -156,7 +157,7 @@ class Command(BaseCommand):
             log_factory = _default_log_factory()
         source = _with_fresh_connections(source)
 
-        metrics_dir = None
+        metrics_dir, master_pid = None, os.getpid()
         if options["workers"] > 1 and not server.multiprocess_dir_set():
             metrics_dir = server.fresh_multiprocess_dir()
 
@@ -217,5 +218,7 @@ class Command(BaseCommand):
         try:
             server.InferenceServer(build_app, gunicorn_options).run()
         finally:
-            if metrics_dir:
+            # A worker leaves gunicorn by SystemExit through this same frame (it was forked inside
+            # run()); only the master may remove the folder the other workers still write to.
+            if metrics_dir and os.getpid() == master_pid:
                 server.remove_multiprocess_dir(metrics_dir)
