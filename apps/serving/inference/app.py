@@ -29,7 +29,12 @@ from urllib.parse import parse_qs
 import numpy as np
 import pandas as pd
 
-from apps.packaging.bundle.templates.schema_check import first_errors, records_from_payload, validate_records
+from apps.packaging.bundle.templates.schema_check import (
+    first_errors,
+    record_count,
+    records_from_payload,
+    validate_records,
+)
 from apps.serving.inference.cache import ModelCache, ModelUnavailable
 from apps.serving.inference.choosing import choose_arm
 from apps.serving.inference.keys import hash_key, presented_key
@@ -272,13 +277,14 @@ class InferenceApp:
         endpoint = route.endpoint
         try:
             payload = parse_json(read_body(environ, self.max_body_bytes), self.max_depth)
-            records = records_from_payload(payload)
-            if len(records) > self.max_records:
+            count = record_count(payload)  # before any record is made: 2 bytes of `{}` make one
+            if count > self.max_records:
                 raise BadRequest(
                     413,
-                    f"{len(records)} records in one request; at most {self.max_records} are accepted: "
+                    f"{count} records in one request; at most {self.max_records} are accepted: "
                     "send them in several requests, or score a file with a batch job",
                 )
+            records = records_from_payload(payload)
         except (BadRequest, ValueError) as exc:
             status = exc.status if isinstance(exc, BadRequest) else 400
             self._count(endpoint, "", status, environment)

@@ -110,6 +110,23 @@ def test_more_records_than_the_cap_are_413_before_any_check(models, serve):
     assert [row["kind"] for row in log.rows] == ["prediction"] * 5  # no rejected-request event
 
 
+def test_the_cap_counts_records_in_every_shape(models, serve):
+    _, path = models["logreg"]
+    app, log = serve(route(arm(path)), max_records=3)
+    columns = {"income": [1.0] * 4, "age": [30] * 4, "tenure": [2.0] * 4}
+    for payload in [
+        {"dataframe_split": {"columns": ["income"], "data": [[1.0]] * 4}},
+        {"inputs": columns},
+        {"instances": [{}] * 4},
+        {"dataframe_records": [{}] * 4},
+    ]:
+        answer = call(app, payload=payload)
+        assert answer.status == 413, payload
+        assert answer.json["detail"].startswith("4 records in one request; at most 3 are accepted")
+    assert call(app, payload={"inputs": {name: values[:3] for name, values in columns.items()}}).status == 200
+    assert log.rows and {row["kind"] for row in log.rows} == {"prediction"}
+
+
 def test_errors_are_listed_up_to_a_hundred_with_their_count(models, serve):
     _, path = models["logreg"]
     app, log = serve(route(arm(path)))
@@ -142,3 +159,19 @@ def test_first_errors_counts_what_it_does_not_list():
     assert first_errors(records, schema, limit=3) == (every[:3], 9)
     assert first_errors(records, schema, limit=100) == (every, 9)
     assert first_errors(records[:1], schema, limit=3) == ([], 0)
+
+
+def test_record_count_agrees_with_the_records_made():
+    from apps.packaging.bundle.templates.schema_check import record_count, records_from_payload
+
+    for payload in [
+        {"records": [{"a": 1}, {"a": 2}]},
+        {"dataframe_records": [{}]},
+        {"instances": [{"a": 1}] * 3},
+        {"instances": {"a": [1, 2], "b": [3, 4]}},
+        {"inputs": {"a": [1, 2, 3]}},
+        {"dataframe_split": {"columns": ["a"], "data": [[1], [2]]}},
+    ]:
+        assert record_count(payload) == len(records_from_payload(payload)), payload
+    for refused in [[], {"records": {}}, {"records": [], "instances": []}, {"dataframe_split": []}, {}]:
+        assert record_count(refused) == 0

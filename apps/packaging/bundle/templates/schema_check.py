@@ -41,6 +41,23 @@ def records_from_payload(payload) -> list[dict]:
     return records
 
 
+def record_count(payload) -> int:
+    """How many records records_from_payload would make of a body, counted without making them
+    (0 when it would refuse the body): a server can refuse too many before paying for them."""
+    if not isinstance(payload, dict):
+        return 0
+    present = [key for key in PAYLOAD_KEYS if key in payload]
+    if len(present) != 1:
+        return 0
+    key, body = present[0], payload[present[0]]
+    if key == "dataframe_split":
+        data = body.get("data") if isinstance(body, dict) else None
+        return len(data) if isinstance(data, list) else 0
+    if key in ("instances", "inputs") and isinstance(body, dict):
+        return max((len(values) for values in body.values() if isinstance(values, list)), default=0)
+    return len(body) if isinstance(body, list) else 0
+
+
 def _from_rows(rows, key: str) -> list[dict]:
     if not isinstance(rows, list):
         raise ValueError(f"{key} must be a list of objects, one per record")
