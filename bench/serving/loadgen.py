@@ -148,7 +148,13 @@ async def load(host, port, path, bodies, *, concurrency, duration, warmup, pids,
     await asyncio.sleep(max(0.0, run.deadline - time.perf_counter()))
     cpu_after = {pid: cpu_seconds(pid) for pid in pids}  # at the deadline: the window's CPU only
     own_after = own_cpu()
-    await asyncio.gather(*clients)
+    # A server that stopped answering would keep the clients waiting for ever: 10 s after the
+    # deadline those still waiting are given up and counted.
+    _, waiting = await asyncio.wait(clients, timeout=10.0)
+    for client in waiting:
+        client.cancel()
+    if waiting:
+        run.errors["no answer 10 s after the end"] += len(waiting)
     latencies = sorted(run.latencies)
 
     def percentile(q: float) -> float:
@@ -163,6 +169,7 @@ async def load(host, port, path, bodies, *, concurrency, duration, warmup, pids,
         "requests_per_s": run.completed / duration,
         "p50_ms": percentile(0.50),
         "p90_ms": percentile(0.90),
+        "p95_ms": percentile(0.95),
         "p99_ms": percentile(0.99),
         "max_ms": latencies[-1] * 1000.0 if latencies else 0.0,
         "served_by": dict(run.served_by),

@@ -178,6 +178,9 @@ MODELYARD_INFERENCE_URL = env("MODELYARD_INFERENCE_URL", default="http://127.0.0
 # Every predict request must present its endpoint's consumer key (always so in production); off,
 # a key is checked only when one is sent.
 MODELYARD_INFERENCE_REQUIRE_KEYS = env.bool("MODELYARD_INFERENCE_REQUIRE_KEYS", default=False)
+# Most records one predict request may hold (a 413 beyond): the cost of a request's schema check
+# and of its log rows stays bounded whatever its bytes hold (`{}` is a record of 2 bytes).
+MODELYARD_INFERENCE_MAX_RECORDS = env.int("MODELYARD_INFERENCE_MAX_RECORDS", default=10_000)
 # The bearer token of the Prometheus scraper; /metrics is off without one.
 MODELYARD_METRICS_TOKEN = env("MODELYARD_METRICS_TOKEN", default="")
 # Where inference workers keep the last route table (empty: under VAR_DIR, one per database).

@@ -29,7 +29,12 @@ from urllib.parse import parse_qs
 import numpy as np
 import pandas as pd
 
-from apps.packaging.bundle.templates.schema_check import records_from_payload, validate_records
+from apps.packaging.bundle.templates.schema_check import (
+    first_errors,
+    record_count,
+    records_from_payload,
+    validate_records,
+)
 from apps.serving.inference.cache import ModelCache, ModelUnavailable
 from apps.serving.inference.choosing import choose_arm
 from apps.serving.inference.keys import hash_key, presented_key
@@ -62,6 +67,8 @@ _NO_ROUTES_YET = (
     "the inference service has no routes yet: its route source (the database) has not answered "
     "since it started and no saved copy was found; retry shortly"
 )
+# Schema errors listed in a 422 and in its rejected-request log row; "error_count" has them all.
+MAX_ERRORS_LISTED = 100
 
 
 def make_app(
@@ -70,6 +77,7 @@ def make_app(
     *,
     max_body_bytes: int = 1_000_000,
     max_depth: int = 20,
+    max_records: int = 10_000,
     default_environment: str = "production",
     cache: ModelCache | None = None,
     metrics: Metrics | None = None,
@@ -90,6 +98,7 @@ def make_app(
         log,
         max_body_bytes=max_body_bytes,
         max_depth=max_depth,
+        max_records=max_records,
         default_environment=default_environment,
         cache=cache or ModelCache(),
         metrics=metrics or Metrics(),
@@ -120,6 +129,7 @@ class InferenceApp:
         *,
         max_body_bytes,
         max_depth,
+        max_records,
         default_environment,
         cache,
         metrics,
@@ -135,6 +145,7 @@ class InferenceApp:
         self.log = log
         self.max_body_bytes = max_body_bytes
         self.max_depth = max_depth
+        self.max_records = max_records
         self.default_environment = default_environment
         self.cache = cache
         self.metrics = metrics
@@ -278,6 +289,13 @@ class InferenceApp:
         endpoint = route.endpoint
         try:
             payload = parse_json(read_body(environ, self.max_body_bytes), self.max_depth)
+            count = record_count(payload)  # before any record is made: 2 bytes of `{}` make one
+            if count > self.max_records:
+                raise BadRequest(
+                    413,
+                    f"{count} records in one request; at most {self.max_records} are accepted: "
+                    "send them in several requests, or score a file with a batch job",
+                )
             records = records_from_payload(payload)
         except (BadRequest, ValueError) as exc:
             status = exc.status if isinstance(exc, BadRequest) else 400
@@ -291,16 +309,23 @@ class InferenceApp:
             raise _Answer(503, {"detail": f"endpoint '{endpoint}' has no primary model deployed"})
         version = str(arm.version_number)
 
-        errors = validate_records(
-            _without_sticky_key(records, route, arm), arm.input_schema, allow_extra=route.allow_extra
+        errors, error_count = first_errors(
+            _without_sticky_key(records, route, arm),
+            arm.input_schema,
+            limit=MAX_ERRORS_LISTED,
+            allow_extra=route.allow_extra,
         )
         if errors:
-            self._reject(route, environment, arm, request_id, records, errors)
+            self._reject(route, environment, arm, request_id, records, errors, error_count)
             self._observe(endpoint, arm, started, environment)
             self._count(endpoint, version, 422, environment)
             raise _Answer(
                 422,
-                {"detail": f"the records do not match the input schema of '{endpoint}'", "errors": errors},
+                {
+                    "detail": f"the records do not match the input schema of '{endpoint}'",
+                    "errors": errors,
+                    "error_count": error_count,
+                },
             )
 
         try:
@@ -368,8 +393,17 @@ class InferenceApp:
             raise _Answer(503, {"detail": "prediction log unavailable"}) from None
         return predictions, probabilities
 
-    def _reject(self, route: Route, environment: str, arm: Arm, request_id: str, records, errors) -> None:
-        """A data-quality event: counted per field and problem, and logged without the values."""
+    def _reject(
+        self, route: Route, environment: str, arm: Arm, request_id: str, records, errors, error_count: int
+    ) -> None:
+        """A data-quality event: counted per field and problem, and logged without the values. The
+        errors are the first ones listed; the log row's last line says how many more there were."""
+        listed = errors
+        if error_count > len(errors):
+            listed = [
+                *errors,
+                f"… and {error_count - len(errors)} more errors not listed ({error_count} in all)",
+            ]
         for error in errors:
             field, problem = field_problem(error)
             self.metrics.rejected_fields.labels(route.endpoint, field, problem).inc()
@@ -382,7 +416,8 @@ class InferenceApp:
             "version_id": arm.version_id,
             "role": arm.role,
             "rows": len(records),
-            "errors": errors,
+            "errors": listed,
+            "error_count": error_count,
             "ts": _now(),
             "batch": False,
         }

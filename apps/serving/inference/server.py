@@ -1,6 +1,7 @@
 """Gunicorn, run from Python: the master forks ``workers`` processes and each builds its own app
 (``build_app`` runs after the fork), so route-refresh threads, loaded models and open log files
-belong to one process and are never shared through fork."""
+belong to one process and are never shared through fork. Each worker serves the app through an
+asyncio event loop (see gunicorn_options)."""
 
 import os
 import shutil
@@ -55,11 +56,13 @@ def refuse_taken_address(bind) -> None:
                 raise SystemExit(f"cannot serve on {address}: {exc.strerror or exc}") from None
 
 
-def gunicorn_options(
-    *, bind: str, workers: int, threads: int, keepalive: int = 5, timeout: int = 30, **more
-) -> dict:
-    """The settings the service runs with: gthread workers, so keep-alive clients keep their
-    connection and a worker answers ``threads`` requests at once while models release the GIL.
+def gunicorn_options(*, bind: str, workers: int, keepalive: int = 5, timeout: int = 30, **more) -> dict:
+    """The settings the service runs with: gunicorn's asyncio worker (``asgi``, on uvloop when it is
+    installed) in front of the app, so a worker holds any number of slow connections while its
+    request threads (apps/serving/inference/asgi.py) only ever run complete requests. With gthread
+    workers 8 clients that sent headers and stalled took every thread of a 2 × 4 service; the
+    asyncio worker also answered 1,900–2,200 requests/s in the serving benchmark where gthread
+    answered 1,050–1,900 (bench/README.md). Keep-alive clients keep their connection.
 
     ``reuse_port``: each worker listens on a socket of its own (SO_REUSEPORT) and the kernel hands
     each new connection to one of them by its address hash. With one shared socket the worker that
@@ -68,8 +71,9 @@ def gunicorn_options(
     return {
         "bind": bind,
         "workers": workers,
-        "worker_class": "gthread",
-        "threads": threads,
+        "worker_class": "asgi",
+        "asgi_loop": "auto",  # uvloop when installed (a dependency), else asyncio's own loop
+        "asgi_lifespan": "off",  # the app is built in post-fork code, not in lifespan events
         "reuse_port": True,
         "keepalive": keepalive,
         "timeout": timeout,

@@ -3,145 +3,29 @@ clients, a real model, and every accepted prediction in the log exactly once."""
 
 import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import uuid
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import METRICS_TOKEN, SCRAPER
-from tests.integration.serving_inference.fixtures import FOLDER_VARIABLE, read_log, write_routes
+from tests.conftest import SCRAPER
+from tests.integration.serving_inference.fixtures import read_log, write_routes
+from tests.integration.serving_inference.service import FEATURES, running_service
+from tests.integration.serving_inference.service import records as _records
+from tests.integration.serving_inference.service import route as _route
 
-ROOT = Path(__file__).resolve().parents[3]
-FEATURES = [f"x{i}" for i in range(6)]
-SCHEMA = {"features": [{"name": name, "type": "number", "nullable": False} for name in FEATURES]}
 SECRET = "ZZTOP-SECRET-123"
-
-
-@dataclass
-class Service:
-    url: str
-    host: str
-    port: int
-    folder: Path
-    model: object
-    output: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _records(count: int, seed: int) -> list[dict]:
-    rng = np.random.default_rng(seed)
-    return [
-        dict(zip(FEATURES, map(float, row), strict=True)) for row in rng.normal(size=(count, len(FEATURES)))
-    ]
-
-
-def _route(endpoint: str, path: Path, deployment_id: int = 1) -> dict:
-    arm = {
-        "deployment_id": deployment_id,
-        "version_id": 100 + deployment_id,
-        "model_name": "risk",
-        "version_number": 1,
-        "role": "primary",
-        "percent": 0.0,
-        "artifact_path": str(path),
-        "format": "joblib",
-        "mlflow_root": "",
-        "trusted_types": [],
-        "input_schema": SCHEMA,
-        "output_schema": {},
-    }
-    return {"environment": "production", "endpoint": endpoint, "arms": [arm]}
-
-
-def _wait_for_health(url: str, proc: subprocess.Popen, output: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the inference server exited early:\n{output.read_text()[-3000:]}")
-        try:
-            answer = requests.get(url + "/health", timeout=2)
-            if answer.status_code == 200 and answer.json()["routes"] == 1:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the inference server did not become healthy:\n{output.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    from sklearn.linear_model import LogisticRegression
-
-    folder = tmp_path_factory.mktemp("inference")
-    train = pd.DataFrame(_records(300, seed=0))
-    labels = (train["x0"] + train["x1"] - train["x2"] > 0).astype(int)
-    model = LogisticRegression().fit(train, labels)
-    joblib.dump(model, folder / "risk.joblib")
-    write_routes(folder, [_route("risk", folder / "risk.joblib")])
-
-    port = _free_port()
-    output = folder / "server.log"
-    env = {
-        **os.environ,
-        FOLDER_VARIABLE: str(folder),
-        "DJANGO_SETTINGS_MODULE": "config.settings.test",
-        "PYTHONUNBUFFERED": "1",
-        "MODELYARD_METRICS_TOKEN": METRICS_TOKEN,
-        # Client request ids are claimed under this prefix (Redis) or in this folder (SQLite).
-        "MODELYARD_PREDICTION_LOG_PREFIX": f"modelyard-test-{uuid.uuid4().hex[:12]}:",
-        "MODELYARD_SPOOL_DIR": str(folder / "spool"),
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [
-        sys.executable,
-        "manage.py",
-        "inference",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--threads",
-        "4",
-        "--refresh-seconds",
-        "0.5",
-        "--max-body-bytes",
-        "100000",
-        "--routes-module",
-        "tests.integration.serving_inference.fixtures:routes",
-        "--log-module",
-        "tests.integration.serving_inference.fixtures:log_to_file",
-    ]
-    with open(output, "w") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_for_health(url, proc, output)
-        yield Service(url, "127.0.0.1", port, folder, model, output)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with running_service(tmp_path_factory.mktemp("inference"), "--max-body-bytes", "100000") as running:
+        yield running
 
 
 def test_predictions_equal_the_in_process_model(service):

@@ -8,9 +8,13 @@ from apps.serving.inference.server import gunicorn_options, refuse_taken_address
 
 
 def test_each_worker_listens_on_its_own_socket():
-    options = gunicorn_options(bind="127.0.0.1:8100", workers=2, threads=4)
+    options = gunicorn_options(bind="127.0.0.1:8100", workers=2)
     assert options["reuse_port"] is True
-    assert options["worker_class"] == "gthread"
+
+
+def test_workers_wait_for_bodies_on_an_event_loop():
+    options = gunicorn_options(bind="127.0.0.1:8100", workers=2)
+    assert (options["worker_class"], options["asgi_lifespan"]) == ("asgi", "off")
 
 
 def test_an_address_with_a_listener_is_refused_even_one_that_allows_reuse():

@@ -98,3 +98,80 @@ def test_field_problem_labels():
     assert field_problem("records[2]: missing feature tenure") == ("tenure", "missing")
     assert field_problem("unexpected fields: 'x', 'y'") == ("(unexpected)", "unexpected")
     assert field_problem("records[1]: expected an object") == ("(record)", "not_an_object")
+
+
+def test_more_records_than_the_cap_are_413_before_any_check(models, serve):
+    _, path = models["logreg"]
+    app, log = serve(route(arm(path)), max_records=5)
+    assert call(app, payload={"records": sample_records(5)}).status == 200
+    answer = call(app, payload={"records": [{}] * 6})
+    assert answer.status == 413
+    assert answer.json["detail"].startswith("6 records in one request; at most 5 are accepted")
+    assert [row["kind"] for row in log.rows] == ["prediction"] * 5  # no rejected-request event
+
+
+def test_the_cap_counts_records_in_every_shape(models, serve):
+    _, path = models["logreg"]
+    app, log = serve(route(arm(path)), max_records=3)
+    columns = {"income": [1.0] * 4, "age": [30] * 4, "tenure": [2.0] * 4}
+    for payload in [
+        {"dataframe_split": {"columns": ["income"], "data": [[1.0]] * 4}},
+        {"inputs": columns},
+        {"instances": [{}] * 4},
+        {"dataframe_records": [{}] * 4},
+    ]:
+        answer = call(app, payload=payload)
+        assert answer.status == 413, payload
+        assert answer.json["detail"].startswith("4 records in one request; at most 3 are accepted")
+    assert call(app, payload={"inputs": {name: values[:3] for name, values in columns.items()}}).status == 200
+    assert log.rows and {row["kind"] for row in log.rows} == {"prediction"}
+
+
+def test_errors_are_listed_up_to_a_hundred_with_their_count(models, serve):
+    _, path = models["logreg"]
+    app, log = serve(route(arm(path)))
+    records = [{**record, "age": SECRET} for record in sample_records(250)]
+    answer = call(app, payload={"records": records})
+
+    assert answer.status == 422
+    body = answer.json
+    assert body["errors"] == [f"records[{i}].age: expected integer" for i in range(100)]
+    assert body["error_count"] == 250
+    [event] = log.rows
+    assert event["errors"] == [*body["errors"], "… and 150 more errors not listed (250 in all)"]
+    assert (event["error_count"], event["rows"]) == (250, 250)
+    metrics = call(app, "/metrics", method="GET", headers=SCRAPER).body.decode()
+    assert (
+        metric(
+            metrics, "inference_rejected_fields_total", endpoint="credit", field="age", problem="wrong_type"
+        )
+        == 100
+    )
+
+
+def test_first_errors_counts_what_it_does_not_list():
+    from apps.packaging.bundle.templates.schema_check import first_errors, validate_records
+
+    schema = {"features": [{"name": "a", "type": "number"}, {"name": "b", "type": "number"}]}
+    records = [{"a": 1.0, "b": 2.0}] + [{}] * 4 + [{"a": "x", "b": 1.0}]
+    every = validate_records(records, schema)
+    assert len(every) == 9
+    assert first_errors(records, schema, limit=3) == (every[:3], 9)
+    assert first_errors(records, schema, limit=100) == (every, 9)
+    assert first_errors(records[:1], schema, limit=3) == ([], 0)
+
+
+def test_record_count_agrees_with_the_records_made():
+    from apps.packaging.bundle.templates.schema_check import record_count, records_from_payload
+
+    for payload in [
+        {"records": [{"a": 1}, {"a": 2}]},
+        {"dataframe_records": [{}]},
+        {"instances": [{"a": 1}] * 3},
+        {"instances": {"a": [1, 2], "b": [3, 4]}},
+        {"inputs": {"a": [1, 2, 3]}},
+        {"dataframe_split": {"columns": ["a"], "data": [[1], [2]]}},
+    ]:
+        assert record_count(payload) == len(records_from_payload(payload)), payload
+    for refused in [[], {"records": {}}, {"records": [], "instances": []}, {"dataframe_split": []}, {}]:
+        assert record_count(refused) == 0

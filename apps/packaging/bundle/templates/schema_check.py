@@ -7,6 +7,7 @@ responses end up in logs and tickets.
 """
 
 import datetime
+import itertools
 import math
 import numbers
 
@@ -38,6 +39,23 @@ def records_from_payload(payload) -> list[dict]:
     if not records:
         raise ValueError(f"{key} holds no records: send at least one")
     return records
+
+
+def record_count(payload) -> int:
+    """How many records records_from_payload would make of a body, counted without making them
+    (0 when it would refuse the body): a server can refuse too many before paying for them."""
+    if not isinstance(payload, dict):
+        return 0
+    present = [key for key in PAYLOAD_KEYS if key in payload]
+    if len(present) != 1:
+        return 0
+    key, body = present[0], payload[present[0]]
+    if key == "dataframe_split":
+        data = body.get("data") if isinstance(body, dict) else None
+        return len(data) if isinstance(data, list) else 0
+    if key in ("instances", "inputs") and isinstance(body, dict):
+        return max((len(values) for values in body.values() if isinstance(values, list)), default=0)
+    return len(body) if isinstance(body, list) else 0
 
 
 def _from_rows(rows, key: str) -> list[dict]:
@@ -82,22 +100,36 @@ def _from_split(split) -> list[dict]:
 def validate_records(records: list[dict], schema: dict, *, allow_extra: bool = False) -> list[str]:
     """Every way the records break the schema, e.g. "records[3].Age: expected integer"; [] if none.
     A feature absent from every record is reported once, as "missing feature Income"."""
+    return list(_errors(records, schema, allow_extra))
+
+
+def first_errors(
+    records: list[dict], schema: dict, *, limit: int, allow_extra: bool = False
+) -> tuple[list[str], int]:
+    """The first ``limit`` of validate_records' errors and how many there are in all: a server
+    answers and logs a bounded list however many records break the schema."""
+    errors = _errors(records, schema, allow_extra)
+    listed = list(itertools.islice(errors, limit))
+    return listed, len(listed) + sum(1 for _ in errors)
+
+
+def _errors(records: list[dict], schema: dict, allow_extra: bool):
     features = _features(schema)
     rows = [r for r in records if isinstance(r, dict)]
     absent = [name for name in features if rows and all(name not in r for r in rows)]
-    errors = [f"missing feature {name}" for name in absent]
+    for name in absent:
+        yield f"missing feature {name}"
     if not allow_extra and features:  # with no features listed there is nothing to call extra
         unexpected = sorted({str(k) for r in rows for k in r} - set(features))
         if unexpected:
-            errors.append(f"unexpected fields: {_listed(unexpected)}")
+            yield f"unexpected fields: {_listed(unexpected)}"
     checked = {name: f for name, f in features.items() if name not in absent}
     for i, record in enumerate(records):
         if not isinstance(record, dict):
-            errors.append(f"records[{i}]: expected an object")
+            yield f"records[{i}]: expected an object"
             continue
         for feature, message in _record_problems(record, checked):
-            errors.append(f"records[{i}].{feature}: {message}" if feature else f"records[{i}]: {message}")
-    return errors
+            yield f"records[{i}].{feature}: {message}" if feature else f"records[{i}]: {message}"
 
 
 def record_errors(record: dict, schema: dict) -> list[str]:

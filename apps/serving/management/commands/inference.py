@@ -7,6 +7,7 @@ up in the master by manage.py and inherited by the workers; only the route sourc
 
 import hashlib
 import importlib
+import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -96,12 +97,17 @@ def _post_fork(server, worker):
 
 
 class Command(BaseCommand):
-    help = "Run the inference service (gunicorn, gthread workers) that scores requests to deployed endpoints."
+    help = (
+        "Run the inference service (gunicorn, asyncio workers that read whole requests, then a "
+        "thread each) that scores requests to deployed endpoints."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default="127.0.0.1:8100", help="host:port to listen on")
         parser.add_argument("--workers", type=int, default=2, help="worker processes")
-        parser.add_argument("--threads", type=int, default=4, help="request threads per worker")
+        parser.add_argument(
+            "--threads", type=int, default=4, help="request threads per worker (requests scored at once)"
+        )
         parser.add_argument(
             "--environment", default="production", help="environment of requests without ?environment="
         )
@@ -115,7 +121,18 @@ class Command(BaseCommand):
             "--refresh-seconds", type=float, default=2.0, help="how often routes are reloaded"
         )
         parser.add_argument("--max-body-bytes", type=int, default=1_000_000)
+        parser.add_argument(
+            "--body-timeout",
+            type=float,
+            default=10.0,
+            help="seconds a request's whole body may take to arrive after its headers (then a 408)",
+        )
         parser.add_argument("--max-depth", type=int, default=20, help="deepest JSON nesting accepted")
+        parser.add_argument(
+            "--max-records",
+            type=int,
+            help="most records in one request [default: MODELYARD_INFERENCE_MAX_RECORDS, 10000]",
+        )
         parser.add_argument("--max-models", type=int, default=16, help="models kept loaded per worker")
         parser.add_argument(
             "--sla-flush-seconds",
@@ -146,8 +163,15 @@ class Command(BaseCommand):
 
         if options["workers"] < 1 or options["threads"] < 1:
             raise CommandError("--workers and --threads must be at least 1")
+        if options["body_timeout"] <= 0:
+            raise CommandError("--body-timeout must be positive")
         if options["sla_flush_seconds"] < 0:
             raise CommandError("--sla-flush-seconds cannot be negative")
+        max_records = options["max_records"]
+        if max_records is None:
+            max_records = settings.MODELYARD_INFERENCE_MAX_RECORDS
+        if max_records < 1:
+            raise CommandError("--max-records (MODELYARD_INFERENCE_MAX_RECORDS) must be at least 1")
         require_keys = settings.MODELYARD_INFERENCE_REQUIRE_KEYS
         metrics_token = settings.MODELYARD_METRICS_TOKEN
         if metrics_token and len(metrics_token) < 16:
@@ -167,12 +191,13 @@ class Command(BaseCommand):
         if not options["log_module"]:
             _warn_if_the_log_can_lose_answers(self.stderr)
 
-        metrics_dir = None
+        metrics_dir, master_pid = None, os.getpid()
         if options["workers"] > 1 and not server.multiprocess_dir_set():
             metrics_dir = server.fresh_multiprocess_dir()
 
         def build_app():  # in each worker, after the fork
             from apps.serving.inference.app import make_app
+            from apps.serving.inference.asgi import BufferedWsgi
             from apps.serving.inference.cache import ModelCache
             from apps.serving.inference.metrics import Metrics
             from apps.serving.inference.routes import RouteTable
@@ -187,11 +212,12 @@ class Command(BaseCommand):
             sla = None
             if options["sla_flush_seconds"]:
                 sla = SlaAccumulator(log_fn).start(options["sla_flush_seconds"])
-            return make_app(
+            app = make_app(
                 table,
                 log_fn,
                 max_body_bytes=options["max_body_bytes"],
                 max_depth=options["max_depth"],
+                max_records=max_records,
                 default_environment=options["environment"],
                 cache=ModelCache(options["max_models"]),
                 metrics=metrics,
@@ -200,12 +226,17 @@ class Command(BaseCommand):
                 request_ids=open_request_ids(),
                 metrics_token=metrics_token,
             )
+            return BufferedWsgi(
+                app,
+                max_body_bytes=options["max_body_bytes"],
+                body_seconds=options["body_timeout"],
+                threads=options["threads"],
+            )
 
         connections.close_all()  # before the fork: see _post_fork
         gunicorn_options = server.gunicorn_options(
             bind=options["bind"],
             workers=options["workers"],
-            threads=options["threads"],
             keepalive=options["keepalive"],
             timeout=options["timeout"],
             post_fork=_post_fork,
@@ -221,5 +252,7 @@ class Command(BaseCommand):
         try:
             server.InferenceServer(build_app, gunicorn_options).run()
         finally:
-            if metrics_dir:
+            # A worker leaves gunicorn by SystemExit through this same frame (it was forked inside
+            # run()); only the master may remove the folder the other workers still write to.
+            if metrics_dir and os.getpid() == master_pid:
                 server.remove_multiprocess_dir(metrics_dir)
