@@ -87,14 +87,29 @@ class SqliteRequestIds:
             # Created owner-only first: SQLite gives its -wal and -shm files the same mode.
             os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
             connection = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            connection.execute(
-                "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires REAL NOT NULL)"
-            )
-            connection.execute("CREATE INDEX IF NOT EXISTS claims_expires ON claims (expires)")
+            self._prepare(connection)
             self._connection, self._pid = connection, os.getpid()
         return self._connection
+
+    @staticmethod
+    def _prepare(connection: sqlite3.Connection, *, seconds: float = 10.0) -> None:
+        """WAL and the table. Switching a new file to WAL takes an exclusive lock for which
+        SQLite's busy timeout does not wait, so workers opening the file at once retry here."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute(
+                    "CREATE TABLE IF NOT EXISTS claims (key TEXT PRIMARY KEY, expires REAL NOT NULL)"
+                )
+                connection.execute("CREATE INDEX IF NOT EXISTS claims_expires ON claims (expires)")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def claim(self, key: str) -> bool:
         now = time.time()

@@ -177,6 +177,31 @@ def test_sqlite_claims_hold_across_processes(tmp_path):
     assert files and all(f.stat().st_mode & 0o777 == 0o600 for f in files)
 
 
+def _first_claim(path: str, start, results) -> None:
+    start.wait()
+    try:
+        results.put(SqliteRequestIds(path).claim("p:e:order-42"))
+    except Exception as error:  # what the service would have answered as a 503
+        results.put(repr(error))
+
+
+def test_workers_opening_a_new_claims_file_at_once_all_get_an_answer(tmp_path):
+    """Six workers' first claims on a file none has opened yet (switching it to WAL locks it):
+    one wins, five are told it was used, none fails. Before the retry, 8 rounds in 30 failed."""
+    context = multiprocessing.get_context("fork")
+    for round_ in range(15):
+        path = str(tmp_path / f"round-{round_}" / "request-ids.sqlite3")
+        start, results = context.Event(), context.Queue()
+        workers = [context.Process(target=_first_claim, args=(path, start, results)) for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        start.set()
+        answers = [results.get(timeout=60) for _ in workers]
+        for worker in workers:
+            worker.join(timeout=60)
+        assert sorted(answers, key=str) == [False] * 5 + [True], answers
+
+
 def test_sqlite_claims_expire_and_are_released(tmp_path):
     store = SqliteRequestIds(tmp_path / "ids.sqlite3", ttl=0.05)
     assert store.claim("p:e:1") and not store.claim("p:e:1")

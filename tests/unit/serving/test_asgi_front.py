@@ -55,7 +55,11 @@ def _run(app, scope, messages, *, stall=False):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # On a thread of its own: an earlier test (Playwright's sync API) may leave a loop running here.
+    runner = threading.Thread(target=asyncio.run, args=(app(scope, receive, send),))
+    runner.start()
+    runner.join(timeout=30)
+    assert not runner.is_alive(), "the front never returned"
     if not sent:
         return None
     start, body = sent
