@@ -45,8 +45,10 @@ worker: $(STAMP)
 beat: $(STAMP)
 	$(BIN)/celery -A config beat --loglevel INFO
 
+## The web app alone, as production starts it: static files collected, gunicorn with config/gunicorn.py.
 web: $(STAMP)
-	$(BIN)/gunicorn config.wsgi --bind 127.0.0.1:8000 --workers 2 --threads 4
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	exec $(BIN)/gunicorn -c config/gunicorn.py config.wsgi
 
 clean:
 	rm -rf var staticfiles

@@ -64,15 +64,17 @@ class Command(BaseCommand):
                 "demo-ingestion@%h",
             ],
             "beat": [celery, "-A", "config", "beat", "--loglevel", "INFO"],
+            # As production starts it (config/gunicorn.py); the demo's settings serve static
+            # files without collecting them.
             "web": [
                 os.path.join(bin_dir, "gunicorn"),
+                "-c",
+                "config/gunicorn.py",
                 "config.wsgi",
                 "--bind",
                 bind,
-                "--workers",
+                "--workers",  # one machine shared with every other process of the demo
                 "2",
-                "--threads",
-                "4",
                 "--access-logfile",
                 "-",
             ],
