@@ -18,6 +18,10 @@ def _int(name: str, default: int) -> int:
         sys.exit(f"{name} must be a whole number, not {value!r}")
 
 
+# Each request thread keeps its database connection for a minute (config/settings/base.py): one
+# connection per thread, workers × threads in all, instead of a new one for every request.
+os.environ.setdefault("MODELYARD_DB_CONN_MAX_AGE", "60")
+
 bind = os.environ.get("MODELYARD_WEB_BIND", "127.0.0.1:8000")
 worker_class = "gthread"
 workers = _int("MODELYARD_WEB_WORKERS", 2 * (os.cpu_count() or 1) + 1)
