@@ -269,6 +269,9 @@ AUTH_PASSWORD_VALIDATORS = [
 MODELYARD_SESSION_IDLE_MINUTES = env.int("MODELYARD_SESSION_IDLE_MINUTES", default=60)
 MODELYARD_SESSION_MAX_HOURS = env.int("MODELYARD_SESSION_MAX_HOURS", default=12)
 SESSION_COOKIE_AGE = MODELYARD_SESSION_MAX_HOURS * 3600
+# Sessions are read from the cache (Redis in production) and written through to the database, so
+# a page costs no session query; a session the cache lost is read from its row.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 MIDDLEWARE += [
     "apps.accounts.middleware.SessionTimeoutMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its page
