@@ -1,9 +1,16 @@
 """How gunicorn runs the web app: `gunicorn -c config/gunicorn.py config.wsgi`. `make web`, the
 Docker image and `make demo` all start it this way; each value can be changed from the environment.
 
-Pages are CPU-bound Python (templates, pandas, Plotly figures), so the web app scales with
-processes, and threads only cover the time a request waits on PostgreSQL, Redis or the disk. The
-figures behind the defaults are in bench/README.md ("Web under load")."""
+Pages are CPU-bound Python (templates, the ORM, DRF), so the web app scales with processes, and
+threads cover the time a request waits on PostgreSQL, Redis or the disk. Measured with
+bench/load/web.py (60 s of the three roles' pages and API at concurrency 16, 2 cores, 2026-12-07):
+5 workers × 4 threads (the default on 2 cores) 63.6 requests/s, p95 662 ms; 2 × 4 47.1, 988 ms;
+3 × 4 40.3, 1,056 ms; 5 × 2 48.3, 646 ms. Other work kept the load average at 3.5–11 and moved
+every figure, but 5 × 4 had the most requests/s in both rounds run (an earlier one on unfinished
+code: 44.6 against 30–38): more processes keep the two cores busy while a slow page holds one
+worker's GIL. A worker holds 280–350 MB (RSS; 180–250 MB PSS, pages shared after fork counted
+once), so 5 workers take about 1.1 GB.
+Figures and how they were taken: bench/README.md ("Web under load")."""
 
 import os
 import sys
@@ -17,6 +24,10 @@ def _int(name: str, default: int) -> int:
     except ValueError:
         sys.exit(f"{name} must be a whole number, not {value!r}")
 
+
+# Each request thread keeps its database connection for a minute (config/settings/base.py): one
+# connection per thread, workers × threads in all, instead of a new one for every request.
+os.environ.setdefault("MODELYARD_DB_CONN_MAX_AGE", "60")
 
 bind = os.environ.get("MODELYARD_WEB_BIND", "127.0.0.1:8000")
 worker_class = "gthread"

@@ -1,5 +1,5 @@
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -120,6 +120,9 @@ def token_revoke(*, user, token_id: int, reason: str = "") -> bool:
     return bool(revoked)
 
 
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
 def token_authenticate(key: str):
     """The user a key belongs to, or None; TokenExpired for a token past its expiry. Marks the
     token as used."""
@@ -132,5 +135,9 @@ def token_authenticate(key: str):
         return None
     if token.is_expired:
         raise TokenExpired(token.expires_at)
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    # "Last used" to the minute: a client polling the API would otherwise write (and lock) the
+    # token's row on every request.
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user

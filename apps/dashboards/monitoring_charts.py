@@ -6,7 +6,7 @@ import math
 
 import plotly.graph_objects as go
 
-from apps.dashboards.charts import _LAYOUT, to_json
+from apps.dashboards.charts import _LAYOUT, Cached, cached, to_json  # noqa: F401  (cached: for the views)
 from apps.dashboards.sla_charts import _figure
 from apps.monitoring.alerts import short_number
 
@@ -253,5 +253,5 @@ def performance_chart(perf: dict, events: list[dict], metrics: tuple[str, ...]) 
     return fig
 
 
-def figures(**named: go.Figure | None) -> dict[str, str]:
+def figures(**named: go.Figure | Cached | None) -> dict[str, str]:
     return {name: to_json(fig) for name, fig in named.items() if fig is not None}

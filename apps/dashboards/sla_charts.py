@@ -3,7 +3,7 @@ and worker CPU and memory, with the endpoint's deployments drawn as labelled ver
 
 import plotly.graph_objects as go
 
-from apps.dashboards.charts import _LAYOUT, to_json
+from apps.dashboards.charts import _LAYOUT, cached, to_json
 
 _VERSION_COLOURS = ("#3b6ea5", "#c2682b", "#2e8b57", "#8e44ad", "#b03a48", "#5d6d7e")
 _PERCENTILE_STYLE = {50: ("#8fb3d9", "dot"), 95: ("#3b6ea5", "dash"), 99: ("#1d3f66", "solid")}
@@ -190,11 +190,22 @@ def worker_charts(workers: list[dict], events: list[dict]) -> tuple[go.Figure, g
 def sla_figures(report: dict, workers: list[dict] | None) -> dict[str, str]:
     """Chart id → figure JSON; worker charts only when ``workers`` is given (IT) and not empty."""
     figures = {
-        "latency": latency_chart(report),
-        "throughput": throughput_chart(report),
-        "errors": error_chart(report),
-        "budget": budget_chart(report),
+        "latency": cached(latency_chart, report),
+        "throughput": cached(throughput_chart, report),
+        "errors": cached(error_chart, report),
+        "budget": cached(budget_chart, report),
     }
     if workers:
-        figures["cpu"], figures["memory"] = worker_charts(workers, report["events"])
+        figures["cpu"], figures["memory"] = (
+            cached(_cpu_chart, workers, report["events"]),
+            cached(_memory_chart, workers, report["events"]),
+        )
     return {name: to_json(fig) for name, fig in figures.items()}
+
+
+def _cpu_chart(workers: list[dict], events: list[dict]) -> go.Figure:
+    return worker_charts(workers, events)[0]
+
+
+def _memory_chart(workers: list[dict], events: list[dict]) -> go.Figure:
+    return worker_charts(workers, events)[1]

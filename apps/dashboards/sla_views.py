@@ -1,6 +1,7 @@
 """The SLA page: one endpoint's service levels over a period against its SLO. IT sees every endpoint,
 the workers' CPU and memory and sets SLOs; others see the endpoints access.py lets them see."""
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django import forms
@@ -10,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts import access
@@ -86,12 +88,16 @@ def _page(request, *, slo_form=None, status=200):
     }
     if endpoint is None:
         return render(request, "sla/page.html", context, status=status)
+    # The period ends at the end of the current minute rather than this microsecond: roll-ups are
+    # per minute, so it holds the same rows, and requests within a minute that find no new data
+    # draw the same figures, which the chart cache then serves (apps/dashboards/charts.py).
+    now = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
     try:
-        period = selectors.parse_period(period=period_name)
+        period = selectors.parse_period(period=period_name, now=now)
     except ValidationError as exc:
         messages.error(request, error_text(exc))
         context["period"] = period_name = "1h"
-        period = selectors.parse_period(period=period_name)
+        period = selectors.parse_period(period=period_name, now=now)
     report = selectors.endpoint_report(endpoint, period)
     workers = selectors.worker_report(period) if is_it else None
     slo = report["slo"]

@@ -4,7 +4,7 @@ sparkline; the impact breakdown by segment. Drawn by our own copy of plotly.js (
 
 import plotly.graph_objects as go
 
-from apps.dashboards.charts import _LAYOUT, to_json
+from apps.dashboards.charts import _LAYOUT, Cached, cached, to_json
 
 LINE, BAND, TARGET = "#3b6ea5", "#3b6ea5", "#2e8b57"
 OUT_OF_BAND = "#b3261e"
@@ -174,8 +174,8 @@ def breakdown_chart(
     return fig
 
 
-__all__ = ["to_json"]
+__all__ = ["cached", "to_json"]
 
 
-def figures(**named: go.Figure | None) -> dict[str, str]:
+def figures(**named: go.Figure | Cached | None) -> dict[str, str]:
     return {name: to_json(fig) for name, fig in named.items() if fig is not None}

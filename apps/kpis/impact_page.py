@@ -5,11 +5,20 @@ difference with its interval, and the breakdown by a segment field).
 A primary going live is compared before/after (``DEFAULT_DAYS`` each side); a canary compares its
 arm with the primary that served beside it while it ran. By default the latest change that has
 predictions on both sides is shown (cheap existence queries decide which), so a deployment that
-went live a moment ago does not hide the last change that can be measured."""
+went live a moment ago does not hide the last change that can be measured.
 
+The answer streams every prediction of two weeks (about a second for the demo's credit KPIs), so it
+is cached under the KPI's data version: its definition, its points' count and last recompute
+(a roll-up recomputes a window whenever predictions or outcomes of it arrive), and the changes
+compared. New data is a new version, hence a new key; the roll-up computes the default section
+right after it writes points (``impact_warm``), so the page finds it ready."""
+
+import hashlib
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from apps.deployments.models import Deployment
@@ -130,9 +139,42 @@ def _shape(kpi: KpiDefinition, change: Deployment, answer: dict) -> dict:
     }
 
 
+IMPACT_CACHE_SECONDS = 24 * 3600
+
+
+def _cache_key(kpi: KpiDefinition, changes: list[Deployment], change: str, segment: str) -> str:
+    points = kpi.points.aggregate(n=Count("id"), last=Max("computed_at"))
+    version = [
+        kpi.pk,
+        kpi.updated_at.isoformat() if kpi.updated_at else "",
+        points["n"],
+        points["last"].isoformat() if points["last"] else "",
+        [(d.pk, d.role, d.traffic_percent, str(d.live_at), str(d.retired_at)) for d in changes],
+        change,
+        segment,
+    ]
+    return "kpi-impact:" + hashlib.sha256(repr(version).encode()).hexdigest()
+
+
 def impact_for_page(kpi: KpiDefinition, params) -> dict:
-    """{choices, change, fields, segment, result | None, error}: never raises for bad input."""
+    """{choices, change, fields, segment, result | None, error}: never raises for bad input.
+    Cached under the KPI's data version (see the module's docstring)."""
     changes = _changes(kpi)
+    key = _cache_key(kpi, changes, params.get("change") or "", params.get("segment") or "")
+    out = cache.get(key)
+    if out is None:
+        out = _impact_for_page(kpi, params, changes)
+        cache.set(key, out, IMPACT_CACHE_SECONDS)
+    return out
+
+
+def impact_warm(kpi: KpiDefinition) -> None:
+    """Compute the page's default impact section (the latest measurable change, no segment) now,
+    in the roll-up task, so that no page request pays for it."""
+    impact_for_page(kpi, {})
+
+
+def _impact_for_page(kpi: KpiDefinition, params, changes: list[Deployment]) -> dict:
     out = {
         "choices": [{"id": d.pk, "label": _label(d)} for d in changes],
         "fields": segment_fields(kpi),

@@ -253,6 +253,13 @@ def kpi_rollup(*, kpi: KpiDefinition, settle: float | None = None) -> list[KpiPo
     from apps.kpis.alerts import kpi_alert_check
 
     kpi_alert_check(kpi=kpi)
+    if points:  # new data: the KPI page's impact section, computed here rather than per request
+        from apps.kpis.impact_page import impact_warm
+
+        try:
+            impact_warm(kpi)
+        except Exception:  # the points are stored; a page computes the section itself if it must
+            log.exception("KPI %s: impact section not precomputed", kpi.pk)
     return points
 
 

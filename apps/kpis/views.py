@@ -27,7 +27,7 @@ def tiles_with_sparklines(kpis) -> list:
     """dashboard.tiles with each tile's sparkline figure (JSON) attached, for the tile template."""
     tiles = dashboard.tiles(kpis)
     for tile in tiles:
-        tile.spark_json = charts.to_json(charts.sparkline(tile.spark)) if tile.spark else ""
+        tile.spark_json = charts.to_json(charts.cached(charts.sparkline, tile.spark)) if tile.spark else ""
     return tiles
 
 
@@ -75,8 +75,9 @@ def kpi_detail(request, pk: int):
     )
     impact = _impact(request, kpi)
     figures = charts.figures(
-        series=charts.series_chart(kpi, points, marks) if points else None,
-        breakdown=charts.breakdown_chart(
+        series=charts.cached(charts.series_chart, kpi, points, marks) if points else None,
+        breakdown=charts.cached(
+            charts.breakdown_chart,
             kpi,
             impact["result"]["segments"],
             impact["segment"],

@@ -6,9 +6,11 @@ and returns dicts and lists ready for apps/dashboards/monitoring_charts.py and t
 Reads stay cheap: findings come in one query, and window profiles are read only for the JSON keys
 a chart needs (the database extracts them), never whole profiles per hour."""
 
+import hashlib
 from datetime import datetime, timedelta
 
-from django.db.models import F
+from django.core.cache import cache
+from django.db.models import Count, F, Max
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
@@ -166,7 +168,33 @@ def prediction_shares(monitor: Monitor, *, since: datetime, bucket: str = "hour"
     against the reference shares. None for a model without classes or before its reference.
 
         {"classes": [...], "reference": {class: share},
-         "points": [{"t", "n", "shares": {class: {"share", "low", "high"}}}]}"""
+         "points": [{"t", "n", "shares": {class: {"share", "low", "high"}}}]}
+
+    Cached under the reference's build and the windows' count and last update (a window that takes
+    new predictions changes the key): the page no longer decodes both profiles' JSON per request."""
+    built = (
+        ReferenceProfile.objects.filter(
+            version_id=monitor.deployment.version_id, status=ReferenceProfile.Status.READY
+        )
+        .values_list("pk", "built_at")
+        .first()
+    )
+    stamp = WindowProfile.objects.filter(deployment=monitor.deployment, start__gte=since).aggregate(
+        n=Count("id"), last=Max("updated_at")
+    )
+    version = repr((monitor.deployment_id, built, since, bucket, stamp["n"], stamp["last"]))
+    key = "prediction-shares:" + hashlib.sha256(version.encode()).hexdigest()
+    shares = cache.get(key, "missing")
+    if shares == "missing":
+        shares = _prediction_shares(monitor, since=since, bucket=bucket)
+        cache.set(key, shares, SHARES_CACHE_SECONDS)
+    return shares
+
+
+SHARES_CACHE_SECONDS = 6 * 3600
+
+
+def _prediction_shares(monitor: Monitor, *, since: datetime, bucket: str) -> dict | None:
     reference = ReferenceProfile.objects.filter(
         version_id=monitor.deployment.version_id, status=ReferenceProfile.Status.READY
     ).first()

@@ -103,10 +103,12 @@ def _monitor_context(request, monitor: Monitor, window: str) -> dict:
     feature = request.GET.get("feature") or _first_flagged(heat) or (heat["features"] or [None])[0]
     score = selectors.feature_distributions(monitor, frames.SCORE, window=window) if latest else None
     figures = charts.figures(
-        heatmap=charts.heatmap_chart(heat, window) if heat["features"] else None,
-        shares=charts.shares_chart(shares, events) if shares and shares["points"] else None,
-        score=charts.distribution_chart(score, f"Score, reference vs the last {window}") if score else None,
-        performance=charts.performance_chart(perf, events, metric_names)
+        heatmap=charts.cached(charts.heatmap_chart, heat, window) if heat["features"] else None,
+        shares=charts.cached(charts.shares_chart, shares, events) if shares and shares["points"] else None,
+        score=charts.cached(charts.distribution_chart, score, f"Score, reference vs the last {window}")
+        if score
+        else None,
+        performance=charts.cached(charts.performance_chart, perf, events, metric_names)
         if perf["realised"] or perf["estimated"]
         else None,
     )
@@ -156,7 +158,9 @@ def _feature_panel(monitor: Monitor, run: CheckRun, feature: str) -> dict:
         "run": run,
         "dist": dist,
         "findings": dashboard.feature_findings(run, feature),
-        "charts": charts.figures(distribution=charts.distribution_chart(dist, title) if dist else None),
+        "charts": charts.figures(
+            distribution=charts.cached(charts.distribution_chart, dist, title) if dist else None
+        ),
     }
 
 

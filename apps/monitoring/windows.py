@@ -14,8 +14,9 @@ second."""
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from apps.deployments.models import Deployment
@@ -101,16 +102,28 @@ def windows_profile_all(*, settle: float | None = None, max_rounds: int = 50) ->
     return total
 
 
+MERGED_WINDOW_CACHE_SECONDS = 6 * 3600
+
+
 def merged_window(
     *, deployment: Deployment, start: datetime, end: datetime, reference: dict
 ) -> tuple[dict, int]:
     """The merged profile of the hours in ``[start, end)`` and its number of predictions. Merging
-    hourly profiles costs the same for ten thousand or ten million predictions."""
-    windows = list(
-        WindowProfile.objects.filter(deployment=deployment, start__gte=start, start__lt=end)
-        .order_by("start")
-        .values_list("profile", "rows")
-    )
-    if not windows:
+    hourly profiles costs the same for ten thousand or ten million predictions.
+
+    It still reads and merges every hour's JSON (a day: 24 profiles, a week: 168, 50–300 ms), and
+    the monitoring pages ask for the same windows again and again, so the merge is cached under
+    the hours' count, total rows and last update: a profile that takes new rows changes the key."""
+    hours = WindowProfile.objects.filter(deployment=deployment, start__gte=start, start__lt=end)
+    stamp = hours.aggregate(n=Count("id"), rows=Sum("rows"), last=Max("updated_at"))
+    if not stamp["n"]:
         return empty_window(reference), 0
-    return merge_many([profile for profile, _ in windows]), sum(rows for _, rows in windows)
+    key = (
+        f"merged-window:{deployment.pk}:{start.isoformat()}:{end.isoformat()}:"
+        f"{stamp['n']}:{stamp['rows']}:{stamp['last'].isoformat()}"
+    )
+    merged = cache.get(key)
+    if merged is None:
+        merged = merge_many(list(hours.order_by("start").values_list("profile", flat=True)))
+        cache.set(key, merged, MERGED_WINDOW_CACHE_SECONDS)
+    return merged, stamp["rows"]

@@ -6,7 +6,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts import access
 from apps.accounts.roles import Role
-from apps.dashboards.charts import profile_chart, to_json
+from apps.dashboards.charts import cached, profile_chart, to_json
 from apps.registry import selectors, services
 from apps.registry.filters import RegisteredModelFilter
 from apps.registry.forms import RegisterVersionForm, StageForm
@@ -56,7 +56,8 @@ def version_detail(request, pk: int):
     columns = profile.get("columns", [])
     selected = request.GET.get("feature") or (columns[0]["name"] if columns else None)
     column = next((c for c in columns if c["name"] == selected), None)
-    figure = profile_chart(column) if column else None
+    # "" when the column has nothing to draw (profile_chart returns None)
+    chart_json = to_json(cached(profile_chart, column)) if column else ""
     return render(
         request,
         "registry/version_detail.html",
@@ -66,7 +67,7 @@ def version_detail(request, pk: int):
             "profile": profile,
             "columns": columns,
             "selected": selected,
-            "chart_json": to_json(figure) if figure else None,
+            "chart_json": chart_json or None,
             "job": selectors.latest_job_for_version(version),
             "build": version.packages.select_related("override_by").order_by("-created_at", "-id").first(),
             "build_job": selectors.latest_job_for_package_of(version),

@@ -111,6 +111,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         for _path in (_sqlite, Path(f"{_sqlite}-wal"), Path(f"{_sqlite}-shm")):
             owner_only(_path, 0o600)
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Seconds a connection is kept between requests (0: one per request). config/gunicorn.py turns it
+# on for the web app, where a new PostgreSQL connection per request (a server process forked and
+# authenticated) cost more than a light page; each one is checked before it is reused.
+DB_CONN_MAX_AGE = env.int("MODELYARD_DB_CONN_MAX_AGE", default=0)
+DATABASES["default"].update(CONN_MAX_AGE=DB_CONN_MAX_AGE, CONN_HEALTH_CHECKS=DB_CONN_MAX_AGE > 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Broker and cache: Redis when REDIS_URL is set, an embedded filesystem broker otherwise ----
@@ -264,6 +269,9 @@ AUTH_PASSWORD_VALIDATORS = [
 MODELYARD_SESSION_IDLE_MINUTES = env.int("MODELYARD_SESSION_IDLE_MINUTES", default=60)
 MODELYARD_SESSION_MAX_HOURS = env.int("MODELYARD_SESSION_MAX_HOURS", default=12)
 SESSION_COOKIE_AGE = MODELYARD_SESSION_MAX_HOURS * 3600
+# Sessions are read from the cache (Redis in production) and written through to the database, so
+# a page costs no session query; a session the cache lost is read from its row.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 MIDDLEWARE += [
     "apps.accounts.middleware.SessionTimeoutMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its page

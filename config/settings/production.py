@@ -6,6 +6,8 @@ from config.settings.base import env
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 DATABASES = {"default": env.db("DATABASE_URL")}
+_conn_max_age = env.int("MODELYARD_DB_CONN_MAX_AGE", default=0)  # see base.py
+DATABASES["default"].update(CONN_MAX_AGE=_conn_max_age, CONN_HEALTH_CHECKS=_conn_max_age > 0)
 REDIS_URL = env("REDIS_URL")
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -122,6 +122,7 @@ def test_version_list_api_does_not_query_per_version(
             assert api.get("/api/v1/versions/").status_code == 200
         return len(ctx.captured_queries)
 
+    count()  # the token's first use is written down (then at most once a minute)
     few = count()
     for i in range(2, 6):
         _register(dana, f"m{i}", credit_model_bytes, credit_csv_bytes)

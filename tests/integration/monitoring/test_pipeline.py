@@ -116,3 +116,33 @@ def test_previous_window_baseline(monitored):
     flagged = {f.feature for f in compared.findings.filter(flagged=True, check_name="drift")}
     assert flagged >= PLANTED
     assert Monitor.objects.get(pk=monitored.pk).baseline_profile is None
+
+
+def test_a_merged_window_is_read_once_and_merged_again_when_rows_arrive(
+    monitored, deployed, credit_model, split
+):
+    """The monitoring pages merge the same hours on every request; the merge is cached under the
+    hours' count, rows and last update, so a profile that takes new rows is merged again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.monitoring.models import ReferenceProfile
+    from apps.monitoring.stats.profiles import merge_many
+    from apps.monitoring.windows import merged_window
+
+    reference = ReferenceProfile.objects.get(version=deployed.version).profile
+    end = HOUR1 + timedelta(hours=1)
+    first, rows = merged_window(deployment=deployed, start=HOUR0, end=end, reference=reference)
+    assert rows == 2400
+    with CaptureQueriesContext(connection) as queries:
+        again, _ = merged_window(deployment=deployed, start=HOUR0, end=end, reference=reference)
+    assert again == first
+    # One query for the hours' stamp; their profiles (JSON of every feature) come from the cache.
+    assert len(queries) == 1 and '"monitoring_windowprofile"."profile"' not in queries[0]["sql"]
+    ingest_batch(log_records(credit_model, deployed, split[1].iloc[2400:2500], HOUR0))
+    assert windows_profile_deployment(deployment=deployed, settle=0) == 100
+    merged, rows = merged_window(deployment=deployed, start=HOUR0, end=end, reference=reference)
+    assert rows == 2500
+    hours = WindowProfile.objects.filter(deployment=deployed, start__gte=HOUR0, start__lt=end)
+    assert merged == merge_many(list(hours.order_by("start").values_list("profile", flat=True)))
+    assert merged != first
