@@ -26,7 +26,9 @@ def _route(endpoint: Endpoint):
     return {(r.environment, r.endpoint): r for r in load_routes()}[("staging", endpoint.name)]
 
 
-def test_the_team_sets_the_features_that_refuse_and_the_routes_carry_them(endpoint, api_for, make_user):
+def test_the_team_sets_the_features_that_refuse_and_the_routes_carry_them(
+    endpoint, api_for, make_user, client
+):
     dana = api_for(endpoint.team.members.get(username="dana"))
     assert dana.get(f"/api/v1/endpoints/{endpoint.pk}/").json()["refuse_outside_range"] == []
     assert _route(endpoint).refuse_outside == frozenset()
@@ -46,6 +48,10 @@ def test_the_team_sets_the_features_that_refuse_and_the_routes_carry_them(endpoi
         "refuse_outside_range": ["Age", "Price"],
         "previous": [],
     }
+
+    client.force_login(endpoint.team.members.get(username="dana"))
+    page = client.get("/deployments/").content.decode()
+    assert "refuses values outside the reference range of Age, Price" in page
 
     ivan = api_for(make_user("ivan", Role.IT_OPERATOR, team=None))
     cleared = ivan.patch(f"/api/v1/endpoints/{endpoint.pk}/", {"refuse_outside_range": []}, format="json")
