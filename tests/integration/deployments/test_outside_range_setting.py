@@ -8,7 +8,7 @@ from apps.accounts.roles import Role
 from apps.deployments.models import Deployment, Endpoint
 from apps.deployments.routing import load_routes
 from apps.deployments.services import deployment_request, deployment_rollout_run
-from apps.registry.models import AuditEvent
+from apps.registry.models import AuditEvent, ModelVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +80,25 @@ def test_a_feature_that_is_not_in_the_schema_is_a_400_naming_it(endpoint, api_fo
     assert not_a_list.status_code == 400 and "refuse_outside_range" in not_a_list.json()
     assert Endpoint.objects.get(pk=endpoint.pk).refuse_outside_range == []
     assert not AuditEvent.objects.filter(action="endpoint.outside_range_set").exists()
+
+
+def test_a_feature_without_a_range_is_a_400_saying_so(endpoint, api_for):
+    version = endpoint.deployments.get().version
+    schema = {
+        "features": [
+            {**f, "min": None, "max": None} if f["name"] == "Time" else f
+            for f in version.input_schema["features"]
+        ]
+    }
+    ModelVersion.objects.filter(pk=version.pk).update(input_schema=schema)
+    dana = api_for(endpoint.team.members.get(username="dana"))
+    answer = dana.patch(
+        f"/api/v1/endpoints/{endpoint.pk}/", {"refuse_outside_range": ["Time"]}, format="json"
+    )
+    assert answer.status_code == 400
+    assert answer.json()["refuse_outside_range"] == [
+        "'Time': the schema gives no min, max or categories for it, so no value can lie outside"
+    ]
 
 
 def test_another_team_finds_nothing_and_put_is_not_offered(endpoint, api_for, make_user):
