@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from apps.packaging.bundle.templates.schema_check import (
+    UNKNOWN_CATEGORY,
     first_errors,
     record_count,
     records_from_payload,
@@ -362,8 +363,9 @@ class InferenceApp:
         scored = records if good is None else [records[i] for i in good]
         claimed = self._claim(route, environment, request_id, version) if chosen else None
         try:
+            unseen = sorted({feature for (feature, kind) in outside if kind == UNKNOWN_CATEGORY})
             predictions, probabilities = self._run_and_log(
-                route, environment, arm, model, request_id, scored, started, rows=good
+                route, environment, arm, model, request_id, scored, started, rows=good, unseen=unseen
             )
         except BaseException:
             if claimed is not None:
@@ -399,10 +401,20 @@ class InferenceApp:
         return 200, body
 
     def _run_and_log(
-        self, route: Route, environment: str, arm: Arm, model, request_id: str, records, started, rows=None
+        self,
+        route: Route,
+        environment: str,
+        arm: Arm,
+        model,
+        request_id: str,
+        records,
+        started,
+        rows=None,
+        unseen=(),
     ):
         """The model's (predictions, probabilities), durable in the log; _Answer on failure.
-        ``rows``: each record's index in the request (partial scoring), 0, 1, … by default."""
+        ``rows``: each record's index in the request (partial scoring), 0, 1, … by default.
+        ``unseen``: features holding a category the reference never had (accepted by default)."""
         endpoint, version = route.endpoint, str(arm.version_number)
         try:
             predictions, probabilities = _run_model(model, records, arm.input_schema)
@@ -417,6 +429,21 @@ class InferenceApp:
             )
             self.metrics.errors.labels(endpoint, "model").inc()
             self._observe(endpoint, arm, started, environment)
+            if unseen:
+                # Most likely an encoder that refuses unknown categories: the caller can act on it.
+                self._count(endpoint, version, 422, environment)
+                raise _Answer(
+                    422,
+                    {
+                        "detail": f"the model could not score categories it was not trained on in "
+                        f"{', '.join(unseen)}; the endpoint's team can have such values refused "
+                        "(refuse_outside_range) or retrain with them",
+                        "errors": [
+                            f"{feature}: a category the model was not trained on" for feature in unseen
+                        ],
+                        "error_count": len(unseen),
+                    },
+                ) from None
             self._count(endpoint, version, 500, environment)
             raise _Answer(500, {"detail": "the model failed on this input"}) from None
 

@@ -213,3 +213,44 @@ def test_saved_routes_keep_the_refused_features_and_older_tables_still_load(mode
 
 def test_per_record_unexpected_fields_are_labelled_without_their_names():
     assert field_problem("records[2]: unexpected fields: 'x'") == ("(unexpected)", "unexpected")
+
+
+def test_a_model_that_cannot_score_an_unseen_category_is_a_422_naming_the_feature(serve, tmp_path):
+    """Unseen categories are accepted by default; when the model's encoder refuses one, the caller
+    gets a 422 naming the feature (what to change), not a 500."""
+    import joblib
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame(
+        {"purpose": ["car", "home", "car", "study"] * 10, "amount": [1.0, 2.0, 3.0, 4.0] * 10}
+    )
+    strict = make_pipeline(
+        make_column_transformer(
+            (OneHotEncoder(handle_unknown="error"), ["purpose"]), remainder="passthrough"
+        ),
+        LogisticRegression(),
+    ).fit(frame, [0, 1, 0, 1] * 10)
+    path = tmp_path / "strict.joblib"
+    joblib.dump(strict, path)
+    schema = {
+        "features": [
+            {
+                "name": "purpose",
+                "type": "categorical",
+                "nullable": False,
+                "categories": ["car", "home", "study"],
+            },
+            {"name": "amount", "type": "number", "nullable": False, "min": 1, "max": 4},
+        ]
+    }
+    app, log = serve(route(arm(str(path), schema=schema)))
+
+    assert call(app, payload={"records": [{"purpose": "car", "amount": 9.0}]}).status == 200  # range: data
+    answer = call(app, payload={"records": [{"purpose": "boat", "amount": 2.0}]})
+    assert answer.status == 422, answer.json
+    assert "categories it was not trained on in purpose" in answer.json["detail"]
+    assert answer.json["errors"] == ["purpose: a category the model was not trained on"]
+    assert [row["kind"] for row in log.rows] == ["prediction"]  # the refused request stored nothing
