@@ -5,7 +5,8 @@ something to show within a minute of ``make demo`` starting.
 
 Waits until the inference service answers, then sends rows of ../shared/data/credit/credit_data.csv
 to production (about 70 %) and staging: mostly one row, some several, and a few deliberately bad
-payloads (a wrong type, a missing field, broken JSON) so the error charts are not flat. Each
+payloads (a wrong type, a missing field, broken JSON) so the error charts are not flat, and a few
+loans larger than any in the reference, which are scored and counted as out of range. Each
 environment's request carries that endpoint's consumer key, read from MODELYARD_DEMO_TRAFFIC_KEYS
 (JSON: environment → key; the demo creates them). Plain Python and requests, no Django; runs until
 interrupted (the demo starts it as a child process).
@@ -26,6 +27,7 @@ import requests
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "credit" / "credit_data.csv"
 KEYS_VARIABLE = "MODELYARD_DEMO_TRAFFIC_KEYS"
+OUTSIDE_AMOUNT = 5_000  # added to an Amount: above the data's largest (5,000)
 NUMERIC = ("Seniority", "Time", "Age", "Expenses", "Income", "Assets", "Debt", "Amount", "Price")
 
 
@@ -49,7 +51,8 @@ def _number(text: str) -> int | float:
 
 
 def payload(rows: list[dict], rng: random.Random) -> bytes:
-    """One request body: usually 1 row, sometimes 2–5; about 4 % are deliberately bad."""
+    """One request body: usually 1 row, sometimes 2–5; about 4 % are deliberately bad and about
+    2 % carry an Amount outside the reference's range."""
     roll = rng.random()
     if roll < 0.015:
         return b'{"records": [{"Age": 30,'  # broken JSON: 400
@@ -58,6 +61,10 @@ def payload(rows: list[dict], rng: random.Random) -> bytes:
         records[0]["Income"] = "lots"  # wrong type: 422
     elif roll < 0.04:
         records[0].pop("Age")  # missing field: 422
+    elif roll < 0.06 and records[0].get("Amount") is not None:
+        # A loan larger than any in the reference (at most 5,000): scored, and counted as out of
+        # range, so the data-quality panel has an out-of-range rate to show.
+        records[0]["Amount"] += OUTSIDE_AMOUNT
     return json.dumps({"records": records}).encode()
 
 

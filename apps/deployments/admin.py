@@ -13,9 +13,10 @@ class EnvironmentAdmin(AuditedAdmin):
 
 @admin.register(Endpoint)
 class EndpointAdmin(ReadOnlyAdmin):
-    """Created by deployments for their team; shown only."""
+    """Created by deployments for their team; shown only. Which features refuse out-of-range
+    values is set by the team or IT through the API (audited)."""
 
-    list_display = ("name", "environment", "team")
+    list_display = ("name", "environment", "team", "refuse_outside_range")
     list_filter = ("environment", "team")
 
 

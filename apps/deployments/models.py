@@ -28,6 +28,13 @@ class Endpoint(models.Model):
     sticky_key = models.CharField(
         max_length=100, blank=True, help_text="a request field that keeps a caller on one canary arm"
     )
+    # By default a value outside the schema's range or categories is scored and counted: the data
+    # of a later year is data. The features listed here refuse such values instead (a 422).
+    refuse_outside_range = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="features whose values outside the schema's min-max or categories are refused",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

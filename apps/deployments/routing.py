@@ -38,6 +38,7 @@ def load_routes() -> list[Route]:
                 sticky_key=endpoint.sticky_key or None,
                 arms=arms,
                 key_hashes=key_hashes.get(endpoint.pk, frozenset()),
+                refuse_outside=frozenset(endpoint.refuse_outside_range or ()),
             )
         )
     return routes

@@ -371,6 +371,81 @@ def deployment_retire(*, user, deployment: Deployment, reason: str) -> Deploymen
     return deployment
 
 
+def may_configure_endpoint(user, endpoint: Endpoint) -> bool:
+    """The endpoint's own team's data scientists and IT change how it checks requests."""
+    return may_manage_keys(user, endpoint)
+
+
+_REFUSING = (Deployment.Status.PENDING_APPROVAL, Deployment.Status.ROLLING_OUT, LIVE)
+
+
+def _features_with_a_range(endpoint: Endpoint) -> tuple[dict[str, dict], str]:
+    """(name → schema entry, which versions they come from): the input features of the versions
+    live or on their way on the endpoint (the latest one deployed when none is)."""
+    deployments = list(endpoint.deployments.filter(status__in=_REFUSING).select_related("version__model"))
+    if not deployments:
+        deployments = list(endpoint.deployments.select_related("version__model").order_by("-created_at")[:1])
+    features: dict[str, dict] = {}
+    for deployment in deployments:
+        for feature in deployment.version.input_schema.get("features", []):
+            if isinstance(feature, dict) and "name" in feature:
+                features.setdefault(str(feature["name"]), feature)
+    versions = sorted({f"{d.version.model.name} v{d.version.number}" for d in deployments})
+    return features, ", ".join(versions) or "none deployed"
+
+
+def _has_range(feature: dict) -> bool:
+    if feature.get("type") in ("number", "integer"):
+        return feature.get("min") is not None or feature.get("max") is not None
+    return feature.get("type") == "categorical" and bool(feature.get("categories"))
+
+
+@transaction.atomic
+def endpoint_outside_range_set(*, user, endpoint: Endpoint, features: list[str]) -> Endpoint:
+    """Which features of ``endpoint`` refuse values outside the schema's min-max or categories (a
+    422) instead of scoring and counting them. Each must be a feature, with a range or categories,
+    of a version live or on its way there. Audited; the inference service applies it from its
+    next route refresh (every 2 s)."""
+    endpoint = Endpoint.objects.select_for_update().select_related("environment", "team").get(pk=endpoint.pk)
+    if not may_configure_endpoint(user, endpoint):
+        raise PermissionDenied("only the endpoint's team or IT may change which values it refuses")
+    names = sorted({str(name).strip() for name in features})
+    known, versions = _features_with_a_range(endpoint)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)[:30]) + (" …" if len(known) > 30 else "")
+        raise ValidationError(
+            {
+                "refuse_outside_range": f"{', '.join(map(repr, unknown))}: no such feature in the input "
+                f"schema of {versions} on endpoint '{endpoint.name}' ({endpoint.environment.name}); "
+                f"its features are: {listed or 'none'}"
+            }
+        )
+    rangeless = [name for name in names if not _has_range(known[name])]
+    if rangeless:
+        raise ValidationError(
+            {
+                "refuse_outside_range": f"{', '.join(map(repr, rangeless))}: the schema gives no min, max "
+                "or categories for it, so no value can lie outside"
+            }
+        )
+    previous = list(endpoint.refuse_outside_range or [])
+    if names != sorted(previous):
+        endpoint.refuse_outside_range = names
+        endpoint.save(update_fields=["refuse_outside_range"])
+        audit_record(
+            actor=user,
+            action="endpoint.outside_range_set",
+            obj=endpoint,
+            team=endpoint.team,
+            endpoint=endpoint.name,
+            environment=endpoint.environment.name,
+            refuse_outside_range=names,
+            previous=previous,
+        )
+    return endpoint
+
+
 def may_manage_keys(user, endpoint: Endpoint) -> bool:
     """The endpoint's own team's data scientists and IT create, list and revoke its consumer keys."""
     if access.has_role(user, Role.IT_OPERATOR, Role.ADMIN):

@@ -146,6 +146,11 @@ class BatchJob(models.Model):
     chunks_done = models.PositiveIntegerField(default=0)
     rows_scored = models.PositiveIntegerField(default=0)
     rows_refused = models.PositiveIntegerField(default=0, help_text="rows that break the input schema")
+    values_outside_range = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="per feature, values outside the schema's min-max or categories that were scored",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     output_file = models.FileField(max_length=300, blank=True)
     error = models.TextField(blank=True)

@@ -445,7 +445,12 @@ def promote(endpoint, environment, reason):
     help=f"the endpoint's consumer key [default: ${config.ENDPOINT_KEY_ENV}]; see `modelyard keys create`",
 )
 @click.option("--request-id", help="your own id for the request (unique per endpoint; a reuse is refused)")
-def predict(endpoint, environment, json_text, path, key, request_id):
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="score the records that fit the schema and list the others (default: one bad record refuses all)",
+)
+def predict(endpoint, environment, json_text, path, key, request_id, partial):
     """Score records on the inference service and print the answer as JSON."""
     if path is not None and path.suffix.lower() == ".csv":
         import pandas as pd
@@ -456,8 +461,11 @@ def predict(endpoint, environment, json_text, path, key, request_id):
         if not text:
             raise click.ClickException("give the records with --json or --file")
         records = json.loads(text)
-    answer = Client().predict(endpoint, records, environment, key=key, request_id=request_id)
+    answer = Client().predict(endpoint, records, environment, key=key, request_id=request_id, partial=partial)
     click.echo(json.dumps(answer, indent=2))
+    if answer.get("refused"):
+        total = len(answer.get("predictions", []))
+        click.echo(f"{len(answer['refused'])} of {total} records refused: see errors", err=True)
 
 
 @cli.group()

@@ -269,12 +269,16 @@ class Client:
         *,
         key: str | None = None,
         request_id: str | None = None,
+        partial: bool = False,
     ) -> dict:
         """Score one record (a dict) or many (a list of dicts or a DataFrame) on the inference service.
 
         ``key``: the endpoint's consumer key (default: $MODELYARD_ENDPOINT_KEY), sent as a bearer
         token; your API token is never sent to the inference service. ``request_id``: your own id
-        for the request (X-Request-ID), unique per endpoint: a reused one is refused (409)."""
+        for the request (X-Request-ID), unique per endpoint: a reused one is refused (409).
+        ``partial``: score the records that fit the schema even when others do not; the answer's
+        ``predictions`` then hold None at the indices listed in ``refused``, with ``errors``.
+        Without it one bad record refuses the whole request (422)."""
         if artifacts.is_dataframe(records):
             records = json.loads(records.to_json(orient="records"))
         elif isinstance(records, dict):
@@ -284,8 +288,20 @@ class Client:
         headers = {"Authorization": f"Bearer {key}" if key else None}  # None: no header at all
         if request_id:
             headers["X-Request-ID"] = request_id
+        params = {"environment": environment}
+        if partial:
+            params["partial"] = "true"
+        return self.http.request("POST", url, params=params, json={"records": records}, headers=headers)
+
+    def refuse_outside_range(
+        self, endpoint: str, features: list[str], environment: str = "production"
+    ) -> dict:
+        """Make the endpoint refuse (422) values outside the schema's range or categories for these
+        features; by default such values are scored and counted. An empty list restores that."""
         return self.http.request(
-            "POST", url, params={"environment": environment}, json={"records": records}, headers=headers
+            "PATCH",
+            f"endpoints/{self._endpoint_id(endpoint, environment)}/",
+            json={"refuse_outside_range": list(features)},
         )
 
     # --- consumer keys of endpoints --------------------------------------------------------------

@@ -162,3 +162,52 @@ def test_predict_sends_the_endpoint_key_and_never_the_api_token(monkeypatch):
     assert [h.get("Authorization") for h in seen] == ["Bearer myk_argument", "Bearer myk_environment", None]
     assert seen[0]["X-Request-ID"] == "order-1" and "X-Request-ID" not in seen[1]
     assert not any("my_api-token" in str(h) for h in seen)
+
+
+def test_predict_asks_for_partial_scoring_only_when_told(monkeypatch):
+    """--partial / partial=True add ?partial=true; the CLI says how many records were refused."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from click.testing import CliRunner
+
+    from modelyard import Client
+    from modelyard.cli import cli
+
+    paths = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the standard library's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            paths.append(self.path)
+            answer = {"request_id": "r", "predictions": [1]}
+            if "partial=true" in self.path:
+                answer = {"request_id": "r", "predictions": [1, None], "refused": [1], "errors": ["…"]}
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("MODELYARD_INFERENCE_URL", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("MODELYARD_URL", "http://127.0.0.1:9")
+        monkeypatch.setenv("MODELYARD_TOKEN", "t")
+        client = Client(url="http://127.0.0.1:9", token="t")
+        client.predict("credit", {"Age": 30})
+        client.predict("credit", [{"Age": 30}, {"Age": "x"}], partial=True)
+        out = CliRunner().invoke(
+            cli, ["predict", "credit", "--partial", "--json", '[{"Age": 30}, {"Age": "x"}]']
+        )
+    finally:
+        server.shutdown()
+    assert out.exit_code == 0, out.output
+    assert "1 of 2 records refused: see errors" in out.stderr
+    assert ["partial=true" in path for path in paths] == [False, True, True]

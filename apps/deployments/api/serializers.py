@@ -52,6 +52,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "team",
             "allow_extra_fields",
             "sticky_key",
+            "refuse_outside_range",
             "slo",
             "live",
             "created_at",
@@ -72,6 +73,15 @@ class EndpointSerializer(serializers.ModelSerializer):
             {"deployment": d.pk, "version": d.version.number, "role": d.role, "percent": d.traffic_percent}
             for d in live
         ]
+
+
+class EndpointUpdateSerializer(serializers.Serializer):
+    refuse_outside_range = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        max_length=1000,
+        help_text="features whose values outside the schema's min-max or categories get a 422; "
+        "by default such values are scored and counted",
+    )
 
 
 class DeployRequestSerializer(serializers.Serializer):

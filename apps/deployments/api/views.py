@@ -14,6 +14,7 @@ from apps.deployments.api.serializers import (
     EndpointKeyRequestSerializer,
     EndpointKeySerializer,
     EndpointSerializer,
+    EndpointUpdateSerializer,
 )
 from apps.deployments.models import Endpoint
 
@@ -68,6 +69,18 @@ class EndpointViewSet(viewsets.ReadOnlyModelViewSet):
             .select_related("environment", "team", "slo")
             .prefetch_related("deployments__version")
         )
+
+    @extend_schema(request=EndpointUpdateSerializer, responses=EndpointSerializer)
+    def partial_update(self, request, *args, **kwargs):
+        """Change how the endpoint checks requests (its team's data scientists and IT): which
+        features refuse values outside the schema's range. Applied within one route refresh."""
+        endpoint = self.get_object()
+        data = EndpointUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.endpoint_outside_range_set(
+            user=request.user, endpoint=endpoint, features=data.validated_data["refuse_outside_range"]
+        )
+        return Response(EndpointSerializer(self.get_queryset().get(pk=endpoint.pk)).data)
 
     @extend_schema(request=DecisionSerializer, responses=DeploymentSerializer)
     @action(detail=True, methods=["post"])

@@ -53,6 +53,7 @@ class BatchJobSerializer(serializers.ModelSerializer):
             "chunks_total",
             "rows_scored",
             "rows_refused",
+            "values_outside_range",
             "request_id",
             "error",
             "created_at",

@@ -6,6 +6,7 @@ a chord: the chunk whose transaction records the last missing chunk queues ``fin
 needs a result backend, which this project does not run (the Job row is the source of truth), and
 a count kept next to the predictions cannot drift from them when a chunk is redelivered."""
 
+import collections
 import json
 import time
 from pathlib import PurePosixPath
@@ -178,7 +179,9 @@ def batch_chunk_score(*, batch_job_id: int, index: int) -> None:
     start = index * batch.chunk_size
     with batch.input_file.open("rb") as handle:
         frame = tables.read_rows(handle.read(), batch.input_format, start, batch.chunk_size, schema)
-    errors = tables.row_errors(frame, schema)
+    outside = collections.Counter()
+    refuse = frozenset(batch.endpoint.refuse_outside_range or ()) if batch.endpoint else frozenset()
+    errors = tables.row_errors(frame, schema, refuse_outside=refuse, outside=outside)
     valid = [not e for e in errors]
     answer = {"predictions": [], "probabilities": None, "classes": None, "latency_ms_per_row": 0.0}
     if any(valid):
@@ -210,6 +213,11 @@ def batch_chunk_score(*, batch_job_id: int, index: int) -> None:
                 rows_scored=F("rows_scored") + scored,
                 rows_refused=F("rows_refused") + refused,
             )
+            if outside:  # under the row lock, so concurrent chunks add up
+                counted = collections.Counter(locked.values_outside_range)
+                for (feature, _kind), n in outside.items():
+                    counted[feature] += n
+                BatchJob.objects.filter(pk=batch.pk).update(values_outside_range=dict(counted))
             locked.refresh_from_db(fields=["chunks_done"])
             percent = CHUNKS_SHARE * locked.chunks_done // locked.chunks_total
             Job.objects.filter(pk=locked.job_id, progress__lt=percent).update(progress=percent)
@@ -324,10 +332,11 @@ def batch_job_finish(*, batch_job_id: int) -> None:
         locked.finished_at = timezone.now()
         locked.save(update_fields=["output_file", "status", "finished_at"])
         if locked.job:
-            job_succeed(
-                locked.job,
-                message=f"scored {locked.rows_scored} rows; {locked.rows_refused} break the input schema",
-            )
+            message = f"scored {locked.rows_scored} rows; {locked.rows_refused} break the input schema"
+            if locked.values_outside_range:
+                counted = ", ".join(f"{k} {n}" for k, n in sorted(locked.values_outside_range.items()))
+                message += f"; values outside the reference range, scored: {counted}"
+            job_succeed(locked.job, message=message)
     transaction.on_commit(lambda: _remove_parts(batch))
 
 

@@ -55,10 +55,15 @@ def read_rows(data: bytes, kind: str, start: int, count: int, schema: dict) -> p
     return frame
 
 
-def row_errors(frame: pd.DataFrame, schema: dict) -> list[list[str]]:
-    """Each row's problems against the schema ([] for a row that can be scored)."""
+def row_errors(frame: pd.DataFrame, schema: dict, *, refuse_outside=(), outside=None) -> list[list[str]]:
+    """Each row's problems against the schema ([] for a row that can be scored). Values outside a
+    feature's range are scored and added to ``outside`` (a Counter of (feature, kind)), unless the
+    feature is in ``refuse_outside``, as the inference service does."""
     names = feature_names(schema) or list(frame.columns)
-    return [record_errors(record, schema) for record in frame[names].to_dict("records")]
+    return [
+        record_errors(record, schema, refuse_outside=refuse_outside, outside=outside)
+        for record in frame[names].to_dict("records")
+    ]
 
 
 def plain(value):

@@ -1,7 +1,7 @@
 """The inference service's WSGI application: plain Python on the request path (no Django), so a
 request costs a dict lookup, a JSON parse, a schema check and the model's own time.
 
-    POST /v1/endpoints/<name>/predict[?environment=...]   score records
+    POST /v1/endpoints/<name>/predict[?environment=...][&partial=true]   score records
     GET  /health                                          routes and models loaded in this worker
     GET  /metrics                                         Prometheus text, to the scraper's token only
 
@@ -10,8 +10,16 @@ A predict request presents its endpoint's consumer key as ``Authorization: Beare
 another endpoint or for an endpoint that does not exist gets the same 401, so a caller learns
 nothing about endpoints it holds no key for. A client's ``X-Request-ID`` is claimed per endpoint
 before the model runs: a reuse is a 409, never an answer whose log row would be dropped.
+
+Records that break the input schema (a type, a missing feature, a null where none is allowed)
+refuse the whole request with a 422 listing each bad record's index and field. With
+``?partial=true`` the records that fit are scored and answered at their indices and the others
+are listed. A value outside the schema's min-max or categories is not such a break: it is scored,
+logged and counted per feature (``inference_outside_range_values``), unless the endpoint lists the
+feature in ``refuse_outside``.
 """
 
+import collections
 import copy
 import datetime
 import hmac
@@ -30,9 +38,11 @@ import numpy as np
 import pandas as pd
 
 from apps.packaging.bundle.templates.schema_check import (
+    UNKNOWN_CATEGORY,
     first_errors,
     record_count,
     records_from_payload,
+    split_records,
     validate_records,
 )
 from apps.serving.inference.cache import ModelCache, ModelUnavailable
@@ -69,6 +79,7 @@ _NO_ROUTES_YET = (
 )
 # Schema errors listed in a 422 and in its rejected-request log row; "error_count" has them all.
 MAX_ERRORS_LISTED = 100
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 
 
 def make_app(
@@ -288,6 +299,7 @@ class InferenceApp:
     def _score(self, environ, route: Route, environment: str, request_id: str, chosen: bool, started: float):
         endpoint = route.endpoint
         try:
+            partial = _partial(environ)
             payload = parse_json(read_body(environ, self.max_body_bytes), self.max_depth)
             count = record_count(payload)  # before any record is made: 2 bytes of `{}` make one
             if count > self.max_records:
@@ -309,24 +321,37 @@ class InferenceApp:
             raise _Answer(503, {"detail": f"endpoint '{endpoint}' has no primary model deployed"})
         version = str(arm.version_number)
 
-        errors, error_count = first_errors(
-            _without_sticky_key(records, route, arm),
-            arm.input_schema,
-            limit=MAX_ERRORS_LISTED,
-            allow_extra=route.allow_extra,
-        )
-        if errors:
-            self._reject(route, environment, arm, request_id, records, errors, error_count)
-            self._observe(endpoint, arm, started, environment)
-            self._count(endpoint, version, 422, environment)
-            raise _Answer(
-                422,
-                {
-                    "detail": f"the records do not match the input schema of '{endpoint}'",
-                    "errors": errors,
-                    "error_count": error_count,
-                },
+        checked = _without_sticky_key(records, route, arm)
+        good, refused, outside = None, None, collections.Counter()
+        if partial:
+            split = split_records(
+                checked, arm.input_schema, allow_extra=route.allow_extra, refuse_outside=route.refuse_outside
             )
+            outside = split.outside
+            if split.good and split.errors:
+                good, refused = split.good, split
+        # All or nothing: the default, and partial scoring when no record fits (the same 422).
+        if not partial or not split.good:
+            errors, error_count = first_errors(
+                checked,
+                arm.input_schema,
+                limit=MAX_ERRORS_LISTED,
+                allow_extra=route.allow_extra,
+                refuse_outside=route.refuse_outside,
+                outside=outside,
+            )
+            if errors:
+                self._reject(route, environment, arm, request_id, len(records), errors, error_count)
+                self._observe(endpoint, arm, started, environment)
+                self._count(endpoint, version, 422, environment)
+                raise _Answer(
+                    422,
+                    {
+                        "detail": f"the records do not match the input schema of '{endpoint}'",
+                        "errors": errors,
+                        "error_count": error_count,
+                    },
+                )
 
         try:
             model = self.cache.get(arm)
@@ -335,16 +360,20 @@ class InferenceApp:
             self._count(endpoint, version, 503, environment)
             raise _Answer(503, {"detail": "the model is not available right now"}) from None
 
+        scored = records if good is None else [records[i] for i in good]
         claimed = self._claim(route, environment, request_id, version) if chosen else None
         try:
+            unseen = sorted({feature for (feature, kind) in outside if kind == UNKNOWN_CATEGORY})
             predictions, probabilities = self._run_and_log(
-                route, environment, arm, model, request_id, records, started
+                route, environment, arm, model, request_id, scored, started, rows=good, unseen=unseen
             )
         except BaseException:
             if claimed is not None:
                 self._release(claimed)
             raise
 
+        for (feature, kind), n in outside.items():
+            self.metrics.outside_range.labels(endpoint, feature, kind).inc(n)
         body = {
             "request_id": request_id,
             "model": arm.model_name,
@@ -356,15 +385,36 @@ class InferenceApp:
             body["probabilities"] = probabilities
         if model.classes is not None:
             body["classes"] = model.classes
+        if refused is not None:
+            # Answers at the request's own indices: null where a record was refused.
+            body["predictions"] = _at_indices(predictions, good, len(records))
+            if probabilities is not None:
+                body["probabilities"] = _at_indices(probabilities, good, len(records))
+            errors, error_count = refused.first_errors(MAX_ERRORS_LISTED), refused.error_count
+            body["refused"] = list(refused.errors)
+            body["errors"] = errors
+            body["error_count"] = error_count
+            self._reject(route, environment, arm, request_id, len(refused.errors), errors, error_count)
         self._observe(endpoint, arm, started, environment)
         self._count(endpoint, version, 200, environment)
-        self._start_shadows(route, environment, request_id, records)
+        self._start_shadows(route, environment, request_id, scored, rows=good)
         return 200, body
 
     def _run_and_log(
-        self, route: Route, environment: str, arm: Arm, model, request_id: str, records, started
+        self,
+        route: Route,
+        environment: str,
+        arm: Arm,
+        model,
+        request_id: str,
+        records,
+        started,
+        rows=None,
+        unseen=(),
     ):
-        """The model's (predictions, probabilities), durable in the log; _Answer on failure."""
+        """The model's (predictions, probabilities), durable in the log; _Answer on failure.
+        ``rows``: each record's index in the request (partial scoring), 0, 1, … by default.
+        ``unseen``: features holding a category the reference never had (accepted by default)."""
         endpoint, version = route.endpoint, str(arm.version_number)
         try:
             predictions, probabilities = _run_model(model, records, arm.input_schema)
@@ -379,13 +429,30 @@ class InferenceApp:
             )
             self.metrics.errors.labels(endpoint, "model").inc()
             self._observe(endpoint, arm, started, environment)
+            if unseen:
+                # Most likely an encoder that refuses unknown categories: the caller can act on it.
+                self._count(endpoint, version, 422, environment)
+                raise _Answer(
+                    422,
+                    {
+                        "detail": f"the model could not score categories it was not trained on in "
+                        f"{', '.join(unseen)}; the endpoint's team can have such values refused "
+                        "(refuse_outside_range) or retrain with them",
+                        "errors": [
+                            f"{feature}: a category the model was not trained on" for feature in unseen
+                        ],
+                        "error_count": len(unseen),
+                    },
+                ) from None
             self._count(endpoint, version, 500, environment)
             raise _Answer(500, {"detail": "the model failed on this input"}) from None
 
         latency_ms = (time.perf_counter() - started) * 1000.0
-        rows = _log_rows(route, environment, arm, request_id, records, predictions, probabilities, latency_ms)
+        logged = _log_rows(
+            route, environment, arm, request_id, records, predictions, probabilities, latency_ms, rows
+        )
         try:
-            self.log(rows)
+            self.log(logged)
         except Exception:
             log.exception("could not log request %s; refusing its answer", request_id)
             self.metrics.errors.labels(endpoint, "log").inc()
@@ -394,10 +461,11 @@ class InferenceApp:
         return predictions, probabilities
 
     def _reject(
-        self, route: Route, environment: str, arm: Arm, request_id: str, records, errors, error_count: int
+        self, route: Route, environment: str, arm: Arm, request_id: str, rows: int, errors, error_count: int
     ) -> None:
         """A data-quality event: counted per field and problem, and logged without the values. The
-        errors are the first ones listed; the log row's last line says how many more there were."""
+        errors are the first ones listed; the log row's last line says how many more there were.
+        ``rows``: the records refused (all of the request's, but in partial scoring)."""
         listed = errors
         if error_count > len(errors):
             listed = [
@@ -415,7 +483,7 @@ class InferenceApp:
             "deployment_id": arm.deployment_id,
             "version_id": arm.version_id,
             "role": arm.role,
-            "rows": len(records),
+            "rows": rows,
             "errors": listed,
             "error_count": error_count,
             "ts": _now(),
@@ -430,18 +498,22 @@ class InferenceApp:
 
     # --- shadows ---------------------------------------------------------------------------------
 
-    def _start_shadows(self, route: Route, environment: str, request_id: str, records: list[dict]) -> None:
+    def _start_shadows(
+        self, route: Route, environment: str, request_id: str, records: list[dict], rows=None
+    ) -> None:
         for arm in route.shadows:
             # A copy, so that nothing a shadow does can reach the answer or another shadow.
             job_records = copy.deepcopy(records)
 
             def job(arm=arm, job_records=job_records):
-                self._score_shadow(route, environment, arm, request_id, job_records)
+                self._score_shadow(route, environment, arm, request_id, job_records, rows)
 
             if not self.shadows.submit(job):
                 self.metrics.errors.labels(route.endpoint, "shadow_dropped").inc()
 
-    def _score_shadow(self, route: Route, environment: str, arm: Arm, request_id: str, records) -> None:
+    def _score_shadow(
+        self, route: Route, environment: str, arm: Arm, request_id: str, records, rows=None
+    ) -> None:
         started = time.perf_counter()
         endpoint = route.endpoint
         # A shadow may use fewer features than the primary; more it cannot get.
@@ -472,7 +544,7 @@ class InferenceApp:
         try:
             self.log(
                 _log_rows(
-                    route, environment, arm, request_id, records, predictions, probabilities, latency_ms
+                    route, environment, arm, request_id, records, predictions, probabilities, latency_ms, rows
                 )
             )
         except Exception:
@@ -577,13 +649,15 @@ def _without_sticky_key(records: list[dict], route: Route, arm: Arm) -> list[dic
 
 
 def _log_rows(
-    route, environment, arm, request_id, records, predictions, probabilities, latency_ms
+    route, environment, arm, request_id, records, predictions, probabilities, latency_ms, rows=None
 ) -> list[dict]:
+    """One log row per scored record, numbered by its index in the request (``rows``, when only
+    some records of it were scored), so outcomes sent for (request id, row) find it."""
     ts = _now()
     return [
         {
             "request_id": request_id,
-            "row": i,
+            "row": i if rows is None else rows[i],
             "endpoint": route.endpoint,
             "environment": environment,
             "deployment_id": arm.deployment_id,
@@ -599,6 +673,25 @@ def _log_rows(
         }
         for i, record in enumerate(records)
     ]
+
+
+def _partial(environ) -> bool:
+    """Whether ``?partial=true`` asks for the records that fit to be scored without the others."""
+    values = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).get("partial", [])
+    value = values[-1].strip().lower() if values else ""
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise BadRequest(400, "the query parameter partial must be true or false")
+
+
+def _at_indices(values: list, indices: list[int], size: int) -> list:
+    """``values`` placed at ``indices`` of a list of ``size``, None elsewhere."""
+    placed = [None] * size
+    for index, value in zip(indices, values, strict=True):
+        placed[index] = value
+    return placed
 
 
 def _request_id(environ) -> tuple[str, bool]:

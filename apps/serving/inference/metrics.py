@@ -92,6 +92,13 @@ class Metrics:
             ["endpoint", "field", "problem"],
             registry=r,
         )
+        self.outside_range = Counter(
+            "inference_outside_range_values",
+            "Values outside the schema's min-max or categories that were accepted and scored "
+            "(data-quality events): below_min, above_max, unknown_category.",
+            ["endpoint", "field", "problem"],
+            registry=r,
+        )
         # In multiprocess mode "liveall" adds the pid label itself and drops dead workers' values.
         gauge_labels = [] if self.multiprocess else ["pid"]
         self.cpu_seconds = Gauge(
@@ -162,6 +169,7 @@ def _current_rss() -> int:
 
 
 _RECORD_FIELD = re.compile(r"^records\[\d+\]\.(?P<field>.+?): (?P<message>.+)$")
+_UNEXPECTED = re.compile(r"^(?:records\[\d+\]: )?unexpected fields")
 _MISSING = re.compile(r"^(?:records\[\d+\]: )?missing feature (?P<field>.+)$")
 
 
@@ -171,7 +179,7 @@ def field_problem(error: str) -> tuple[str, str]:
     missing = _MISSING.match(error)
     if missing:
         return missing["field"], "missing"
-    if error.startswith("unexpected fields"):
+    if _UNEXPECTED.match(error):
         return "(unexpected)", "unexpected"
     match = _RECORD_FIELD.match(error)
     if not match:

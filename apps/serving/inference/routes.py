@@ -56,6 +56,9 @@ class Route:
     arms: tuple[Arm, ...]
     # SHA-256 of the endpoint's consumer keys that are not revoked (apps/serving/inference/keys.py).
     key_hashes: frozenset = field(default_factory=frozenset, repr=False)
+    # Features whose values outside the schema's range or categories are refused (422); by default
+    # such values are scored and counted (Endpoint.refuse_outside_range).
+    refuse_outside: frozenset = field(default_factory=frozenset)
 
     @property
     def primary(self) -> Arm | None:
@@ -222,6 +225,7 @@ def routes_to_json(routes: list[Route]) -> bytes:
                 dataclasses.asdict(arm) | {"trusted_types": list(arm.trusted_types)} for arm in route.arms
             ],
             "key_hashes": sorted(route.key_hashes),
+            "refuse_outside": sorted(route.refuse_outside),
         }
 
     return json.dumps(
@@ -237,11 +241,13 @@ def routes_from_json(data: bytes) -> list[Route]:
             raise ValueError(f"format {document.get('format')!r}, expected {_FORMAT}")
         return [
             Route(
-                **{k: v for k, v in route.items() if k not in ("arms", "key_hashes")},
+                **{k: v for k, v in route.items() if k not in ("arms", "key_hashes", "refuse_outside")},
                 arms=tuple(
                     Arm(**{**arm, "trusted_types": tuple(arm["trusted_types"])}) for arm in route["arms"]
                 ),
                 key_hashes=frozenset(route["key_hashes"]),
+                # absent from tables saved before the setting existed
+                refuse_outside=frozenset(route.get("refuse_outside", ())),
             )
             for route in document["routes"]
         ]

@@ -234,7 +234,10 @@ ROUTES: dict[str, Entry] = {
     "api:deployment-approve": route("deployment", POST=Rule(IT_DECIDES, data=REASON)),
     "api:deployment-reject": route("deployment", POST=Rule(IT_DECIDES, data=REASON)),
     "api:endpoint-list": route(GET=Rule(ANY_USER)),
-    "api:endpoint-detail": route("endpoint", GET=Rule(TEAM_READ)),
+    # Which features refuse out-of-range values: the team and IT; a sponsor sees, does not change.
+    "api:endpoint-detail": route(
+        "endpoint", GET=Rule(TEAM_READ), PATCH=Rule(TEAM_WORK, data={"refuse_outside_range": ["income"]})
+    ),
     "api:endpoint-promote": route("endpoint", POST=Rule(TEAM_WORK, data=REASON)),
     # Consumer keys of the inference service: the team and IT; a sponsor sees the endpoint, not its keys.
     "api:endpoint-keys": route(

@@ -12,7 +12,7 @@ from apps.jobs.models import Job
 from apps.serving.batch.services import batch_chunk_score, batch_job_finish
 from apps.serving.models import BatchJob, Prediction
 from tests import model_zoo
-from tests.integration.serving_batch.conftest import NULL_ROW, upload
+from tests.integration.serving_batch.conftest import NULL_ROW, OUT_OF_RANGE_ROW, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +131,43 @@ def test_a_parquet_file_scored_with_a_version_directly(live_endpoint, batch_inpu
     assert logged.count() == 499
     assert set(logged.values_list("deployment_id", "endpoint", "role")) == {(0, "", "batch")}
     assert set(model_zoo.FEATURES) <= set(logged.first().inputs)
+
+
+def test_values_outside_the_range_are_scored_and_counted_unless_the_endpoint_refuses_them(
+    live_endpoint, batch_input, api_for
+):
+    dana = dana_api(api_for)
+    rows = batch_input.head(OUT_OF_RANGE_ROW + 1)  # a null Age and an Amount above the schema's maximum
+
+    def scored_job() -> BatchJob:
+        answer = submit(dana, rows.to_csv(index=False).encode(), chunk_size=600)
+        assert answer.status_code == 202, answer.json()
+        batch = BatchJob.objects.get(pk=answer.json()["id"])
+        for index in range(batch.chunks_total):
+            batch_chunk_score(batch_job_id=batch.pk, index=index)
+        batch_job_finish(batch_job_id=batch.pk)
+        batch.refresh_from_db()
+        assert batch.status == "succeeded", batch.error
+        return batch
+
+    batch = scored_job()
+    assert (batch.rows_scored, batch.rows_refused) == (len(rows) - 1, 1)  # only the null is refused
+    assert batch.values_outside_range == {"Amount": 1}
+    assert "values outside the reference range, scored: Amount 1" in batch.job.steps[-1]["message"]
+    assert dana.get(f"/api/v1/batch-jobs/{batch.pk}/").json()["values_outside_range"] == {"Amount": 1}
+    logged = Prediction.objects.get(request_id=f"batch-{batch.pk}", row=OUT_OF_RANGE_ROW)
+    assert logged.inputs["Amount"] == 10_000_000.0  # in the log for monitoring to count
+
+    opted = dana.patch(
+        f"/api/v1/endpoints/{live_endpoint.endpoint_id}/", {"refuse_outside_range": ["Amount"]}, format="json"
+    )
+    assert opted.status_code == 200, opted.json()
+    batch = scored_job()
+    assert (batch.rows_scored, batch.rows_refused) == (len(rows) - 2, 2)
+    assert batch.values_outside_range == {}
+    download = dana.get(f"/api/v1/batch-jobs/{batch.pk}/download/")
+    scored = pd.read_csv(io.BytesIO(b"".join(download.streaming_content)))
+    assert scored.loc[OUT_OF_RANGE_ROW, "_error"].startswith("Amount: above the allowed maximum")
 
 
 def test_a_version_without_a_package_is_refused(make_user, credit_frame, api_for, batch_input):

@@ -22,6 +22,12 @@ def test_a_csv_is_scored_in_chunks_logged_once_and_downloaded_in_order(
     live_endpoint, batch_input, api_for, celery_worker
 ):
     dana = api_for(get_user_model().objects.get(username="dana"))
+    # The endpoint refuses Amounts outside the schema's range, so the planted one is refused too
+    # (by default it would be scored: test_batch_api.py).
+    opted = dana.patch(
+        f"/api/v1/endpoints/{live_endpoint.endpoint_id}/", {"refuse_outside_range": ["Amount"]}, format="json"
+    )
+    assert opted.status_code == 200, opted.json()
     answer = dana.post(
         "/api/v1/batch-jobs/",
         {

@@ -39,6 +39,7 @@ def routes() -> list[Route]:
             sticky_key=r.get("sticky_key"),
             arms=tuple(Arm(**{**a, "trusted_types": tuple(a.get("trusted_types", ()))}) for a in r["arms"]),
             key_hashes=frozenset(r.get("key_hashes", ())),
+            refuse_outside=frozenset(r.get("refuse_outside", ())),
         )
         for r in data
     ]

@@ -121,7 +121,13 @@ def script_env(folder: Path, **extra) -> dict:
 @pytest.fixture(scope="module")
 def server(package_dir):
     port = free_port()
-    env = script_env(package_dir, HOST="127.0.0.1", PORT=str(port), MAX_BODY_BYTES=str(MAX_BODY_BYTES))
+    env = script_env(
+        package_dir,
+        HOST="127.0.0.1",
+        PORT=str(port),
+        MAX_BODY_BYTES=str(MAX_BODY_BYTES),
+        REFUSE_OUTSIDE_RANGE="home",  # home's unknown categories are refused; other features' are scored
+    )
     process = subprocess.Popen(
         [sys.executable, "serve.py"], cwd=package_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -204,6 +210,15 @@ def test_a_bad_record_gets_422_with_field_errors_and_no_values(server):
     assert "SECRET" not in json.dumps(answer)
 
 
+def test_a_value_outside_the_range_of_a_feature_that_did_not_opt_in_is_scored(server, training):
+    frame, _, model = training
+    first = {name: value.item() if hasattr(value, "item") else value for name, value in frame.iloc[0].items()}
+    record = {**first, "age": int(frame["age"].max()) + 40}
+    status, answer = call(server, "/predict", {"records": [record]})
+    assert status == 200, answer
+    assert answer["predictions"] == model.predict(pd.DataFrame([record])).tolist()
+
+
 def test_a_body_over_the_limit_gets_413(server):
     padding = "x" * (MAX_BODY_BYTES * 3)
     status, answer = call(server, "/predict", {"records": [{"note": padding}]})
@@ -217,9 +232,9 @@ def test_invalid_json_and_unknown_paths(server):
     assert call(server, "/nowhere")[0] == 404
 
 
-def run_batch(folder: Path, source: Path, target: Path) -> subprocess.CompletedProcess:
+def run_batch(folder: Path, source: Path, target: Path, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "batch.py", str(source), str(target)],
+        [sys.executable, "batch.py", str(source), str(target), *options],
         cwd=folder,
         env=script_env(folder),
         capture_output=True,
@@ -232,10 +247,10 @@ def test_batch_scores_a_csv_and_marks_bad_rows(package_dir, training, tmp_path):
     frame, _, model = training
     rows = frame.head(6).copy()
     rows.insert(0, "id", range(100, 106))
-    rows.loc[3, "home"] = "castle"  # not a known category: the row is kept with an _error
+    rows.loc[3, "home"] = "castle"  # not a known category, refused for home: kept with an _error
     rows.to_csv(tmp_path / "in.csv", index=False)
 
-    done = run_batch(package_dir, tmp_path / "in.csv", tmp_path / "out.csv")
+    done = run_batch(package_dir, tmp_path / "in.csv", tmp_path / "out.csv", "--refuse-outside-range", "home")
     assert done.returncode == 0, done.stderr
     scored = pd.read_csv(tmp_path / "out.csv")
     assert list(scored.columns) == [
@@ -256,6 +271,21 @@ def test_batch_scores_a_csv_and_marks_bad_rows(package_dir, training, tmp_path):
     assert good["_error"].isna().all()
     assert scored.loc[3, "_error"] == "home: unknown category"
     assert pd.isna(scored.loc[3, "prediction"]) and pd.isna(scored.loc[3, "proba_yes"])
+
+
+def test_batch_scores_values_outside_the_range_by_default_and_counts_them(package_dir, training, tmp_path):
+    frame, _, model = training
+    rows = frame.head(6).copy()
+    rows.loc[3, "home"] = "castle"
+    rows.loc[4, "age"] = int(frame["age"].max()) + 40
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    done = run_batch(package_dir, tmp_path / "in.csv", tmp_path / "out.csv")
+    assert done.returncode == 0, done.stderr
+    scored = pd.read_csv(tmp_path / "out.csv")
+    assert scored["_error"].isna().all()
+    assert scored["prediction"].tolist() == model.predict(rows).tolist()
+    counted = "values outside the schema's range, scored: age above_max 1, home unknown_category 1"
+    assert counted in done.stderr
 
 
 def test_batch_scores_parquet_in_chunks(package_dir, training, tmp_path):

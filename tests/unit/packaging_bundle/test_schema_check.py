@@ -1,5 +1,6 @@
 """The packaged schema_check.py: every feature type, every payload shape, and no echo of values."""
 
+import collections
 import datetime
 import math
 
@@ -66,12 +67,8 @@ def test_numpy_and_pandas_values_are_accepted(schema_check):
         ("Age", SECRET, "records[1].Age: expected integer"),
         ("Age", 30.5, "records[1].Age: expected integer"),
         ("Age", True, "records[1].Age: expected integer"),
-        ("Age", 250, "records[1].Age: above the allowed maximum 68"),
-        ("Age", 3, "records[1].Age: below the allowed minimum 18"),
         ("Income", SECRET, "records[1].Income: expected number"),
         ("Income", math.inf, "records[1].Income: expected a finite number"),
-        ("Income", -1, "records[1].Income: below the allowed minimum 0.0"),
-        ("Home", SECRET, "records[1].Home: unknown category"),
         ("Home", [SECRET], "records[1].Home: expected string"),
         ("Active", SECRET, "records[1].Active: expected boolean"),
         ("Active", 1, "records[1].Active: expected boolean"),
@@ -87,6 +84,81 @@ def test_each_bad_value_is_named_without_repeating_it(schema_check, field, value
     errors = errors_for(schema_check, **{field: value})
     assert errors == [message]
     assert SECRET not in " ".join(errors)
+
+
+OUTSIDE = [
+    ("Age", 250, "above_max", "records[1].Age: above the allowed maximum 68"),
+    ("Age", 3, "below_min", "records[1].Age: below the allowed minimum 18"),
+    ("Income", -1, "below_min", "records[1].Income: below the allowed minimum 0.0"),
+    ("Home", SECRET, "unknown_category", "records[1].Home: unknown category"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "kind", "message"), OUTSIDE)
+def test_a_value_outside_the_range_is_accepted_and_counted(schema_check, field, value, kind, message):
+    outside = collections.Counter()
+    record = {**GOOD, field: value}
+    assert schema_check.validate_records([GOOD, record], SCHEMA, outside=outside) == []
+    assert outside == {(field, kind): 1}
+
+
+@pytest.mark.parametrize(("field", "value", "kind", "message"), OUTSIDE)
+def test_a_value_outside_the_range_is_refused_where_the_feature_opts_in(
+    schema_check, field, value, kind, message
+):
+    outside = collections.Counter()
+    record = {**GOOD, field: value}
+    errors = schema_check.validate_records([GOOD, record], SCHEMA, refuse_outside={field}, outside=outside)
+    assert errors == [message]
+    assert SECRET not in " ".join(errors)
+    # Another feature's opt-in leaves this one accepting.
+    others = {"Age", "Income", "Home"} - {field}
+    assert schema_check.validate_records([GOOD, record], SCHEMA, refuse_outside=others) == []
+
+
+def test_record_errors_counts_outside_values_of_rows_that_fit_only(schema_check):
+    outside = collections.Counter()
+    assert schema_check.record_errors({**GOOD, "Age": 99}, SCHEMA, outside=outside) == []
+    broken = {**GOOD, "Age": 99, "Active": SECRET}
+    assert schema_check.record_errors(broken, SCHEMA, outside=outside) == ["Active: expected boolean"]
+    assert outside == {("Age", "above_max"): 1}
+    refused = schema_check.record_errors({**GOOD, "Age": 99}, SCHEMA, refuse_outside={"Age"})
+    assert refused == ["Age: above the allowed maximum 68"]
+
+
+def test_split_records_judges_each_record_on_its_own(schema_check):
+    missing = {k: v for k, v in GOOD.items() if k != "Income"}
+    records = [
+        {**GOOD, "Age": 99},  # outside the range: fits
+        {**GOOD, "Age": SECRET},
+        missing,
+        {**GOOD, "nickname": SECRET},
+        [SECRET],
+        {**GOOD, "Income": 5000.0},  # refused: Income opts in
+        GOOD,
+    ]
+    split = schema_check.split_records(records, SCHEMA, refuse_outside={"Income"})
+    assert split.good == [0, 6]
+    assert split.errors == {
+        1: ["records[1].Age: expected integer"],
+        2: ["records[2]: missing feature Income"],
+        3: ["records[3]: unexpected fields: 'nickname'"],
+        4: ["records[4]: expected an object"],
+        5: ["records[5].Income: above the allowed maximum 1000.0"],
+    }
+    assert split.error_count == 5 and split.first_errors(2) == [
+        "records[1].Age: expected integer",
+        "records[2]: missing feature Income",
+    ]
+    assert split.outside == {("Age", "above_max"): 1}
+    assert SECRET not in str(split.errors)
+    allowing = schema_check.split_records(records[3:4], SCHEMA, allow_extra=True)
+    assert allowing.good == [0] and allowing.errors == {}
+
+
+def test_feature_list_reads_a_comma_separated_setting(schema_check):
+    assert schema_check.feature_list(" Age, Income,,") == {"Age", "Income"}
+    assert schema_check.feature_list("") == frozenset()
 
 
 def test_null_is_fine_where_the_feature_is_nullable(schema_check):

@@ -87,7 +87,13 @@ def arm(path: str, *, deployment_id=1, version_id=11, number=1, role="primary", 
 
 
 def route(
-    *arms, endpoint="credit", environment="production", allow_extra=False, sticky_key=None, keys=()
+    *arms,
+    endpoint="credit",
+    environment="production",
+    allow_extra=False,
+    sticky_key=None,
+    keys=(),
+    refuse_outside=(),
 ) -> Route:
     """A route; ``keys`` are the consumer keys it accepts (their hashes go in the route)."""
     return Route(
@@ -97,6 +103,7 @@ def route(
         sticky_key=sticky_key,
         arms=arms,
         key_hashes=frozenset(hash_key(key) for key in keys),
+        refuse_outside=frozenset(refuse_outside),
     )
 
 

@@ -11,7 +11,7 @@ SECRET = "ZZTOP-SECRET-123"
 
 def test_422_names_fields_and_never_echoes_values(models, serve):
     _, path = models["logreg"]
-    app, log = serve(route(arm(path)))
+    app, log = serve(route(arm(path), refuse_outside={"age"}))  # age's range refuses: the 422 names it
     good = sample_records(2)
     records = [
         {**good[0], "income": SECRET, "age": 7},  # wrong type; below the minimum

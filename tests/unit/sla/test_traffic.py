@@ -1,4 +1,5 @@
-"""The demo's traffic: real credit rows as the model takes them, and a small share of bad payloads."""
+"""The demo's traffic: real credit rows as the model takes them, a small share of bad payloads and
+of loans outside the reference's range."""
 
 import json
 import random
@@ -26,7 +27,11 @@ def test_most_payloads_are_good_some_have_several_rows_and_a_few_are_bad(credit_
             continue
         if any(isinstance(r.get("Income"), str) or "Age" not in r for r in records):
             kinds["bad"] += 1
+            continue
+        if any((r.get("Amount") or 0) > 5000 for r in records):
+            kinds["outside"] += 1
         else:
             kinds["multi" if len(records) > 1 else "single"] += 1
     assert 0.02 < (kinds["broken"] + kinds["bad"]) / 5000 < 0.06
-    assert kinds["multi"] > 400 and kinds["single"] > 3500
+    assert kinds["multi"] > 400 and kinds["single"] > 3400
+    assert 0.01 < kinds["outside"] / 5000 < 0.03  # above the largest Amount: scored, counted out of range

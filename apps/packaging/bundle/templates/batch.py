@@ -5,11 +5,14 @@
 
 The output has the input's columns, then "prediction", a "proba_<class>" column per class for
 classifiers, and "_error": empty where the row was scored, else why its values break the input schema
-(such rows are kept, unscored, rather than failing the whole file). Rows are scored 10,000 at a time.
-MODEL_DIR (default: this script's folder) holds package.json and the model file.
+(such rows are kept, unscored, rather than failing the whole file). A value outside the schema's
+min-max or categories is scored and counted, unless its feature is named in --refuse-outside-range.
+Rows are scored 10,000 at a time. MODEL_DIR (default: this script's folder) holds package.json and
+the model file.
 """
 
 import argparse
+import collections
 import sys
 from pathlib import Path
 
@@ -29,7 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score a CSV or Parquet file with the packaged model.")
     parser.add_argument("input", type=Path, help="a .csv or .parquet file with the model's features")
     parser.add_argument("output", type=Path, help="where to write the scored rows (.csv or .parquet)")
+    parser.add_argument(
+        "--refuse-outside-range",
+        default="",
+        metavar="FEATURES",
+        help="comma-separated features whose values outside the schema's range or categories are refused",
+    )
     args = parser.parse_args(argv)
+    refuse = schema_check.feature_list(args.refuse_outside_range)
     for path in (args.input, args.output):
         if path.suffix.lower() not in _SUFFIXES:
             parser.error(f"{path} must end in .csv or .parquet")
@@ -51,10 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot load the model: {exc}", file=sys.stderr)
         return 1
     parts = []
+    outside = collections.Counter()
     for start in range(0, max(len(frame), 1), CHUNK_ROWS):
         chunk = frame.iloc[start : start + CHUNK_ROWS]
         try:
-            parts.append(score_chunk(chunk, schema, predictor))
+            parts.append(score_chunk(chunk, schema, predictor, refuse_outside=refuse, outside=outside))
         except Exception as exc:
             rows = f"{start + 1}-{start + len(chunk)}"
             print(f"error: the model failed on rows {rows}: {exc!r}", file=sys.stderr)
@@ -65,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scored {len(scored) - failed} of {len(scored)} rows into {args.output}", file=sys.stderr)
     if failed:
         print(f"{failed} rows break the input schema: see the {ERROR} column", file=sys.stderr)
+    if outside:
+        counted = ", ".join(f"{name} {kind} {n}" for (name, kind), n in sorted(outside.items()))
+        print(f"values outside the schema's range, scored: {counted}", file=sys.stderr)
     return 0
 
 
@@ -79,10 +93,15 @@ def _unusable(frame: pd.DataFrame, schema: dict) -> str | None:
     return None
 
 
-def score_chunk(chunk: pd.DataFrame, schema: dict, predictor) -> pd.DataFrame:
+def score_chunk(
+    chunk: pd.DataFrame, schema: dict, predictor, *, refuse_outside=frozenset(), outside=None
+) -> pd.DataFrame:
     names = scoring.feature_names(schema) or list(chunk.columns)
     records = chunk[names].to_dict("records")
-    errors = [schema_check.record_errors(record, schema) for record in records]
+    errors = [
+        schema_check.record_errors(record, schema, refuse_outside=refuse_outside, outside=outside)
+        for record in records
+    ]
     valid = np.array([not e for e in errors], dtype=bool)
     scored = chunk.copy()
     predictions = np.full(len(chunk), None, dtype=object)

@@ -4,8 +4,15 @@ A schema is {"features": [{"name", "type", "nullable", "min", "max", "categories
 of number, integer, boolean, categorical, text, datetime. Error messages name the record and the
 feature but never repeat a submitted value: request bodies can hold personal data, and error
 responses end up in logs and tickets.
+
+A value outside a feature's min–max or categories (usually the reference data's, as inferred at
+registration) is data, not an error: it is accepted, and counted in ``outside`` (a Counter of
+(feature, kind)) when the caller passes one, so a later year's applications are scored and the
+shift reaches monitoring. Only the features named in ``refuse_outside`` refuse such values.
 """
 
+import collections
+import dataclasses
 import datetime
 import itertools
 import math
@@ -18,6 +25,8 @@ _SHAPES = (
     'or {"inputs": {"column": [...]}}'
 )
 _MAX_NAMES_LISTED = 20
+# Kinds of accepted values outside a feature's range or categories, as counted in ``outside``.
+BELOW_MIN, ABOVE_MAX, UNKNOWN_CATEGORY = "below_min", "above_max", "unknown_category"
 
 
 def records_from_payload(payload) -> list[dict]:
@@ -97,23 +106,31 @@ def _from_split(split) -> list[dict]:
     return records
 
 
-def validate_records(records: list[dict], schema: dict, *, allow_extra: bool = False) -> list[str]:
+def validate_records(
+    records: list[dict], schema: dict, *, allow_extra: bool = False, refuse_outside=(), outside=None
+) -> list[str]:
     """Every way the records break the schema, e.g. "records[3].Age: expected integer"; [] if none.
     A feature absent from every record is reported once, as "missing feature Income"."""
-    return list(_errors(records, schema, allow_extra))
+    return list(_errors(records, schema, allow_extra, refuse_outside, outside))
 
 
 def first_errors(
-    records: list[dict], schema: dict, *, limit: int, allow_extra: bool = False
+    records: list[dict],
+    schema: dict,
+    *,
+    limit: int,
+    allow_extra: bool = False,
+    refuse_outside=(),
+    outside=None,
 ) -> tuple[list[str], int]:
     """The first ``limit`` of validate_records' errors and how many there are in all: a server
     answers and logs a bounded list however many records break the schema."""
-    errors = _errors(records, schema, allow_extra)
+    errors = _errors(records, schema, allow_extra, refuse_outside, outside)
     listed = list(itertools.islice(errors, limit))
     return listed, len(listed) + sum(1 for _ in errors)
 
 
-def _errors(records: list[dict], schema: dict, allow_extra: bool):
+def _errors(records: list[dict], schema: dict, allow_extra: bool, refuse_outside=(), outside=None):
     features = _features(schema)
     rows = [r for r in records if isinstance(r, dict)]
     absent = [name for name in features if rows and all(name not in r for r in rows)]
@@ -124,18 +141,72 @@ def _errors(records: list[dict], schema: dict, allow_extra: bool):
         if unexpected:
             yield f"unexpected fields: {_listed(unexpected)}"
     checked = {name: f for name, f in features.items() if name not in absent}
+    found = [] if outside is not None else None
     for i, record in enumerate(records):
         if not isinstance(record, dict):
             yield f"records[{i}]: expected an object"
             continue
-        for feature, message in _record_problems(record, checked):
+        for feature, message in _record_problems(record, checked, refuse_outside, found):
             yield f"records[{i}].{feature}: {message}" if feature else f"records[{i}]: {message}"
+    if found:
+        outside.update(found)
 
 
-def record_errors(record: dict, schema: dict) -> list[str]:
+@dataclasses.dataclass
+class Split:
+    """Records checked one by one (partial scoring): the indices of those that fit, each other
+    one's errors, and the outside-range counts of the ones that fit."""
+
+    good: list[int]
+    errors: dict[int, list[str]]
+    outside: collections.Counter
+
+    @property
+    def error_count(self) -> int:
+        return sum(len(errors) for errors in self.errors.values())
+
+    def first_errors(self, limit: int) -> list[str]:
+        return list(itertools.islice((e for errors in self.errors.values() for e in errors), limit))
+
+
+def split_records(
+    records: list[dict], schema: dict, *, allow_extra: bool = False, refuse_outside=()
+) -> Split:
+    """Each record judged on its own: a missing feature or an unexpected field refuses only the
+    records it is in (messages "records[3]: missing feature Income", "records[3]: unexpected
+    fields: 'note'"). Counts of outside values are kept for the records that fit only."""
+    features = _features(schema)
+    known = set(features)
+    split = Split([], {}, collections.Counter())
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            split.errors[i] = [f"records[{i}]: expected an object"]
+            continue
+        found = []
+        problems = [
+            f"records[{i}].{feature}: {message}" if feature else f"records[{i}]: {message}"
+            for feature, message in _record_problems(record, features, refuse_outside, found)
+        ]
+        if not allow_extra and features:
+            unexpected = sorted(str(k) for k in record if k not in known)
+            if unexpected:
+                problems.append(f"records[{i}]: unexpected fields: {_listed(unexpected)}")
+        if problems:
+            split.errors[i] = problems
+        else:
+            split.good.append(i)
+            split.outside.update(found)
+    return split
+
+
+def record_errors(record: dict, schema: dict, *, refuse_outside=(), outside=None) -> list[str]:
     """One record's problems, e.g. "Age: expected integer" or "missing feature Income"; extra keys are
-    not checked (a file being scored usually has an id or label column besides the features)."""
-    problems = _record_problems(record, _features(schema))
+    not checked (a file being scored usually has an id or label column besides the features).
+    Outside values of a record that fits are added to ``outside``."""
+    found = [] if outside is not None else None
+    problems = _record_problems(record, _features(schema), refuse_outside, found)
+    if found and not problems:
+        outside.update(found)
     return [f"{feature}: {message}" if feature else message for feature, message in problems]
 
 
@@ -158,7 +229,12 @@ def _features(schema: dict) -> dict[str, dict]:
     return features
 
 
-def _record_problems(record: dict, features: dict[str, dict]) -> list[tuple[str, str]]:
+def _record_problems(
+    record: dict, features: dict[str, dict], refuse_outside=(), outside: list | None = None
+) -> list[tuple[str, str]]:
+    """(feature, message) per problem. A value outside its feature's range or categories is a
+    problem only for the features in ``refuse_outside``; otherwise (feature, kind) goes to
+    ``outside``, a list, when one is given."""
     problems = []
     for name, feature in features.items():
         if name not in record:
@@ -172,6 +248,14 @@ def _record_problems(record: dict, features: dict[str, dict]) -> list[tuple[str,
         message = value_problem(value, feature)
         if message:
             problems.append((name, message))
+            continue
+        kind = outside_kind(value, feature)
+        if kind is None:
+            continue
+        if name in refuse_outside:
+            problems.append((name, _outside_message(kind, feature)))
+        elif outside is not None:
+            outside.append((name, kind))
     return problems
 
 
@@ -188,14 +272,15 @@ def is_missing(value) -> bool:
 
 
 def value_problem(value, feature: dict) -> str | None:
-    """What is wrong with one present value, in words that do not repeat it; None when it fits."""
+    """What is wrong with the type of one present value, in words that do not repeat it; None when
+    it fits. Whether it lies inside the feature's range is outside_kind's question."""
     kind = feature.get("type")
     if kind in ("number", "integer"):
-        return _number_problem(value, feature, integer=kind == "integer")
+        return _number_problem(value, integer=kind == "integer")
     if kind == "boolean":
         return None if _is_bool(value) else "expected boolean"
     if kind == "categorical":
-        return _category_problem(value, feature)
+        return None if category_label(value) is not None else "expected string"
     if kind == "text":
         return None if isinstance(value, str) else "expected string"
     if kind == "datetime":
@@ -203,7 +288,33 @@ def value_problem(value, feature: dict) -> str | None:
     return None  # a type this checker does not know: leave it to the model
 
 
-def _number_problem(value, feature: dict, *, integer: bool) -> str | None:
+def outside_kind(value, feature: dict) -> str | None:
+    """BELOW_MIN, ABOVE_MAX or UNKNOWN_CATEGORY for a value of the right type outside the feature's
+    min–max or categories; None inside them (or when the feature lists none)."""
+    kind = feature.get("type")
+    if kind in ("number", "integer"):
+        low, high = feature.get("min"), feature.get("max")
+        if isinstance(low, int | float) and value < low:
+            return BELOW_MIN
+        if isinstance(high, int | float) and value > high:
+            return ABOVE_MAX
+        return None
+    if kind == "categorical":
+        categories = feature.get("categories")
+        if categories and category_label(value) not in _category_set(categories):
+            return UNKNOWN_CATEGORY
+    return None
+
+
+def _outside_message(kind: str, feature: dict) -> str:
+    if kind == BELOW_MIN:
+        return f"below the allowed minimum {feature.get('min')}"
+    if kind == ABOVE_MAX:
+        return f"above the allowed maximum {feature.get('max')}"
+    return "unknown category"
+
+
+def _number_problem(value, *, integer: bool) -> str | None:
     expected = "expected integer" if integer else "expected number"
     kind = type(value)  # plain ints and floats (JSON's numbers) skip the slower checks
     if kind is not int and kind is not float and (_is_bool(value) or not isinstance(value, numbers.Real)):
@@ -213,22 +324,22 @@ def _number_problem(value, feature: dict, *, integer: bool) -> str | None:
         return "expected a finite number"
     if integer and not number.is_integer():
         return expected
-    low, high = feature.get("min"), feature.get("max")
-    if isinstance(low, int | float) and number < low:
-        return f"below the allowed minimum {low}"
-    if isinstance(high, int | float) and number > high:
-        return f"above the allowed maximum {high}"
     return None
 
 
-def _category_problem(value, feature: dict) -> str | None:
-    label = category_label(value)
-    if label is None:
-        return "expected string"
-    categories = feature.get("categories")
-    if categories and label not in set(map(str, categories)):
-        return "unknown category"
-    return None
+_CATEGORY_SETS: dict[int, tuple[list, frozenset]] = {}
+
+
+def _category_set(categories: list) -> frozenset:
+    """A schema's categories as a set of strings, made once per list (as _features does)."""
+    cached = _CATEGORY_SETS.get(id(categories))
+    if cached is not None and cached[0] is categories:
+        return cached[1]
+    labels = frozenset(map(str, categories))
+    if len(_CATEGORY_SETS) > 1024:
+        _CATEGORY_SETS.clear()
+    _CATEGORY_SETS[id(categories)] = (categories, labels)
+    return labels
 
 
 def category_label(value) -> str | None:
@@ -263,6 +374,11 @@ def _is_datetime(value) -> bool:
     except ValueError:
         return False
     return True
+
+
+def feature_list(text: str) -> frozenset:
+    """Feature names from a comma-separated setting ("Age, Income"), blanks dropped."""
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
 
 
 def _listed(names: list[str]) -> str:

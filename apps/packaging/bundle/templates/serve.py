@@ -7,7 +7,9 @@
                     instances, inputs) -> {"predictions": [...], "probabilities": [[...]], "classes": [...]}
 
 Settings from the environment: HOST (127.0.0.1), PORT (8080), MODEL_DIR (this script's folder, holding
-package.json and the model file) and MAX_BODY_BYTES (10 MB). The model is loaded once, at start.
+package.json and the model file), MAX_BODY_BYTES (10 MB) and REFUSE_OUTSIDE_RANGE (comma-separated
+features whose values outside the schema's min-max or categories get a 422; by default such values
+are scored). The model is loaded once, at start.
 """
 
 import json
@@ -27,7 +29,7 @@ MAX_ERRORS_SHOWN = 100
 _DRAIN_LIMIT = 64 * 1024 * 1024
 
 
-def predict(package: dict, predictor, body: bytes) -> tuple[int, dict]:
+def predict(package: dict, predictor, body: bytes, refuse_outside=frozenset()) -> tuple[int, dict]:
     """The status and JSON answer for a /predict body. Errors never quote the submitted values."""
     try:
         payload = json.loads(body, parse_constant=_reject_constant)
@@ -38,7 +40,7 @@ def predict(package: dict, predictor, body: bytes) -> tuple[int, dict]:
     except ValueError as exc:
         return HTTPStatus.BAD_REQUEST, {"error": str(exc)}
     schema = package.get("input_schema") or {}
-    errors = schema_check.validate_records(records, schema)
+    errors = schema_check.validate_records(records, schema, refuse_outside=refuse_outside)
     if errors:
         return HTTPStatus.UNPROCESSABLE_ENTITY, {
             "error": "the records do not match the model's input schema",
@@ -72,9 +74,18 @@ def metadata(package: dict, predictor) -> dict:
 class ModelServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], *, package: dict, predictor, max_body_bytes: int):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        *,
+        package: dict,
+        predictor,
+        max_body_bytes: int,
+        refuse_outside=frozenset(),
+    ):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.package = package
+        self.refuse_outside = frozenset(refuse_outside)
         self.predictor = predictor
         self.max_body_bytes = max_body_bytes
         self.metadata = metadata(package, predictor)
@@ -113,7 +124,9 @@ class PredictHandler(BaseHTTPRequestHandler):
         else:
             body = self._read_body()
             if body is not None:
-                self._reply(*predict(self.server.package, self.server.predictor, body))
+                self._reply(
+                    *predict(self.server.package, self.server.predictor, body, self.server.refuse_outside)
+                )
 
     def _read_body(self) -> bytes | None:
         if self.headers.get("Transfer-Encoding"):
@@ -180,7 +193,14 @@ def main() -> int:
     host = os.environ.get("HOST") or "127.0.0.1"
     port = int(os.environ.get("PORT") or 8080)
     max_body_bytes = int(os.environ.get("MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES)
-    server = ModelServer((host, port), package=package, predictor=predictor, max_body_bytes=max_body_bytes)
+    refuse = schema_check.feature_list(os.environ.get("REFUSE_OUTSIDE_RANGE", ""))
+    server = ModelServer(
+        (host, port),
+        package=package,
+        predictor=predictor,
+        max_body_bytes=max_body_bytes,
+        refuse_outside=refuse,
+    )
     signal.signal(signal.SIGTERM, _stop)
     name, version = package.get("model_name"), package.get("model_version")
     print(f"serving {name} version {version} on {host}:{server.server_port}", file=sys.stderr, flush=True)
