@@ -1,11 +1,13 @@
 """Reads of the deployments app that depend on who asks."""
 
+import re
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
 from apps.accounts import access
 from apps.accounts.roles import Role
-from apps.deployments.models import Endpoint, EndpointKey
+from apps.deployments.models import Deployment, Endpoint, EndpointKey
 from apps.deployments.services import may_manage_keys
 
 
@@ -34,3 +36,28 @@ def active_key_hashes(endpoint_ids) -> dict[int, frozenset[str]]:
     for endpoint_id, key_hash in rows.values_list("endpoint_id", "key_hash"):
         found.setdefault(endpoint_id, set()).add(key_hash)
     return {endpoint_id: frozenset(hashes) for endpoint_id, hashes in found.items()}
+
+
+def endpoints_of_model(model) -> list[str]:
+    """Names of the endpoints where a model's versions are deployed, the latest deployment's first:
+    deploying a new version means deploying it there, not on a new endpoint named after the model."""
+    names: list[str] = []
+    rows = (
+        Deployment.objects.filter(version__model=model)
+        .exclude(status__in=[Deployment.Status.REJECTED, Deployment.Status.FAILED])
+        .order_by("-created_at", "-id")
+        .values_list("endpoint__name", flat=True)
+    )
+    for name in rows:
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def suggested_endpoint_name(model) -> str:
+    """Where the deploy form points first: the endpoint the model already runs on, or else a name
+    made from the model's (endpoint names are lower-case letters, digits, '-' and '_')."""
+    existing = endpoints_of_model(model)
+    if existing:
+        return existing[0]
+    return re.sub(r"[^a-z0-9_-]+", "-", model.name.lower()).strip("-_") or "endpoint"

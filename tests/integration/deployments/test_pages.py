@@ -49,3 +49,27 @@ def test_bad_deploy_form_input_is_a_message_not_an_error(packaged_version, make_
     assert response.status_code == 200
     assert "a canary takes a share of traffic" in response.content.decode()
     assert not Deployment.objects.exists()
+
+
+def _endpoint_field(page: str) -> str:
+    import re
+
+    return re.search(r'<input id="id_endpoint" name="endpoint" value="([^"]*)"', page).group(1)
+
+
+def test_the_deploy_form_offers_the_endpoint_the_model_already_runs_on(packaged_version, make_user, client):
+    first = packaged_version(name="Credit.Default")
+    client.force_login(make_user("dana"))
+    # Never deployed: a valid endpoint name made from the model's.
+    assert _endpoint_field(client.get(f"/versions/{first.pk}/").content.decode()) == "credit-default"
+    client.post(f"/versions/{first.pk}/deploy/", {"endpoint": "credit-risk", "environment": "staging"})
+    assert Deployment.objects.get().endpoint.name == "credit-risk"
+
+    second = packaged_version(name="Credit.Default", seed=1)
+    page = client.get(f"/versions/{second.pk}/").content.decode()
+    assert _endpoint_field(page) == "credit-risk"  # not a stray endpoint named after the model
+    assert '<option value="credit-risk">' in page and "this model runs on credit-risk" in page
+    client.post(
+        f"/versions/{second.pk}/deploy/", {"endpoint": _endpoint_field(page), "environment": "staging"}
+    )
+    assert sorted(d.endpoint.name for d in Deployment.objects.all()) == ["credit-risk", "credit-risk"]
