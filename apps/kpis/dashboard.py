@@ -213,14 +213,19 @@ def what_changed(kpi: KpiDefinition, points: list[dict], annotations: list[dict]
         .values("run__monitor_id", "check_name", "feature")
         .distinct()
     )
-    keys = Q(pk__in=[])
-    for f in flagged:
-        keys |= Q(monitor_id=f["run__monitor_id"], check_name=f["check_name"], feature=f["feature"])
-    alerts = list(
-        Alert.objects.filter(keys)
-        .select_related("monitor__deployment__version")
-        .order_by("check_name", "feature")
+    # One query on the three columns' sets, narrowed to the exact triples here: an OR of one
+    # clause per finding cost tens of milliseconds to compile on a page with many findings.
+    keys = {(f["run__monitor_id"], f["check_name"], f["feature"]) for f in flagged}
+    candidates = Alert.objects.filter(
+        monitor_id__in={k[0] for k in keys},
+        check_name__in={k[1] for k in keys},
+        feature__in={k[2] for k in keys},
     )
+    alerts = [
+        a
+        for a in candidates.select_related("monitor__deployment__version").order_by("check_name", "feature")
+        if (a.monitor_id, a.check_name, a.feature) in keys
+    ]
     features: dict[str, set[str]] = {}
     for f in flagged:
         features.setdefault(f["check_name"], set()).add(f["feature"])

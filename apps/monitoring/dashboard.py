@@ -18,6 +18,7 @@ from apps.accounts import access
 from apps.deployments.models import Deployment
 from apps.monitoring import frames
 from apps.monitoring.models import CheckRun, Finding, Monitor, ReferenceProfile, WindowProfile
+from apps.monitoring.selectors import page_reference
 from apps.monitoring.stats.prediction import class_shares
 
 # The checks drawn as heatmap cells (distribution tests); the rate checks go to the quality table.
@@ -110,7 +111,7 @@ def heatmap(monitor: Monitor, runs: list[CheckRun]) -> dict:
             cells[key] = {**f, "ratio": _ratio(f["effect_size"], f["floor"])}
         elif f["flagged"]:
             quality_flags.setdefault(key, []).append(f["check_name"])
-    reference = ReferenceProfile.objects.filter(version_id=monitor.deployment.version_id).first()
+    reference = page_reference(monitor.deployment.version_id)
     features = _feature_order(reference, seen)
     grid = []
     for name in features:

@@ -1,6 +1,8 @@
 """Reads for pages and dashboards. Each returns plain data (dicts and lists, JSON-ready) and takes
 objects the caller already fetched through apps.accounts.access, so scoping stays there."""
 
+import threading
+from collections import OrderedDict
 from datetime import datetime
 
 import numpy as np
@@ -82,9 +84,7 @@ def feature_distributions(
     categorical: {"kind": "categorical", "categories": [...], "reference": [...], "current": [...]}
     text:        {"kind": "text", "edges": length edges, "reference": [...], "current": [...]}
     None when the version has no ready reference profile or the feature is unknown."""
-    reference = ReferenceProfile.objects.filter(
-        version_id=monitor.deployment.version_id, status=ReferenceProfile.Status.READY
-    ).first()
+    reference = page_reference(monitor.deployment.version_id, ready_only=True)
     if reference is None or feature not in reference.profile["features"]:
         return None
     start, end = window_bounds(window, end)
@@ -139,3 +139,31 @@ def open_alert_counts(user) -> dict[str, int]:
     ):
         counts[severity] += 1
     return counts
+
+
+# Reference profiles as pages read them, decoded once per build in each process: a profile is
+# hundreds of kilobytes of JSON that the monitoring page needed three times per request.
+_PAGE_REFERENCES: OrderedDict = OrderedDict()
+_PAGE_REFERENCES_LOCK = threading.Lock()
+_PAGE_REFERENCES_KEPT = 16
+
+
+def page_reference(version_id: int, *, ready_only: bool = False) -> ReferenceProfile | None:
+    """The version's reference profile, for reading only: fetched again when it is rebuilt or
+    changes status (its id, status and build time are the key), from memory otherwise."""
+    stamp = (
+        ReferenceProfile.objects.filter(version_id=version_id).values_list("pk", "status", "built_at").first()
+    )
+    if stamp is None or (ready_only and stamp[1] != ReferenceProfile.Status.READY):
+        return None
+    with _PAGE_REFERENCES_LOCK:
+        kept = _PAGE_REFERENCES.get(stamp)
+    if kept is None:
+        kept = ReferenceProfile.objects.filter(pk=stamp[0]).first()
+        if kept is None or (kept.status, kept.built_at) != stamp[1:]:
+            return kept if not ready_only or (kept and kept.status == ReferenceProfile.Status.READY) else None
+        with _PAGE_REFERENCES_LOCK:
+            _PAGE_REFERENCES[stamp] = kept
+            while len(_PAGE_REFERENCES) > _PAGE_REFERENCES_KEPT:
+                _PAGE_REFERENCES.popitem(last=False)
+    return kept
