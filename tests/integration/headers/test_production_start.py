@@ -7,7 +7,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,10 @@ from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from apps.accounts.roles import Role
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _production_env(tmp_path: Path, port: int) -> dict:
@@ -93,7 +87,7 @@ def test_make_web_on_production_settings_serves_pages_and_their_static_files(tmp
     # Hashed as production hashes (the tests' settings use a fast hasher production does not know).
     ivan.password = PBKDF2PasswordHasher().encode("a long enough password 1", PBKDF2PasswordHasher().salt())
     ivan.save(update_fields=["password"])
-    port, log = _free_port(), tmp_path / "web.log"
+    port, log = free_port(), tmp_path / "web.log"
     url = f"http://127.0.0.1:{port}"
     # `-o` keeps make from reinstalling the environment; BIN is this test's own environment.
     web = _start(
@@ -132,7 +126,7 @@ def test_make_web_on_production_settings_serves_pages_and_their_static_files(tmp
 
 
 def test_gunicorn_refuses_to_start_without_collected_static_files(tmp_path):
-    port, log = _free_port(), tmp_path / "web.log"
+    port, log = free_port(), tmp_path / "web.log"
     env = _production_env(tmp_path, port)
     web = _start([str(BIN / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"], env, log)
     try:
@@ -145,7 +139,7 @@ def test_gunicorn_refuses_to_start_without_collected_static_files(tmp_path):
 
 
 def test_the_deployment_check_warns_only_about_https_on_a_plain_http_trial(tmp_path):
-    env = _production_env(tmp_path, _free_port())
+    env = _production_env(tmp_path, free_port())
     run = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy"],
         cwd=ROOT,

@@ -3,7 +3,6 @@ do: routes from routes.json and a JSON-lines prediction log in a folder of the t
 fixtures.py), and a scikit-learn model of six numeric features behind endpoint "risk"."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 import requests
 
-from tests.conftest import METRICS_TOKEN
+from tests.conftest import METRICS_TOKEN, free_port
 from tests.integration.serving_inference.fixtures import FOLDER_VARIABLE, write_routes
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,12 +34,6 @@ class Service:
     model: object
     output: Path
     process: subprocess.Popen
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def records(count: int, seed: int) -> list[dict]:

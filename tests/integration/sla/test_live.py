@@ -3,7 +3,6 @@ drained rollups count N, split over both workers' flushes, and a worker's last c
 as it exits."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,13 @@ from apps.serving import logbuffer
 from apps.serving.ingest import drain
 from apps.sla import stats
 from apps.sla.models import SlaRollup, WorkerSample
+from tests.conftest import free_port
 from tests.integration.serving_inference.fixtures import FOLDER_VARIABLE, write_routes
 
 ROOT = Path(__file__).resolve().parents[3]
 FEATURES = [f"x{i}" for i in range(4)]
 
 pytestmark = pytest.mark.django_db
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _records(count: int, seed: int) -> list[dict]:
@@ -72,7 +66,7 @@ def _start(folder: Path) -> tuple[subprocess.Popen, str, Path]:
         "input_schema": {"features": [{"name": f, "type": "number", "nullable": False} for f in FEATURES]},
     }
     write_routes(folder, [{"environment": "production", "endpoint": "risk", "arms": [arm]}])
-    port, output = _free_port(), folder / "server.log"
+    port, output = free_port(), folder / "server.log"
     env = {**os.environ, FOLDER_VARIABLE: str(folder), "DJANGO_SETTINGS_MODULE": "config.settings.test"}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     command = [
