@@ -13,6 +13,7 @@ from django.http import Http404
 from apps.accounts.roles import Role
 from apps.accounts.services import user_create
 from apps.demo import training
+from apps.demo.examples import write_examples
 from apps.registry.models import RegisteredModel, Stage
 from apps.registry.services import Registration, version_register, version_set_stage
 
@@ -161,6 +162,12 @@ def seed(stdout=None) -> None:
     from apps.demo.libraries_demo import seed_libraries
 
     seed_libraries(users, stdout)
+    # The files the README's command-line walk-through names (var/examples/).
+    write_examples(examples_dir(), folder)
+
+
+def examples_dir() -> Path:
+    return Path(settings.VAR_DIR) / "examples"
 
 
 def _wait_for_package(version, timeout: float = 300):

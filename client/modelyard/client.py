@@ -108,6 +108,23 @@ class Client:
     def version(self, version_id: int) -> Version:
         return Version.from_api(self.http.get(f"versions/{int(version_id)}/"))
 
+    def find_version(self, model_name: str, number: int, team: str | None = None) -> Version:
+        """Version ``number`` of the model called ``model_name``: how people name a version. Model
+        names are unique within a team; ``team`` (its slug) picks one when several teams you can
+        see have a model of that name."""
+        params = {"model_name": model_name, "number": int(number), "team": team}
+        found = [Version.from_api(v) for v in self.http.paginate("versions/", params)]
+        if not found:
+            raise ModelyardError(
+                f"no version {number} of a model named '{model_name}' that you can see"
+                + (f" in team '{team}'" if team else "")
+                + f" (`modelyard versions {model_name}` lists them)"
+            )
+        if len(found) > 1:
+            teams = ", ".join(sorted(v.team for v in found))
+            raise ModelyardError(f"several teams have a model named '{model_name}' ({teams}): give --team")
+        return found[0]
+
     def job(self, job_id: int) -> dict:
         return self.http.get(f"jobs/{int(job_id)}/")
 
@@ -162,11 +179,8 @@ class Client:
     ) -> dict:
         """Deploy version number ``version`` of a model behind ``endpoint``. Production waits for an
         IT operator's approval (the answer's status says pending_approval)."""
-        matches = [v for v in self.versions(model_name, team=team) if v.number == int(version)]
-        if not matches:
-            raise ModelyardError(f"model '{model_name}' has no version {version}")
         body = {
-            "version": matches[0].id,
+            "version": self.find_version(model_name, version, team=team).id,
             "endpoint": endpoint,
             "environment": environment,
             "strategy": strategy,

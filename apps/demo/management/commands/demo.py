@@ -10,7 +10,7 @@ import time
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from apps.demo.seed import DEMO_PASSWORD, USERS, seed
+from apps.demo.seed import DEMO_PASSWORD, USERS, examples_dir, seed
 from config.celery import QUEUES
 
 DEMO_KEY_NAME = "demo traffic"  # the consumer keys the demo's traffic uses, one per environment
@@ -143,6 +143,8 @@ class Command(BaseCommand):
         for u in USERS:
             self.stdout.write(f"  {u.username:<6} {u.what}")
         self.stdout.write(f"API docs: {url}api/docs/")
+        if examples_dir().is_dir():
+            self.stdout.write(f"Files for the README's command-line walk-through: {examples_dir()}/")
         auth = f"-H 'Authorization: Bearer {keys['production']}' " if keys.get("production") else ""
         self.stdout.write(
             f"Predictions: curl -X POST http://{inference_bind}/v1/endpoints/credit-risk/predict "
