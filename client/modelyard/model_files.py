@@ -5,10 +5,11 @@ server runs at registration): the GLOBAL, STACK_GLOBAL and INST opcodes name eve
 would import. joblib's compressed dumps (zlib, gzip, bz2, xz, lzma) are decompressed as a stream, as
 joblib.load does. skops files list their classes' modules in schema.json; ONNX, XGBoost, LightGBM and
 MLflow files are known by their format: ONNX needs onnxruntime, XGBoost and LightGBM their own
-package, MLflow what its requirements.txt (or conda.yaml) names and its flavours' modules.
+package, MLflow its flavours' modules and what its requirements.txt (or conda.yaml) names.
 Nothing is unpickled, imported or executed.
 """
 
+import ast
 import bz2
 import contextlib
 import gzip
@@ -56,11 +57,31 @@ def file_needs(path) -> FileNeeds:
             return FileNeeds("onnx", {"onnxruntime"})
         if re.match(rb"tree\r?\nversion=", head):
             return FileNeeds("lightgbm", {"lightgbm"})
-        if head.startswith(b"binf") or (b"learner" in handle.read(4096)):
+        start = handle.read(4096)
+        handle.seek(0)
+        if head.startswith(b"binf") or (head.lstrip()[:1] == b"{" and b"learner" in start):
             return FileNeeds("xgboost", {"xgboost"})
         if name.endswith((".pkl", ".pickle", ".sav", ".pck")):  # protocol 0/1: no PROTO header
             return _pickle_needs(handle, "pickle", seekable=True)
-    raise ModelyardError(f"cannot tell what model file '{path}' needs: not a format Modelyard reads")
+        if name.endswith(".py"):
+            return FileNeeds("python", _source_imports(handle.read(_MAX_TEXT)))
+    # Not a format read here: the server names the formats it accepts when the upload arrives.
+    return FileNeeds("unknown")
+
+
+def _source_imports(raw: bytes) -> set[str]:
+    """Top-level modules a Python model file imports, from its syntax tree (parsed, never run)."""
+    try:
+        tree = ast.parse(raw.decode("utf-8"))
+    except (SyntaxError, ValueError):  # the server explains what is wrong with the file
+        return set()
+    modules = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name.split(".", 1)[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.add(node.module.split(".", 1)[0])
+    return modules
 
 
 def _pickle_needs(raw, kind: str, seekable: bool) -> FileNeeds:
@@ -150,7 +171,7 @@ def _skops_modules(schema_text: str) -> set[str]:
 
 def _mlflow_needs(archive: zipfile.ZipFile, root: str) -> FileNeeds:
     names = set(archive.namelist())
-    modules = {"mlflow"}
+    modules = set()  # the package loads the flavour's own file: mlflow itself is not needed to serve
     for flavor in _flavors(_read_text(archive, root + "MLmodel")):
         module = _FLAVOR_MODULES.get(flavor, flavor)
         if module:
