@@ -16,6 +16,7 @@ from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from modelyard.errors import ModelyardError
 from modelyard.model_files import file_needs
 
 # How deep to walk nested estimators; real pipelines are a few levels, cycles are cut by id.
@@ -135,8 +136,18 @@ def capture(model, also: Iterable[str] = ()) -> dict:
 def capture_file(path) -> dict:
     """Like capture(), for a model file: {"python", "packages", "modules": {import name: [its
     distributions here]}, "unknown_modules": [names no installed distribution provides]}. The
-    server checks the package's lock against "modules"; unknown modules are the caller's to fix."""
-    needs = file_needs(path)
+    server checks the package's lock against "modules"; unknown modules are the caller's to fix.
+    A file that cannot be read gives an empty capture: the server judges the upload and says why."""
+    try:
+        needs = file_needs(path)
+    except ModelyardError as exc:
+        return {
+            "python": python_version(),
+            "packages": {},
+            "modules": {},
+            "unknown_modules": [],
+            "unread": str(exc),
+        }
     mapping = metadata.packages_distributions()
     modules = {
         m: sorted(set(mapping.get(m, [])))

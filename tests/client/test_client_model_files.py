@@ -116,6 +116,8 @@ def test_lz4_empty_and_unknown_files_get_clear_errors(tmp_path):
     truncated.write_bytes(pickle.dumps(list(range(1000)), protocol=4)[:50])
     with pytest.raises(ModelyardError, match="pickle"):
         file_needs(truncated)
+    # Registering still uploads it: the server's answer names what is wrong with the file.
+    assert capture_file(truncated)["packages"] == {} and "pickle" in capture_file(truncated)["unread"]
 
 
 def test_skops_file_names_its_classes_modules(tmp_path, pipeline):
