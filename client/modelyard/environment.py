@@ -164,6 +164,7 @@ def capture_file(path) -> dict:
         "packages": resolve_requirements(dists),
         "modules": modules,
         "unknown_modules": [m for m, found in modules.items() if not found],
+        **({"format_details": needs.details} if needs.details else {}),
     }
 
 

@@ -13,6 +13,7 @@ import ast
 import bz2
 import contextlib
 import gzip
+import io
 import json
 import lzma
 import re
@@ -34,6 +35,7 @@ class FileNeeds:
     kind: str  # pickle, joblib, skops, onnx, xgboost, lightgbm, mlflow
     modules: set[str] = field(default_factory=set)  # top-level import names
     requirements: list[str] = field(default_factory=list)  # requirement lines the file itself states
+    details: dict = field(default_factory=dict)  # what the format says of itself (ONNX: producer, opsets)
 
 
 def file_needs(path) -> FileNeeds:
@@ -54,7 +56,7 @@ def file_needs(path) -> FileNeeds:
         if reader is not None:
             return _pickle_needs(reader, "joblib", seekable=False)
         if name.endswith(".onnx"):
-            return FileNeeds("onnx", {"onnxruntime"})
+            return FileNeeds("onnx", {"onnxruntime"}, details=_onnx_details(handle))
         if re.match(rb"tree\r?\nversion=", head):
             return FileNeeds("lightgbm", {"lightgbm"})
         start = handle.read(4096)
@@ -114,6 +116,61 @@ class _ZlibReader:
             self._buffer += self._zlib.decompress(data, max(size - len(self._buffer), 64 * 1024))
         out, self._buffer = self._buffer[:size], self._buffer[size:]
         return out
+
+
+def _onnx_details(handle) -> dict:
+    """producer_name (field 2), producer_version (3) and opset_import (8: domain 1, version 2) of an
+    ONNX ModelProto, read from its protobuf fields; the graph and weights are skipped unread."""
+    details: dict = {"opsets": {}}
+    try:
+        for number, value in _protobuf_fields(handle, until=None):
+            if number in (2, 3):
+                details["producer" if number == 2 else "producer_version"] = value.decode("utf-8", "replace")
+            elif number == 8:
+                opset = dict(_protobuf_fields(io.BytesIO(value), until=None))
+                domain = opset.get(1, b"").decode("utf-8", "replace") or "ai.onnx"
+                details["opsets"][domain] = opset.get(2)
+    except (ValueError, EOFError):  # not well-formed: the server says what is wrong with it
+        pass
+    return details
+
+
+def _protobuf_fields(handle, until):
+    """(field number, value) pairs: an int for varints, bytes for short length-delimited fields
+    (long ones, the graph and its weights, are skipped by seeking)."""
+    while True:
+        key = _varint(handle)
+        if key is None:
+            return
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            yield number, _varint(handle)
+        elif wire == 2:
+            length = _varint(handle)
+            if length is None:
+                raise EOFError("truncated field")
+            if number in (2, 3, 8, 1) and length <= 4096:
+                yield number, handle.read(length)
+            else:
+                handle.seek(length, io.SEEK_CUR)
+        elif wire in (1, 5):
+            handle.seek(8 if wire == 1 else 4, io.SEEK_CUR)
+        else:
+            raise ValueError(f"protobuf wire type {wire}")
+
+
+def _varint(handle) -> int | None:
+    value = 0
+    for shift in range(0, 70, 7):
+        byte = handle.read(1)
+        if not byte:
+            if shift:
+                raise EOFError("truncated varint")
+            return None
+        value |= (byte[0] & 0x7F) << shift
+        if not byte[0] & 0x80:
+            return value
+    raise ValueError("varint too long")
 
 
 def _joblib_reader(head: bytes, fileobj):

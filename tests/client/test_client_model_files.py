@@ -139,6 +139,9 @@ def test_onnx_needs_onnxruntime(tmp_path, pipeline):
     env = capture_file(path)
     assert env["modules"]["onnxruntime"] == ["onnxruntime"]
     assert env["packages"]["onnxruntime"] == metadata.version("onnxruntime")
+    details = env["format_details"]
+    assert details["producer"] == "skl2onnx" and details["producer_version"]
+    assert details["opsets"] == {op.domain or "ai.onnx": op.version for op in onnx_model.opset_import}
 
 
 def test_xgboost_and_lightgbm_files_need_their_package(tmp_path):
