@@ -211,3 +211,12 @@ def test_a_malformed_pair_is_refused_before_anything_is_sent(run, model_files, o
     assert result.exit_code == 2
     assert f"Invalid value for {option}: 'roc_auc=high' is not NAME=NUMBER" in result.output
     assert run("models").stdout.strip() == "(no models)"
+
+
+def test_register_warns_about_a_module_no_installed_distribution_provides(run, tmp_path):
+    # GLOBAL not_installed_xyz.Thing, EMPTY_TUPLE, NEWOBJ, STOP: a class nobody here has.
+    artifact = tmp_path / "odd.pkl"
+    artifact.write_bytes(b"\x80\x02cnot_installed_xyz\nThing\n)\x81.")
+    result = run("register", str(artifact), "--name", "odd", "--task", "regression", "--no-wait")
+    assert "warning: odd.pkl uses not_installed_xyz" in result.stderr, result.output
+    assert "Traceback" not in result.output

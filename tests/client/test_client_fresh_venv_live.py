@@ -109,10 +109,11 @@ def test_a_joblib_file_registered_from_a_fresh_venv_gives_a_package_that_serves(
         "--no-wait",
         env=cli_env,
     )
-    version_id = int(re.search(r"\(id (\d+)\)", out).group(1))
     assert "warning" not in out, out
 
     client = Client(url=scientist.url, token=scientist.token)
+    (version,) = client.versions("credit")
+    version_id = version.id
     captured = client.http.get(f"versions/{version_id}/")["environment"]
     assert captured["packages"]["scikit-learn"] == sklearn_version
     build = client.build_package(version_id, wait=True, progress=False)
