@@ -11,7 +11,6 @@ Nothing is unpickled, imported or executed.
 
 import ast
 import bz2
-import contextlib
 import gzip
 import io
 import json
@@ -123,11 +122,11 @@ def _onnx_details(handle) -> dict:
     ONNX ModelProto, read from its protobuf fields; the graph and weights are skipped unread."""
     details: dict = {"opsets": {}}
     try:
-        for number, value in _protobuf_fields(handle, until=None):
+        for number, value in _protobuf_fields(handle):
             if number in (2, 3):
                 details["producer" if number == 2 else "producer_version"] = value.decode("utf-8", "replace")
             elif number == 8:
-                opset = dict(_protobuf_fields(io.BytesIO(value), until=None))
+                opset = dict(_protobuf_fields(io.BytesIO(value)))
                 domain = opset.get(1, b"").decode("utf-8", "replace") or "ai.onnx"
                 details["opsets"][domain] = opset.get(2)
     except (ValueError, EOFError):  # not well-formed: the server says what is wrong with it
@@ -135,7 +134,7 @@ def _onnx_details(handle) -> dict:
     return details
 
 
-def _protobuf_fields(handle, until):
+def _protobuf_fields(handle):
     """(field number, value) pairs: an int for varints, bytes for short length-delimited fields
     (long ones, the graph and its weights, are skipped by seeking)."""
     while True:
@@ -275,6 +274,5 @@ def _conda_pip_lines(text: str) -> list[str]:
             if not stripped.startswith("- ") or width <= indent:
                 inside = False
                 continue
-            with contextlib.suppress(IndexError):
-                found.append(stripped[2:].strip().strip("'\""))
+            found.append(stripped[2:].strip().strip("'\""))
     return [line for line in found if line and not line.startswith("-")]
