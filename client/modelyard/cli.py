@@ -11,6 +11,7 @@ import click
 from modelyard import config
 from modelyard._version import __version__
 from modelyard.client import Client, Version, obtain_token
+from modelyard.environment import capture_file
 from modelyard.errors import ModelyardError
 from modelyard.progress import last_step
 from modelyard.tables import render, render_pairs
@@ -218,8 +219,16 @@ def register(
 ):
     """Register the model file PATH as a new version of model NAME."""
     client = Client()
+    environment = capture_file(path)  # read from the file's bytes; the model is never loaded
+    if environment["unknown_modules"]:
+        click.echo(
+            f"warning: {path.name} uses {', '.join(environment['unknown_modules'])}, which no installed "
+            "distribution provides: install it here (or pass --requirements), or validation will fail",
+            err=True,
+        )
     version = client.register(
         path,
+        environment=environment,
         name=name,
         reference=reference,
         target=target,

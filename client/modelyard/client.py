@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelyard import artifacts, config, task_inference
-from modelyard.environment import capture, requirements_text
+from modelyard.environment import capture, capture_file, requirements_text
 from modelyard.errors import ConfigError, JobFailed, ModelyardError
 from modelyard.http import DEFAULT_TIMEOUT, Http
 from modelyard.progress import follow
@@ -378,8 +378,9 @@ class Client:
         ``model_or_path``: a fitted model object (saved with joblib, or skops with format="skops")
         or the path of a model file. ``reference``: a DataFrame or a CSV/Parquet path; its
         ``target`` column is the label. ``task`` is inferred for new models when not given (see
-        modelyard.task_inference). For objects, the Python and package versions are captured
-        (see modelyard.environment) and sent as ``environment`` and pinned ``requirements``.
+        modelyard.task_inference). The Python and package versions are captured (see
+        modelyard.environment; for a file, from the modules it references) and sent as
+        ``environment`` and pinned ``requirements``.
         ``holdout``: labelled rows kept out of training (DataFrame or path, with the ``target``
         column); ``thresholds``: metric bounds it must meet, e.g. {"roc_auc": 0.75}, checked when
         the package is validated. With ``wait=True`` the profiling job is followed to the end.
@@ -398,7 +399,8 @@ class Client:
             if artifacts.is_path(model_or_path):
                 artifact = artifacts.existing_file(model_or_path, "model file")
                 model_object = None
-                env = environment
+                # Read from the file's own bytes (opcodes, metadata); the file is never loaded.
+                env = environment if environment is not None else capture_file(artifact)
             else:
                 artifact = artifacts.dump_model(model_or_path, tmpdir, name, format)
                 model_object = model_or_path

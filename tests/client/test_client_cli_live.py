@@ -254,3 +254,12 @@ def test_predict_with_invalid_json_says_so_in_one_line(run):
         "Error: --json is not valid JSON: Expecting property name enclosed in double quotes: "
         "line 1 column 13 (char 12)\n"
     )
+
+
+def test_register_warns_about_a_module_no_installed_distribution_provides(run, tmp_path):
+    # GLOBAL not_installed_xyz.Thing, EMPTY_TUPLE, NEWOBJ, STOP: a class nobody here has.
+    artifact = tmp_path / "odd.pkl"
+    artifact.write_bytes(b"\x80\x02cnot_installed_xyz\nThing\n)\x81.")
+    result = run("register", str(artifact), "--name", "odd", "--task", "regression", "--no-wait")
+    assert "warning: odd.pkl uses not_installed_xyz" in result.stderr, result.output
+    assert "Traceback" not in result.output
