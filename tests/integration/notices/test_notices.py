@@ -13,7 +13,7 @@ from apps.libraries.notifications import findings_notify
 from apps.libraries.patching.notify import patch_notify
 from apps.monitoring.notifications import notifications_queue
 from apps.notices.models import Notice, NoticePreference
-from apps.notices.services import digests_send, preference_save
+from apps.notices.services import digests_send, notice_email, preference_save
 from config.celery import app as celery_app
 from tests.integration.access.world import build_world
 
@@ -213,3 +213,35 @@ def test_preferences_are_saved_from_the_page(world):
     pref = NoticePreference.objects.get(user=own)
     assert pref.email == "digest" and set(pref.muted) == {"kpi_alert", "library", "approval"}
     assert b'value="digest" checked' in signed_in(own).get(reverse("notices:page")).content
+
+
+def test_the_mail_sink_shows_each_person_their_own_mail(world, settings, tmp_path):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path / "mail")
+    own, other = world.users["own"], world.users["other"]
+    for user in (own, other):
+        user.email = f"{user.username}@example.test"
+        user.save()
+    notifications_queue(alert=world.objects[("aurora", "alert")], event="alert.opened")
+    [notice] = notices(own)
+    assert notice_email(notice_id=notice.pk) is True
+    assert notice_email(notice_id=notice.pk) is False  # once
+    assert list((tmp_path / "mail").glob("*.log"))
+
+    page = signed_in(own).get(reverse("notices:mail"))
+    assert page.status_code == 200 and b"income drifted on aurora-live" in page.content
+    assert b"/monitoring/alerts/" in page.content
+    assert b"income drifted" not in signed_in(other).get(reverse("notices:mail")).content
+    assert b"mail sink" in signed_in(own).get(reverse("notices:page")).content
+
+
+def test_the_demo_gives_everyone_an_address_and_each_team_a_mailbox(db):
+    from apps.demo.seed import USERS, seed_users
+    from apps.monitoring.models import NotificationChannel
+
+    users = seed_users()
+    assert {u.email for u in users.values()} == {f"{u.username}@example.test" for u in USERS}
+    channel = NotificationChannel.objects.get(team=users["dana"].teams.get())
+    assert channel.emails == ["credit-risk-team@example.test"]  # not the members: they get notices
+    seed_users()  # again: nothing doubles
+    assert NotificationChannel.objects.filter(team=users["dana"].teams.get()).count() == 1
