@@ -295,7 +295,23 @@ def _go_live(deployment: Deployment, package_dir: Path, actor=None) -> Deploymen
         percent=deployment.traffic_percent,
         replaced=[d.pk for d in replaced],
     )
+    _tell_requester(deployment, "is live", f"behind {deployment.endpoint.name}")
     return deployment
+
+
+def _tell_requester(deployment: Deployment, what: str, body: str = "") -> None:
+    """How a person's own deployment request ended, in their notices."""
+    version = deployment.version
+    notices_send(
+        recipients=[deployment.requested_by],
+        kind=Notice.Kind.OUTCOME,
+        event="deployment." + what.split()[-1],
+        title=f"your deployment of {version.model.name} v{version.number} {what}",
+        body=body,
+        url=reverse("deployments:overview"),
+        obj=deployment,
+        visible=access.deployments_visible_to,
+    )
 
 
 def deployment_rollout_run(*, deployment: Deployment, step) -> Deployment:
@@ -304,6 +320,7 @@ def deployment_rollout_run(*, deployment: Deployment, step) -> Deployment:
         folder = unpack_package(deployment.package)
     except (ValueError, OSError, tarfile.TarError) as exc:
         Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.FAILED, error=str(exc))
+        _tell_requester(deployment, "failed", str(exc))
         raise
     step(80, "switching traffic")
     return _go_live(deployment, folder)

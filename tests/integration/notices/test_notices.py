@@ -150,7 +150,7 @@ def test_a_deployment_decision_reaches_its_requester(world):
 
 def test_an_approval_waiting_reaches_it(world):
     from apps.deployments.models import Environment
-    from apps.deployments.services import deployment_request
+    from apps.deployments.services import deployment_request, deployment_rollout_run
 
     Environment.objects.filter(name="staging").update(requires_approval=True)
     version = world.objects[("aurora", "version")]
@@ -164,6 +164,11 @@ def test_an_approval_waiting_reaches_it(world):
     assert [n.title for n in notices(world.users["own"])] == [
         "your deployment of aurora-model v1 was approved by it-operator"
     ]
+    # The matrix's package is no real archive: the rollout fails, and the requester is told.
+    with pytest.raises((ValueError, OSError)):
+        deployment_rollout_run(deployment=deployment, step=lambda *_: None)
+    latest = Notice.objects.filter(recipient=world.users["own"]).first()
+    assert latest.title == "your deployment of aurora-model v1 failed" and latest.body
 
 
 def _mail_to(address):
