@@ -250,3 +250,30 @@ def test_the_demo_gives_everyone_an_address_and_each_team_a_mailbox(db):
     assert channel.emails == ["credit-risk-team@example.test"]  # not the members: they get notices
     seed_users()  # again: nothing doubles
     assert NotificationChannel.objects.filter(team=users["dana"].teams.get()).count() == 1
+
+
+def test_nobody_gets_a_notice_about_what_they_cannot_open(world):
+    from apps.accounts import access
+    from apps.notices.services import notices_send
+
+    alert = world.objects[("aurora", "alert")]
+    everyone = list(world.users.values())
+    sent = notices_send(
+        recipients=everyone, kind="alert", title="t", obj=alert, visible=access.alerts_visible_to
+    )
+    assert {n.recipient.username for n in sent} == {"ds-aurora", "it-operator", "bo-sponsor", "admin"}
+
+
+def test_the_bell_costs_one_query(world, django_assert_num_queries):
+    from django.template.loader import render_to_string
+    from django.test import RequestFactory
+
+    from apps.notices.context_processors import unread_notices
+
+    request = RequestFactory().get("/")
+    request.user = world.users["own"]
+    notifications_queue(alert=world.objects[("aurora", "alert")], event="alert.opened")
+    context = unread_notices(request)
+    with django_assert_num_queries(1):
+        html = render_to_string("notices/_bell.html", context)
+    assert 'data-testid="bell-count">1<' in html
