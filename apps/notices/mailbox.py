@@ -2,13 +2,13 @@
 file under EMAIL_FILE_PATH; this parses them and keeps those addressed to one person."""
 
 from dataclasses import dataclass
-from email import message_from_string, policy
+from email import message_from_bytes, policy
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 
 from django.conf import settings
 
-SEPARATOR = "-" * 79
+SEPARATOR = b"-" * 79
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,14 @@ def mail_to(address: str, limit: int = 200) -> list[Mail]:
     files = sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True)
     for path in files:
         try:
-            text = path.read_text(errors="replace")
+            text = path.read_bytes()
         except OSError:
             continue
         for chunk in reversed(text.split(SEPARATOR)):
-            chunk = chunk.strip("\n")
+            chunk = chunk.strip(b"\n")
             if not chunk:
                 continue
-            msg = message_from_string(chunk, policy=policy.default)
+            msg = message_from_bytes(chunk, policy=policy.default)
             to = [addr.lower() for _, addr in getaddresses(msg.get_all("To", []) + msg.get_all("Cc", []))]
             if address.lower() not in to:
                 continue

@@ -237,6 +237,16 @@ def test_the_mail_sink_shows_each_person_their_own_mail(world, settings, tmp_pat
     assert page.status_code == 200 and b"income drifted on aurora-live" in page.content
     assert b"/monitoring/alerts/" in page.content
     assert b"income drifted" not in signed_in(other).get(reverse("notices:mail")).content
+
+    # Patch notices carry arrows: subjects and bodies beyond ASCII read back as written.
+    from apps.notices.services import notices_send
+
+    [patched] = notices_send(
+        recipients=[own], kind="library", title="jinja2 2.11.2 → 2.11.3", body="über → ok"
+    )
+    notice_email(notice_id=patched.pk)
+    page = signed_in(own).get(reverse("notices:mail")).content.decode()
+    assert "jinja2 2.11.2 → 2.11.3" in page and "über → ok" in page
     assert b"mail sink" in signed_in(own).get(reverse("notices:page")).content
 
 
