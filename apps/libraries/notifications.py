@@ -76,6 +76,16 @@ def findings_notify(*, finding_ids: list[int]) -> int:
                 obj=version,
                 visible=access.versions_visible_to,
             )
+            notices_send(  # and the model's team, in the app
+                recipients=version.model.team.members.filter(is_active=True),
+                kind=Notice.Kind.LIBRARY,
+                event="library.findings",
+                title=f"{subject.removeprefix('[Modelyard] ')} ({worst}): IT decides on a patch",
+                body=text,
+                url=reverse("registry:version-detail", args=[version.pk]),
+                obj=version,
+                visible=access.versions_visible_to,
+            )
             library_notify(
                 team=version.model.team,
                 event="library.findings",

@@ -127,7 +127,11 @@ def test_a_patch_waiting_reaches_it_and_its_outcome_the_approver_and_team(world)
     [waiting] = notices(world.users["it"])
     assert waiting.kind == "library" and waiting.title.startswith("patch waiting for IT")
     assert waiting.url == reverse("libraries:page")
-    for role in ("own", "other", "sponsor", "owner"):
+    [told] = notices(world.users["own"])  # the model's team hears of it too, with its version's page
+    assert told.kind == "library" and told.url == reverse(
+        "registry:version-detail", args=[finding.version_id]
+    )
+    for role in ("other", "sponsor", "owner"):
         assert notices(world.users[role]) == [], role
 
     patch = world.objects[("aurora", "patch")]
@@ -135,7 +139,7 @@ def test_a_patch_waiting_reaches_it_and_its_outcome_the_approver_and_team(world)
     outcome = Notice.objects.get(recipient=world.users["it"], kind="outcome")
     assert "library patch failed" in outcome.title
     assert outcome.url == reverse("libraries:patch-detail", args=[patch.pk])
-    assert [n.kind for n in notices(world.users["own"])] == ["library"]
+    assert [n.kind for n in notices(world.users["own"])] == ["library", "library"]
     assert notices(world.users["other"]) == [] and notices(world.users["sponsor"]) == []
 
 
