@@ -43,11 +43,33 @@ def data_dir() -> Path:
     return Path(settings.BASE_DIR).parent / "shared" / "data"
 
 
+DEMO_MAIL_DOMAIN = "example.test"  # reserved: nothing is ever delivered there
+
+
 def seed_users() -> dict:
-    return {
-        u.username: user_create(username=u.username, role=u.role, team_name=u.team, password=DEMO_PASSWORD)
-        for u in USERS
-    }
+    """The demo's people, each with an address (dana@example.test): the demo writes mail to files
+    and /notices/mail/ shows each person theirs. Each team gets a team mailbox as its channel, so
+    the team's deliveries do not repeat the personal notices its members choose."""
+    from apps.monitoring.models import NotificationChannel
+
+    users = {}
+    for u in USERS:
+        email = f"{u.username}@{DEMO_MAIL_DOMAIN}"
+        user = user_create(
+            username=u.username, role=u.role, team_name=u.team, password=DEMO_PASSWORD, email=email
+        )
+        if user.email != email:  # a database seeded before the demo gave addresses
+            user.email = email
+            user.save(update_fields=["email"])
+        users[u.username] = user
+    for user in users.values():
+        for team in user.teams.all():
+            NotificationChannel.objects.get_or_create(
+                team=team,
+                name="team mailbox",
+                defaults={"emails": [f"{team.slug}-team@{DEMO_MAIL_DOMAIN}"]},
+            )
+    return users
 
 
 def _register(

@@ -29,6 +29,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind, inference_bind, no_seed, traffic_rate, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        # Links in the demo's e-mails point at this web server (the children inherit it).
+        os.environ.setdefault("MODELYARD_BASE_URL", f"http://{bind}")
         python = sys.executable
         bin_dir = os.path.dirname(python)
         celery = os.path.join(bin_dir, "celery")
