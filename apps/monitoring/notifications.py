@@ -23,18 +23,10 @@ class DeliveryFailed(Exception):
 
 
 def channels_for(team: Team) -> list[NotificationChannel]:
-    """The team's enabled channels. A team that set none gets one addressed to its members who
-    have an e-mail address (created once, so it can be edited in the admin)."""
-    channels = list(team.notification_channels.filter(enabled=True))
-    if channels or team.notification_channels.exists():
-        return channels
-    emails = sorted(e for e in team.members.exclude(email="").values_list("email", flat=True))
-    if not emails:
-        return []
-    channel, _ = NotificationChannel.objects.get_or_create(
-        team=team, name="team members", defaults={"emails": emails}
-    )
-    return [channel]
+    """The team's enabled channels: shared mailboxes and webhooks its admin set up. People are
+    reached by their own notices (apps/notices), e-mailed as each one's preferences say, so no
+    channel is made up from the members' addresses: that mailed them twice and ignored "never"."""
+    return list(team.notification_channels.filter(enabled=True))
 
 
 def alert_payload(alert: Alert, event: str, extra: dict | None = None) -> dict:

@@ -10,7 +10,7 @@ from apps.accounts.roles import Role
 from apps.libraries.imports import advisories_import_path
 from apps.libraries.models import Advisory, ImportRun, LibraryFinding
 from apps.libraries.scans import library_scan
-from apps.monitoring.models import NotificationDelivery
+from apps.monitoring.models import NotificationChannel, NotificationDelivery
 from apps.registry.models import AuditEvent
 from tests.integration.libraries.conftest import advisory
 from tests.unit.libraries.conftest import ADVISORIES
@@ -43,6 +43,10 @@ def test_shipped_advisories_flag_the_known_answers_and_reimport_is_a_no_op(make_
     dana = make_user("dana", role=Role.DATA_SCIENTIST)
     dana.email = "dana@example.org"
     dana.save()
+    # Team channels are shared mailboxes set up for the team; people get their own notices.
+    NotificationChannel.objects.create(
+        team=dana.teams.get(), name="team mailbox", emails=["dana@example.org"]
+    )
     version = locked_version(dana, {name: pin for name, (pin, _, _) in KNOWN.items()})
     summary = library_scan()
     assert (summary.versions, summary.created) == (1, 36)
@@ -154,12 +158,14 @@ def test_the_fix_respects_the_declared_requirements(make_user, locked_version, w
     assert "declared !=1.3" in findings[0].fix_note
 
 
-def test_a_team_without_email_gets_no_delivery_and_mail_goes_out_through_the_task(
-    make_user, locked_version, write_advisories
-):
+def test_the_team_mailbox_gets_the_findings_through_the_task(make_user, locked_version, write_advisories):
     dana = make_user("dana")
     dana.email = "dana@example.org"
     dana.save()
+    # Team channels are shared mailboxes set up for the team; people get their own notices.
+    NotificationChannel.objects.create(
+        team=dana.teams.get(), name="team mailbox", emails=["dana@example.org"]
+    )
     locked_version(dana, {"demo-lib": "1.0"})
     advisories_import_path(path=write_advisories(advisory("TEST-0001", "demo-lib", "1.1")), scan=False)
     library_scan()

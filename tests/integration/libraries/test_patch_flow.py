@@ -11,7 +11,7 @@ from apps.accounts.roles import Role
 from apps.jobs.models import Job
 from apps.libraries.models import LibraryFinding, PatchRequest
 from apps.libraries.patching.services import patch_approve
-from apps.monitoring.models import NotificationDelivery
+from apps.monitoring.models import NotificationChannel, NotificationDelivery
 from apps.packaging.models import PackageBuild
 from apps.registry.models import AuditEvent
 from tests import model_zoo
@@ -48,6 +48,10 @@ def flagged(house, tmp_path, make_user, credit_frame, celery_worker):
     dana = make_user("dana")
     dana.email = "dana@example.com"
     dana.save()
+    # Team channels are shared mailboxes set up for the team; people get their own notices.
+    NotificationChannel.objects.create(
+        team=dana.teams.get(), name="team mailbox", emails=["dana@example.com"]
+    )
     ivan = make_user("ivan", Role.IT_OPERATOR, team=None)
     env = patching.original_environment(tmp_path / "original-env", house)
     frame = model_zoo.training_frame(credit_frame)

@@ -9,7 +9,7 @@ import pytest
 
 from apps.accounts.roles import Role
 from apps.libraries.models import LibraryFinding
-from apps.monitoring.models import NotificationDelivery
+from apps.monitoring.models import NotificationChannel, NotificationDelivery
 from tests.conftest import named_file, wait_for
 from tests.integration.libraries.conftest import advisory
 
@@ -20,6 +20,10 @@ def test_an_import_scans_every_lock_in_the_worker(celery_worker, make_user, api_
     dana = make_user("dana")
     dana.email = "dana@example.org"
     dana.save()
+    # Team channels are shared mailboxes set up for the team; people get their own notices.
+    NotificationChannel.objects.create(
+        team=dana.teams.get(), name="team mailbox", emails=["dana@example.org"]
+    )
     ivan = make_user("ivan", role=Role.IT_OPERATOR, team=None)
     version = locked_version(dana, {"demo-lib": "1.0", "numpy": "1.26.4"})
     buffer = io.BytesIO()

@@ -213,6 +213,28 @@ def test_email_follows_each_persons_preference(world, eager, django_capture_on_c
     assert digests_send() == 0  # once a day
 
 
+def test_a_team_without_channels_mails_each_member_once_and_never_against_their_choice(
+    world, eager, django_capture_on_commit_callbacks
+):
+    from apps.monitoring.models import NotificationChannel, NotificationDelivery
+
+    own = world.users["own"]
+    own.email = "ds-aurora@example.test"
+    own.save()
+    alert = world.objects[("aurora", "alert")]
+    NotificationChannel.objects.filter(team=alert.monitor.deployment.version.model.team).delete()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications_queue(alert=alert, event="alert.opened")
+    assert [m.to for m in mail.outbox] == [[own.email]]  # the notice's e-mail, no channel's copy
+    assert not NotificationDelivery.objects.filter(alert=alert).exists()
+
+    preference_save(user=own, muted=[], email=NoticePreference.Email.NEVER)
+    with django_capture_on_commit_callbacks(execute=True):
+        notifications_queue(alert=alert, event="alert.escalated")
+    assert len(mail.outbox) == 1  # "never" holds: nothing more reaches the address
+
+
 def test_preferences_are_saved_from_the_page(world):
     own = world.users["own"]
     answer = signed_in(own).post(
