@@ -5,8 +5,13 @@ import os
 from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+# The embedded broker (config/broker.py), `modelyard+sqlite:///<file>`: kombu takes the transport of
+# such a URL from its aliases only, never from an import path. Imported when first connected.
+TRANSPORT_ALIASES.setdefault("modelyard", "config.broker:Transport")
 
 app = Celery("modelyard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
