@@ -18,12 +18,14 @@ the filesystem transport, which could read a file while it was still being writt
 
 from __future__ import annotations
 
+import time
 from json import loads
 from queue import Empty
 
 from kombu.transport import sqlalchemy as sqla
 from kombu.utils.encoding import bytes_to_str
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 BUSY_TIMEOUT_SECONDS = 30
@@ -40,6 +42,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 class Channel(sqla.Channel):
+    def _open(self):
+        # On a new file, processes that start together race to create the two tables: the loser
+        # of `CREATE TABLE` finds them made ("already exists") and only has to look again.
+        for attempt in range(5):
+            try:
+                return super()._open()
+            except OperationalError as exc:
+                if "already exists" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.1)
+
     def _engine_from_config(self):
         conninfo = self.connection.client
         options = {
