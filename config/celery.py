@@ -7,6 +7,8 @@ from celery.schedules import crontab
 from kombu import Queue
 from kombu.transport import TRANSPORT_ALIASES
 
+from config.logfilters import quiet_routine_tasks
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 # The embedded broker (config/broker.py), `modelyard+sqlite:///<file>`: kombu takes the transport of
@@ -67,6 +69,10 @@ app.conf.beat_schedule = {
         "options": {"expires": 3600},
     },
 }
+
+# Beat sends serving.ingest every 2 s: its lines, and those of the other tasks due every few minutes
+# or more often, are DEBUG (config/logfilters.py).
+quiet_routine_tasks(app.conf.beat_schedule)
 
 
 @signals.worker_init.connect

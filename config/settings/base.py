@@ -327,8 +327,11 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_errors": {"()": "config.logfilters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    # A 403 or other client error is one WARNING line, without the traceback Django attaches.
+    "loggers": {"django.request": {"filters": ["client_errors"]}},
 }
 
 # --- Security headers and TLS (issue 12, point 9) ---------------------------------------------

@@ -101,12 +101,26 @@ def _stop(demo: subprocess.Popen, started: set[int]) -> None:
 
 
 @pytest.mark.worker
-def test_a_killed_worker_comes_back_and_the_rest_runs_on(tmp_path):
-    demo, log, web, _ = _start_demo(tmp_path, "--no-seed", "--traffic-rate", "0")
+def test_a_quiet_demo_logs_little_and_a_killed_worker_comes_back(tmp_path):
+    demo, log, web, inference = _start_demo(tmp_path, "--no-seed", "--traffic-rate", "0")
     started: set[int] = set()
     try:
         _wait(lambda: _answers(f"{web}/accounts/login/"), 180, "the web app did not answer", log)
+        _wait(lambda: _answers(f"{inference}/health"), 180, "the inference service did not answer", log)
         _wait(lambda: _ready(log) >= 1, 120, "the worker was not ready", log)
+
+        # A minute with nobody using it: beat's routine sends (every 2 s and every minute) and the
+        # worker's routine tasks are DEBUG, so hardly a line.
+        time.sleep(5)
+        before = len(log.read_text().splitlines())
+        time.sleep(65)
+        quiet_minute = log.read_text().splitlines()[before:]
+        assert len(quiet_minute) <= 3, quiet_minute
+        text = log.read_text()
+        for noise in ("Sending due task serving.ingest", "Traceback", "superuser privileges"):
+            assert noise not in text, noise
+        assert f"Listening at: {inference} (a socket per worker)" in text
+
         children = _children(demo.pid)
         started |= set(children)
         assert len(children) == 5, children  # worker, ingestion, beat, web, inference
