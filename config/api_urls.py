@@ -14,6 +14,7 @@ from apps.libraries.api.views import (
     PipAuditReportViewSet,
 )
 from apps.monitoring.api.views import AlertViewSet, CheckRunViewSet, FindingViewSet, MonitorViewSet
+from apps.notices.api.views import NoticeViewSet
 from apps.packaging.api.views import PackageBuildViewSet
 from apps.registry.api.views import AuditEventViewSet, ModelVersionViewSet, RegisteredModelViewSet
 from apps.serving.api.batch import BatchJobViewSet
@@ -42,6 +43,7 @@ router.register("library-exceptions", LibraryExceptionViewSet, basename="library
 router.register("pip-audit-reports", PipAuditReportViewSet, basename="pip-audit-report")
 router.register("kpis", KpiViewSet, basename="kpi")
 router.register("kpi-alerts", KpiAlertViewSet, basename="kpi-alert")
+router.register("notices", NoticeViewSet, basename="notice")
 
 app_name = "api"
 urlpatterns = [

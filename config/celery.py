@@ -37,6 +37,7 @@ app.conf.task_routes = {
     # Scans and notifications are light database work (patches are routed above).
     "libraries.*": {"queue": "default"},
     "sla.*": {"queue": "default"},
+    "notices.*": {"queue": "default"},
 }
 # Tasks are idempotent (a Job row guards each), so a task lost with its worker is redelivered.
 app.conf.task_acks_late = True
@@ -61,6 +62,8 @@ app.conf.beat_schedule = {
     "kpis.rollup": {"task": "kpis.rollup", "schedule": 60.0, "options": {"expires": 55}},
     # Service levels: old per-minute rollups and worker samples go (apps/sla/retention.py).
     "sla.prune": {"task": "sla.prune", "schedule": crontab(hour=3, minute=10), "options": {"expires": 3600}},
+    # Notices: the daily digest for those who chose it (each person at most once a day).
+    "notices.digest": {"task": "notices.digest", "schedule": crontab(minute=0), "options": {"expires": 3000}},
     # Libraries: every version's latest lock against the advisories, nightly (imports scan too).
     "libraries.scan_locks": {
         "task": "libraries.scan_locks",

@@ -26,6 +26,7 @@ urlpatterns = [
         name="swagger-ui",
     ),
     path("accounts/", include("apps.accounts.urls")),
+    path("", include("apps.notices.urls")),
     path("", include("apps.registry.urls")),
     path("", include("apps.packaging.urls")),
     path("", include("apps.deployments.urls")),

@@ -2,6 +2,7 @@
 real Celery worker process against the configured broker and the test database."""
 
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -116,12 +117,16 @@ def post_credit_version(credit_model_bytes, credit_csv_bytes):
     """POST the credit model with its reference data through the API as ``api``'s user."""
 
     def post(api, **fields):
+        from tests import model_zoo
+
         data = {
             "model": "credit-default",
             "task_type": "binary_classification",
             "artifact": named_file("model.joblib", credit_model_bytes),
             "reference": named_file("train.csv", credit_csv_bytes),
             "target": "Status",
+            # What the client captures from this file and sends with it.
+            "environment": json.dumps(model_zoo.environment("model.joblib", credit_model_bytes)),
             **fields,
         }
         return api.post("/api/v1/versions/", data, format="multipart")
@@ -134,6 +139,7 @@ def register_credit_version(user, filename: str, content: bytes, frame, name: st
     from apps.registry.services import Registration, version_register
     from tests import model_zoo
 
+    extra.setdefault("environment", model_zoo.environment(filename, content))  # as the client sends
     return version_register(
         user=user,
         reg=Registration(

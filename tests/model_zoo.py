@@ -6,8 +6,10 @@ trained on, with the label column ``Status``. Used by the packaging integration 
 
 import io
 import pickle
+import tempfile
 import textwrap
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 
@@ -21,6 +23,16 @@ def training_frame(credit: pd.DataFrame, rows: int = 600) -> pd.DataFrame:
 
 def reference_csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode()
+
+
+def environment(filename: str, content: bytes) -> dict:
+    """What the client captures and sends for this model file, from this test environment."""
+    from modelyard.environment import capture_file
+
+    with tempfile.TemporaryDirectory(prefix="modelyard-zoo-") as tmp:
+        path = Path(tmp) / filename
+        path.write_bytes(content)
+        return capture_file(path)
 
 
 def _logistic(frame):

@@ -32,6 +32,17 @@ def primary_role(user) -> Role | None:
     return None
 
 
+def users_with_role(*roles: Role) -> QuerySet:
+    """Active users holding any of the roles (admins are superusers, not a group)."""
+    from django.contrib.auth import get_user_model
+
+    qs = get_user_model().objects.filter(is_active=True)
+    query = Q(groups__name__in=[r.value for r in roles if r != Role.ADMIN])
+    if Role.ADMIN in roles:
+        query |= Q(is_superuser=True)
+    return qs.filter(query).distinct()
+
+
 def has_role(user, *roles: Role) -> bool:
     return bool(roles_of(user) & set(roles))
 

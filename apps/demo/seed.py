@@ -13,6 +13,7 @@ from django.http import Http404
 from apps.accounts.roles import Role
 from apps.accounts.services import user_create
 from apps.demo import training
+from apps.demo.examples import write_examples
 from apps.registry.models import RegisteredModel, Stage
 from apps.registry.services import Registration, version_register, version_set_stage
 
@@ -42,11 +43,33 @@ def data_dir() -> Path:
     return Path(settings.BASE_DIR).parent / "shared" / "data"
 
 
+DEMO_MAIL_DOMAIN = "example.test"  # reserved: nothing is ever delivered there
+
+
 def seed_users() -> dict:
-    return {
-        u.username: user_create(username=u.username, role=u.role, team_name=u.team, password=DEMO_PASSWORD)
-        for u in USERS
-    }
+    """The demo's people, each with an address (dana@example.test): the demo writes mail to files
+    and /notices/mail/ shows each person theirs. Each team gets a team mailbox as its channel, so
+    the team's deliveries do not repeat the personal notices its members choose."""
+    from apps.monitoring.models import NotificationChannel
+
+    users = {}
+    for u in USERS:
+        email = f"{u.username}@{DEMO_MAIL_DOMAIN}"
+        user = user_create(
+            username=u.username, role=u.role, team_name=u.team, password=DEMO_PASSWORD, email=email
+        )
+        if user.email != email:  # a database seeded before the demo gave addresses
+            user.email = email
+            user.save(update_fields=["email"])
+        users[u.username] = user
+    for user in users.values():
+        for team in user.teams.all():
+            NotificationChannel.objects.get_or_create(
+                team=team,
+                name="team mailbox",
+                defaults={"emails": [f"{team.slug}-team@{DEMO_MAIL_DOMAIN}"]},
+            )
+    return users
 
 
 def _register(
@@ -161,6 +184,12 @@ def seed(stdout=None) -> None:
     from apps.demo.libraries_demo import seed_libraries
 
     seed_libraries(users, stdout)
+    # The files the README's command-line walk-through names (var/examples/).
+    write_examples(examples_dir(), folder)
+
+
+def examples_dir() -> Path:
+    return Path(settings.VAR_DIR) / "examples"
 
 
 def _wait_for_package(version, timeout: float = 300):

@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -17,6 +18,8 @@ from apps.accounts import access
 from apps.accounts.roles import Role
 from apps.deployments.models import Deployment, Endpoint, EndpointKey, Environment
 from apps.jobs.services import job_enqueue
+from apps.notices.models import Notice
+from apps.notices.services import notices_send
 from apps.packaging.bundle.archive import verify_archive
 from apps.packaging.models import PackageBuild
 from apps.packaging.services import production_blocker
@@ -143,6 +146,20 @@ def deployment_request(
     )
     if not env.requires_approval:
         deployment_rollout_enqueue(deployment=deployment, user=user)
+    else:
+        notices_send(
+            recipients=access.users_with_role(Role.IT_OPERATOR),
+            kind=Notice.Kind.APPROVAL,
+            event="deployment.requested",
+            title=f"approval waiting: {version.model.name} v{version.number} to {target.name} ({env.name}), "
+            f"asked by {user.get_username()}",
+            body=f"{user.get_username()} asks to deploy {version.model.name} v{version.number} behind "
+            f"{target.name} in {env.name} ({strategy}). Approve or reject it on the deployments page.",
+            url=reverse("deployments:overview"),
+            obj=deployment,
+            visible=access.deployments_visible_to,
+            exclude=user,
+        )
     return deployment
 
 
@@ -172,6 +189,19 @@ def _decide(*, user, deployment: Deployment, approve: bool, reason: str) -> Depl
     )
     if approve:
         deployment_rollout_enqueue(deployment=deployment, user=user)
+    version = deployment.version
+    notices_send(
+        recipients=[deployment.requested_by],
+        kind=Notice.Kind.OUTCOME,
+        event=f"deployment.{'approved' if approve else 'rejected'}",
+        title=f"your deployment of {version.model.name} v{version.number} was "
+        f"{'approved' if approve else 'rejected'} by {user.get_username()}",
+        body=reason or "",
+        url=reverse("deployments:overview"),
+        obj=deployment,
+        visible=access.deployments_visible_to,
+        exclude=user,
+    )
     return deployment
 
 
@@ -265,7 +295,23 @@ def _go_live(deployment: Deployment, package_dir: Path, actor=None) -> Deploymen
         percent=deployment.traffic_percent,
         replaced=[d.pk for d in replaced],
     )
+    _tell_requester(deployment, "is live", f"behind {deployment.endpoint.name}")
     return deployment
+
+
+def _tell_requester(deployment: Deployment, what: str, body: str = "") -> None:
+    """How a person's own deployment request ended, in their notices."""
+    version = deployment.version
+    notices_send(
+        recipients=[deployment.requested_by],
+        kind=Notice.Kind.OUTCOME,
+        event="deployment." + what.split()[-1],
+        title=f"your deployment of {version.model.name} v{version.number} {what}",
+        body=body,
+        url=reverse("deployments:overview"),
+        obj=deployment,
+        visible=access.deployments_visible_to,
+    )
 
 
 def deployment_rollout_run(*, deployment: Deployment, step) -> Deployment:
@@ -274,6 +320,7 @@ def deployment_rollout_run(*, deployment: Deployment, step) -> Deployment:
         folder = unpack_package(deployment.package)
     except (ValueError, OSError, tarfile.TarError) as exc:
         Deployment.objects.filter(pk=deployment.pk).update(status=Deployment.Status.FAILED, error=str(exc))
+        _tell_requester(deployment, "failed", str(exc))
         raise
     step(80, "switching traffic")
     return _go_live(deployment, folder)

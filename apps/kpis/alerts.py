@@ -8,22 +8,26 @@ unresolved alert per KPI; a repeat adds an occurrence), the same severities, and
 machinery: monitoring's NotificationChannel/NotificationDelivery rows, sent and retried by the
 ``monitoring.notify`` task, each linked to its KPI alert by a KpiNotification.
 
-Recipients: the KPI's owner (an e-mail channel of their own) and the model team's channels, so the
-data scientists who can explain the movement hear of it too.
+Recipients: the KPI's owner and the model team's members each get a notice in the app (and an
+e-mail as each chose, apps.notices), and the team's channels a delivery, so the data scientists
+who can explain the movement hear of it too.
 
 Severity: high when the whole interval of the window's value lies outside the band (the move is not
 noise), medium when only the value does."""
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts import access
 from apps.kpis.formatting import format_value
 from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition, KpiNotification, KpiPoint
 from apps.monitoring.alerts import SEVERITY_RANK
-from apps.monitoring.models import NotificationChannel, NotificationDelivery
+from apps.monitoring.models import NotificationDelivery
 from apps.monitoring.notifications import alert_lifecycle, channels_for, deliveries_queue
+from apps.notices.models import Notice
+from apps.notices.services import notices_send
 from apps.registry.audit import audit_record
 
 ACTIONS = KpiAlertAction.Kind.values
@@ -113,21 +117,6 @@ def kpi_alert_check(*, kpi: KpiDefinition, now=None) -> tuple[KpiAlert | None, s
     return alert, None
 
 
-def owner_channel(kpi: KpiDefinition) -> NotificationChannel | None:
-    """The owner's own e-mail channel, kept disabled so that monitoring's team routing never picks
-    it up: only KPI alerts address it. The team's default channel is made first, so this one
-    never stands in for it."""
-    owner = kpi.owner
-    if not owner.email:
-        return None
-    channel, _ = NotificationChannel.objects.update_or_create(
-        team=kpi.model.team,
-        name=f"KPI owner {owner.get_username()}"[:100],
-        defaults={"emails": [owner.email], "enabled": False},
-    )
-    return channel
-
-
 def kpi_alert_payload(alert: KpiAlert, event: str, extra: dict | None = None) -> dict:
     """Shaped like monitoring's alert payload, so its mail and webhook senders carry it unchanged."""
     kpi = alert.kpi
@@ -152,13 +141,25 @@ def kpi_alert_payload(alert: KpiAlert, event: str, extra: dict | None = None) ->
 def kpi_notifications_queue(*, alert: KpiAlert, event: str) -> list[NotificationDelivery]:
     """One delivery per channel and means, sent by monitoring's notify task after the commit."""
     kpi = alert.kpi
-    team_channels = channels_for(kpi.model.team)  # first: it may create the team's default channel
     channels = [
         channel
-        for channel in [owner_channel(kpi), *team_channels]
-        if channel is not None and SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[channel.min_severity]
+        for channel in channels_for(kpi.model.team)
+        if SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[channel.min_severity]
     ]
-    deliveries = deliveries_queue(channels=channels, event=event, payload=kpi_alert_payload(alert, event))
+    payload = kpi_alert_payload(alert, event)
+    notices_send(
+        recipients=[kpi.owner, kpi.model.business_owner, *kpi.model.team.members.filter(is_active=True)],
+        kind=Notice.Kind.KPI_ALERT,
+        event=event,
+        title=f"{alert.severity} KPI alert on {kpi.name} ({kpi.model.name}): {alert.summary}"
+        if event == "alert.opened"
+        else f"KPI alert on {kpi.name} escalated to {alert.severity}: {alert.summary}",
+        body=alert.summary,
+        url=reverse("kpis:detail", args=[kpi.pk]),
+        obj=alert,
+        visible=access.kpi_alerts_visible_to,
+    )
+    deliveries = deliveries_queue(channels=channels, event=event, payload=payload)
     KpiNotification.objects.bulk_create(KpiNotification(alert=alert, delivery=d) for d in deliveries)
     return deliveries
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from apps.accounts import access
 from apps.kpis.formatting import format_value
-from apps.kpis.models import KpiDefinition, KpiPoint
+from apps.kpis.models import KpiAlert, KpiDefinition, KpiPoint
+from apps.kpis.tile_windows import tile_windows
 
 __all__ = ["format_value"]  # re-exported for the views and templates
 
@@ -55,6 +56,7 @@ def point_data(kpi: KpiDefinition, p: KpiPoint, now: datetime) -> dict:
         "start": p.start,
         "end": p.end,
         "label": window_label(kpi, p.start),
+        "dates": f"{p.start:%Y-%m-%d %H:%M} – {p.end:%Y-%m-%d %H:%M} UTC",
         "value": p.value,
         "shown": format_value(kpi, p.value),
         "low": p.interval_low,
@@ -85,17 +87,21 @@ def series(kpi: KpiDefinition, *, since: datetime | None = None, now: datetime |
 
 @dataclass
 class Tile:
+    """What a KPI tile shows (see apps/kpis/tile_windows.py for which windows)."""
+
     kpi: KpiDefinition
-    latest: dict | None  # the latest complete window
-    previous: dict | None
-    current: dict | None  # the window in progress, if it has predictions
+    latest: dict | None  # the latest complete window with a value: the number and the colour
+    previous: dict | None  # the complete window with a value before it: the trend
+    partial: dict | None  # the window in progress, if it has predictions: labelled partial
     spark: list[dict]
+    unvalued: dict | None = None  # a newer complete window without a value, said as a note
+    alert: dict | None = None  # the KPI's unresolved alert: {id, state, severity, summary, url}
     spark_json: str = ""  # the sparkline figure, attached by the views
 
     @property
     def trend(self) -> str:
-        """▲ / ▼ / ▶ against the previous complete window."""
-        if not self.latest or not self.previous or None in (self.latest["value"], self.previous["value"]):
+        """▲ / ▼ / ▶ against the previous complete window with a value."""
+        if not self.latest or not self.previous:
             return ""
         a, b = self.previous["value"], self.latest["value"]
         return "▲" if b > a else "▼" if b < a else "▶"
@@ -110,7 +116,9 @@ class Tile:
     def status(self) -> str:
         if self.kpi.problem:
             return "error"
-        return self.latest["status"] if self.latest else "insufficient"
+        if self.latest:
+            return self.latest["status"]
+        return self.unvalued["status"] if self.unvalued else "insufficient"
 
     @property
     def value(self) -> str:
@@ -126,36 +134,59 @@ class Tile:
 
 
 def tiles(kpis, *, now: datetime | None = None) -> list[Tile]:
-    """One tile per KPI, in three queries whatever the number of KPIs: the KPIs, each one's latest
-    window, and the points of its last SPARK_POINTS windows."""
+    """One tile per KPI, in four queries whatever the number of KPIs: the KPIs; each one's latest
+    window, latest complete window and latest complete window with a value, however old; the
+    points of the last SPARK_POINTS windows up to each of those; and the unresolved KPI alerts."""
     now = now or timezone.now()
     kpis = list(kpis.select_related("model"))
     span = {KpiDefinition.Window.DAY: timedelta(days=1), KpiDefinition.Window.WEEK: timedelta(weeks=1)}
-    latest = dict(
-        KpiPoint.objects.filter(kpi__in=[k.pk for k in kpis])
+    marks = {
+        row["kpi"]: row
+        for row in KpiPoint.objects.filter(kpi__in=[k.pk for k in kpis])
         .values("kpi")
-        .annotate(last=Max("start"))
-        .values_list("kpi", "last")
-    )
+        .annotate(
+            last=Max("start"),
+            complete=Max("start", filter=Q(end__lte=now)),
+            valued=Max("start", filter=Q(end__lte=now, value__isnull=False)),
+        )
+    }
     recent = Q(pk__in=[])
     for k in kpis:
-        if k.pk in latest:
-            recent |= Q(kpi=k.pk, start__gte=latest[k.pk] - span[k.window] * (SPARK_POINTS + 1))
+        if k.pk not in marks:
+            continue
+        back = span[k.window] * (SPARK_POINTS + 1)
+        recent |= Q(kpi=k.pk, start__gte=marks[k.pk]["last"] - back)
+        # However old they are: the latest complete window (and the sparkline's before it) and
+        # the latest with a value (and the one before it, for the trend): never "–" for want of
+        # reading far enough back.
+        for mark in (marks[k.pk]["complete"], marks[k.pk]["valued"]):
+            if mark is not None:
+                recent |= Q(kpi=k.pk, start__gte=mark - back, start__lte=mark)
     by_kpi: dict[int, list[KpiPoint]] = {k.pk: [] for k in kpis}
     for p in KpiPoint.objects.filter(recent).order_by("start"):
         by_kpi[p.kpi_id].append(p)
+    alerts = {
+        a.kpi_id: {
+            "id": a.pk,
+            "state": a.state,
+            "severity": a.severity,
+            "summary": a.summary,
+            "url": reverse("kpis:alert-list") + f"?state=all#kpi-alert-{a.pk}",
+        }
+        for a in KpiAlert.objects.filter(kpi__in=[k.pk for k in kpis]).exclude(state=KpiAlert.State.RESOLVED)
+    }
     out = []
     for kpi in kpis:
-        data = [point_data(kpi, p, now) for p in by_kpi[kpi.pk]]
-        complete = [p for p in data if p["complete"]]
-        current = next((p for p in data if not p["complete"] and p["n"]), None)
+        chosen = tile_windows([point_data(kpi, p, now) for p in by_kpi[kpi.pk]], spark_points=SPARK_POINTS)
         out.append(
             Tile(
                 kpi=kpi,
-                latest=complete[-1] if complete else None,
-                previous=complete[-2] if len(complete) > 1 else None,
-                current=current,
-                spark=complete[-SPARK_POINTS:],
+                latest=chosen.latest,
+                previous=chosen.previous,
+                partial=chosen.partial,
+                spark=chosen.spark,
+                unvalued=chosen.unvalued,
+                alert=alerts.get(kpi.pk),
             )
         )
     return out

@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from apps.kpis.alerts import latest_complete_point
 from apps.kpis.models import KpiAlert, KpiDefinition, KpiPoint
@@ -19,16 +20,14 @@ def kpi_points(kpi: KpiDefinition, start: datetime | None = None, end: datetime 
 
 
 def kpi_summary(kpi: KpiDefinition) -> dict:
-    """What a tile shows: the latest complete window (and the one before, for the trend), the
-    current partial window, the open alert and the KPI's own problems."""
-    latest = latest_complete_point(kpi)
-    previous = kpi.points.filter(start__lt=latest.start).order_by("-start").first() if latest else None
-    current = kpi.points.filter(start__gte=latest.end).order_by("-start").first() if latest else None
-    if latest is None:
-        current = kpi.points.order_by("-start").first()
-    trend = None
-    if latest and previous and latest.value is not None and previous.value is not None:
-        trend = latest.value - previous.value
+    """What a tile shows: the latest complete window with a value (and the one with a value before
+    it, for the trend), the window in progress, the open alert and the KPI's own problems."""
+    now = timezone.now()
+    complete = kpi.points.filter(end__lte=now, value__isnull=False).order_by("-start")
+    latest = complete.first()
+    previous = complete.filter(start__lt=latest.start).first() if latest else None
+    current = kpi.points.filter(end__gt=now, n__gt=0).order_by("-start").first()
+    trend = latest.value - previous.value if latest and previous else None
     alert = kpi.alerts.exclude(state=KpiAlert.State.RESOLVED).first()
     notes = [kpi.problem] if kpi.problem else []
     if kpi.unmatched_outcomes:

@@ -3,10 +3,15 @@ new library findings and patch outcomes. Deliveries are monitoring's Notificatio
 (no alert), so their attempts show beside the alerts'; ``libraries.notify`` sends them."""
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts import access
+from apps.accounts.roles import Role
 from apps.libraries.models import SEVERITY_RANK, LibraryFinding
 from apps.monitoring.notifications import channels_for, deliveries_queue
+from apps.notices.models import Notice
+from apps.notices.services import notices_send
 
 # A channel's minimum alert severity (low/medium/high) read against an advisory's severity.
 _CHANNEL_FLOOR = {"low": 0, "medium": 2, "high": 3}
@@ -56,11 +61,35 @@ def findings_notify(*, finding_ids: list[int]) -> int:
                     "IT can approve a patch that upgrades the library and re-validates the model.",
                 ]
             )
+            subject = (
+                f"[Modelyard] {len(items)} vulnerable librar{'y' if len(items) == 1 else 'ies'} "
+                f"in {version.model.name} v{version.number}"
+            )
+            # A patch waits for IT's decision: each IT operator hears of it in the app.
+            notices_send(
+                recipients=access.users_with_role(Role.IT_OPERATOR),
+                kind=Notice.Kind.LIBRARY,
+                event="library.findings",
+                title=f"patch waiting for IT: {subject.removeprefix('[Modelyard] ')} ({worst})",
+                body=text,
+                url=reverse("libraries:page"),
+                obj=version,
+                visible=access.versions_visible_to,
+            )
+            notices_send(  # and the model's team, in the app
+                recipients=version.model.team.members.filter(is_active=True),
+                kind=Notice.Kind.LIBRARY,
+                event="library.findings",
+                title=f"{subject.removeprefix('[Modelyard] ')} ({worst}): IT decides on a patch",
+                body=text,
+                url=reverse("registry:version-detail", args=[version.pk]),
+                obj=version,
+                visible=access.versions_visible_to,
+            )
             library_notify(
                 team=version.model.team,
                 event="library.findings",
-                subject=f"[Modelyard] {len(items)} vulnerable librar{'y' if len(items) == 1 else 'ies'} "
-                f"in {version.model.name} v{version.number}",
+                subject=subject,
                 text=text,
                 severity=worst,
                 data={

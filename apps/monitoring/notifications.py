@@ -5,11 +5,15 @@ webhook with exponential back-off and records every attempt."""
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from apps.accounts import access
 from apps.accounts.models import Team
 from apps.monitoring.alerts import SEVERITY_RANK
 from apps.monitoring.models import Alert, NotificationChannel, NotificationDelivery
+from apps.notices.models import Notice
+from apps.notices.services import notices_send
 
 WEBHOOK_TIMEOUT_SECONDS = 10
 
@@ -97,8 +101,25 @@ def notifications_queue(*, alert: Alert, event: str, extra: dict | None = None) 
         if not event.startswith("alert.")
         or SEVERITY_RANK[alert.severity] >= SEVERITY_RANK[channel.min_severity]
     ]
-    return deliveries_queue(
-        channels=channels, event=event, payload=alert_payload(alert, event, extra), alert=alert
+    payload = alert_payload(alert, event, extra)
+    alert_notices_send(alert=alert, event=event, payload=payload)
+    return deliveries_queue(channels=channels, event=event, payload=payload, alert=alert)
+
+
+def alert_notices_send(*, alert: Alert, event: str, payload: dict) -> list:
+    """Each member of the model's team who may see the alert gets a notice in the app (and an
+    e-mail if they chose so), whatever the team's channels are."""
+    model = alert.monitor.deployment.version.model
+    requester = payload.get("requested_by")
+    return notices_send(
+        recipients=model.team.members.filter(is_active=True).exclude(username=requester or ""),
+        kind=Notice.Kind.ALERT,
+        event=event,
+        title=_subject(payload).removeprefix("[Modelyard] "),
+        body=_body(payload),
+        url=reverse("monitoring:alert-detail", args=[alert.pk]),
+        obj=alert,
+        visible=access.alerts_visible_to,
     )
 
 

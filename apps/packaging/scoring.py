@@ -11,8 +11,35 @@ from django.conf import settings
 
 from apps.packaging import validation
 from apps.packaging.models import PackagingPolicy
-from apps.packaging.sandbox.process import run_in_sandbox
+from apps.packaging.sandbox.process import SandboxSession, run_in_sandbox
 from apps.registry.models import ModelVersion
+
+
+def _load_request(version: ModelVersion, policy: PackagingPolicy) -> dict:
+    return {
+        "artifact": version.artifact.path,
+        "format": version.format,
+        "mlflow_root": version.format_details.get("root", ""),
+        "trusted_types": list(policy.skops_trusted_types),
+        "columns": validation.feature_names(version.input_schema),
+    }
+
+
+def sandbox_session(version: ModelVersion, *, on_start=None) -> SandboxSession:
+    """One sandboxed process of the version's model, loaded once, scoring frame after frame
+    (``session.score(frame)`` answers like ``sandbox_score``), under IT's packaging policy: the
+    same confinement and limits as ``sandbox_run``, the time-out per frame. Close it (or use it as
+    a context manager) when done."""
+    policy = PackagingPolicy.current()
+    return SandboxSession(
+        _load_request(version, policy),
+        memory_mb=policy.sandbox_memory_mb,
+        cpu_seconds=policy.sandbox_cpu_seconds,
+        timeout_seconds=policy.sandbox_timeout_seconds,
+        project_root=str(settings.BASE_DIR),
+        hidden_paths=platform_paths(),
+        on_start=on_start,
+    )
 
 
 def sandbox_run(
@@ -27,11 +54,7 @@ def sandbox_run(
     """Load the version's model in a limited child process and score the pickled sample (and the
     null sample, when given); ``python`` is the interpreter (default: the sandbox's)."""
     request = {
-        "artifact": version.artifact.path,
-        "format": version.format,
-        "mlflow_root": version.format_details.get("root", ""),
-        "trusted_types": list(policy.skops_trusted_types),
-        "columns": validation.feature_names(version.input_schema),
+        **_load_request(version, policy),
         "sample": str(sample_path),
         "null_sample": str(null_path) if null_path else None,
         "repeats": repeats,

@@ -22,6 +22,7 @@ from apps.packaging.bundle.card import render_model_card
 from apps.packaging.bundle.lock import build_lock
 from apps.packaging.bundle.sbom import build_sbom
 from apps.packaging.bundle.scaffold import render_scaffold
+from apps.packaging.environment_check import check_lock_provides, model_modules
 from apps.packaging.models import PackageBuild, PackagingPolicy
 from apps.packaging.scoring import sandbox_run
 from apps.registry import datasets
@@ -264,7 +265,14 @@ def package_build_run(*, build: PackageBuild, step) -> PackageBuild:
     if refusal is not None:
         build.lock_text, build.lock_problems = lock.text, list(lock.problems)
         return package_build_fail(build=build, error=refusal, action="package.refused")
-    report = validate_version(version, policy, step).as_dict()
+    checked = validate_version(version, policy, step)
+    check_lock_provides(
+        checked,
+        modules=model_modules(fmt=version.format, details=version.format_details or {}, environment=env),
+        locked=[e.name for e in lock.entries],
+        environment=env,
+    )
+    report = checked.as_dict()
     build.report = report
     build.lock_text = lock.text
     build.lock_entries = [{"name": e.name, "version": e.version, "source": e.source} for e in lock.entries]

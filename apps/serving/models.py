@@ -151,6 +151,11 @@ class BatchJob(models.Model):
         blank=True,
         help_text="per feature, values outside the schema's min-max or categories that were scored",
     )
+    model_starts = models.PositiveIntegerField(
+        default=0,
+        help_text="times a sandboxed model process was started for the job (start-up and loading "
+        "are paid per start, not per chunk)",
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     output_file = models.FileField(max_length=300, blank=True)
     error = models.TextField(blank=True)

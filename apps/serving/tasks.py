@@ -44,6 +44,24 @@ BATCH_TASK_OPTIONS = dict(
 )
 
 
+@shared_task(name="serving.batch.score", **BATCH_TASK_OPTIONS)
+def score_batch_job(batch_job_id: int) -> None:
+    """A job's chunks through one sandboxed model process; a slice that runs out of time queues
+    the next (see apps/serving/batch/services.py)."""
+    from apps.serving.batch.services import batch_job_fail, batch_job_score
+
+    try:
+        more = batch_job_score(batch_job_id=batch_job_id)
+    except TRANSIENT:
+        raise  # the database is away: retried, and recorded chunks are skipped
+    except Exception as exc:  # anything else ends the batch job with a reason, not a silent stall
+        log.exception("batch job %s failed", batch_job_id)
+        batch_job_fail(batch_job_id=batch_job_id, error=f"{type(exc).__name__}: {exc}")
+    else:
+        if more:
+            score_batch_job.delay(batch_job_id)
+
+
 @shared_task(name="serving.batch.score_chunk", **BATCH_TASK_OPTIONS)
 def score_batch_chunk(batch_job_id: int, index: int) -> None:
     from apps.serving.batch.services import batch_chunk_score, batch_job_fail

@@ -11,6 +11,7 @@ import click
 from modelyard import config
 from modelyard._version import __version__
 from modelyard.client import Client, Version, obtain_token
+from modelyard.environment import capture_file
 from modelyard.errors import ModelyardError
 from modelyard.progress import last_step
 from modelyard.tables import render, render_pairs
@@ -39,7 +40,15 @@ def cli():
     """
 
 
-def _follow(client: Client, job_id: int, version_id: int) -> dict:
+def version_arguments(command):
+    """MODEL VERSION (and --team): how every command names a version, as `deploy` does."""
+    team = click.option("--team", help="team slug, when several teams have a model with this name")
+    command = team(command)
+    command = click.argument("version", type=int)(command)
+    return click.argument("model_name")(command)
+
+
+def _follow(client: Client, job_id: int, version: Version) -> dict:
     if not sys.stderr.isatty():
         click.echo(f"waiting for job {job_id}...", err=True)
     try:
@@ -47,7 +56,7 @@ def _follow(client: Client, job_id: int, version_id: int) -> dict:
     except KeyboardInterrupt:
         click.echo(
             f"\nstopped waiting; job {job_id} keeps running on the server. "
-            f"Follow it with: modelyard status {version_id} --wait",
+            f"Follow it with: modelyard status {version.model_name} {version.number} --wait",
             err=True,
         )
         sys.exit(130)
@@ -210,8 +219,16 @@ def register(
 ):
     """Register the model file PATH as a new version of model NAME."""
     client = Client()
+    environment = capture_file(path)  # read from the file's bytes; the model is never loaded
+    if environment["unknown_modules"]:
+        click.echo(
+            f"warning: {path.name} uses {', '.join(environment['unknown_modules'])}, which no installed "
+            "distribution provides: install it here (or pass --requirements), or validation will fail",
+            err=True,
+        )
     version = client.register(
         path,
+        environment=environment,
         name=name,
         reference=reference,
         target=target,
@@ -231,29 +248,29 @@ def register(
         parent_version=parent_version,
     )
     click.echo(
-        f"Registered {version.model_name} version {version.number} in team {version.team} "
-        f"(id {version.id}): framework {version.framework}, format {version.format}, status {version.status}"
+        f"Registered {version.model_name} version {version.number} in team {version.team}: "
+        f"framework {version.framework}, format {version.format}, status {version.status}"
     )
     if not version.safe_format:
         click.echo(
             f"note: {version.format} files run code when loaded; skops or ONNX are safe formats", err=True
         )
     if wait and version.job is not None:
-        _follow(client, version.job, version.id)
+        _follow(client, version.job, version)
         version = client.version(version.id)
         click.echo(f"{version.model_name} v{version.number}: {version.status}")
 
 
 @cli.command()
-@click.argument("version_id", type=int)
+@version_arguments
 @click.option("--wait", is_flag=True, help="follow the version's job until it is done")
-def status(version_id, wait):
-    """Show a version and the progress of its latest job."""
+def status(model_name, version, team, wait):
+    """Show a version (MODEL VERSION, e.g. credit-default 2) and the progress of its latest job."""
     client = Client()
-    version = client.version(version_id)
+    version = client.find_version(model_name, version, team=team)
     if wait and version.job is not None:
-        _follow(client, version.job, version.id)
-        version = client.version(version_id)
+        _follow(client, version.job, version)
+        version = client.version(version.id)
     click.echo(_describe(version))
     if version.job is not None:
         job = client.job(version.job)
@@ -320,12 +337,13 @@ def _reference(raw: dict) -> str | None:
 
 
 @cli.command()
-@click.argument("version_id", type=int)
+@version_arguments
 @click.argument("stage", type=click.Choice(STAGES))
 @click.option("--reason", default="", help="why (kept in the audit log)")
-def stage(version_id, stage, reason):
-    """Move a version to another stage."""
-    version = Client().set_stage(version_id, stage, reason)
+def stage(model_name, version, team, stage, reason):
+    """Move a version (MODEL VERSION) to another stage."""
+    client = Client()
+    version = client.set_stage(client.find_version(model_name, version, team=team).id, stage, reason)
     click.echo(f"{version.model_name} v{version.number} is now in stage {version.stage}")
 
 
@@ -352,36 +370,39 @@ def _package_summary(build: dict) -> str:
 
 
 @package.command("build")
-@click.argument("version_id", type=int)
+@version_arguments
 @click.option(
     "--wait/--no-wait", default=True, show_default=True, help="follow the build with a progress bar"
 )
-def package_build(version_id, wait):
-    """Build a version's package: validate, lock, scaffold, archive."""
-    build = Client().build_package(version_id, wait=wait)
+def package_build(model_name, version, team, wait):
+    """Build a version's package (MODEL VERSION): validate, lock, scaffold, archive."""
+    client = Client()
+    build = client.build_package(client.find_version(model_name, version, team=team).id, wait=wait)
     click.echo(_package_summary(build))
     if build["status"] == "failed":
         sys.exit(1)
 
 
 @package.command("status")
-@click.argument("version_id", type=int)
-def package_status(version_id):
-    """The newest package build of a version and its validation report."""
-    builds = Client().packages(version_id)
+@version_arguments
+def package_status(model_name, version, team):
+    """The newest package build of a version (MODEL VERSION) and its validation report."""
+    client = Client()
+    builds = client.packages(client.find_version(model_name, version, team=team).id)
     if not builds:
-        raise click.ClickException(f"version {version_id} has no package builds")
+        raise click.ClickException(f"{model_name} v{version} has no package builds")
     click.echo(_package_summary(builds[0]))
 
 
 @package.command("download")
-@click.argument("version_id", type=int)
+@version_arguments
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path), help="file or folder [default: ./MODEL-vN.tar.gz]"
 )
-def package_download(version_id, output):
-    """Download a version's newest package and verify its SHA-256."""
-    path = Client().download_package(version_id, output)
+def package_download(model_name, version, team, output):
+    """Download a version's (MODEL VERSION) newest package and verify its SHA-256."""
+    client = Client()
+    path = client.download_package(client.find_version(model_name, version, team=team).id, output)
     click.echo(f"saved {path} (checksum verified)")
 
 
@@ -460,7 +481,11 @@ def predict(endpoint, environment, json_text, path, key, request_id, partial):
         text = path.read_text() if path is not None else json_text
         if not text:
             raise click.ClickException("give the records with --json or --file")
-        records = json.loads(text)
+        try:
+            records = json.loads(text)
+        except ValueError as exc:
+            where = "--file" if path is not None else "--json"
+            raise click.ClickException(f"{where} is not valid JSON: {exc}") from None
     answer = Client().predict(endpoint, records, environment, key=key, request_id=request_id, partial=partial)
     click.echo(json.dumps(answer, indent=2))
     if answer.get("refused"):

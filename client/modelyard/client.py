@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelyard import artifacts, config, task_inference
-from modelyard.environment import capture, requirements_text
+from modelyard.environment import capture, capture_file, requirements_text
 from modelyard.errors import ConfigError, JobFailed, ModelyardError
 from modelyard.http import DEFAULT_TIMEOUT, Http
 from modelyard.progress import follow
@@ -108,6 +108,23 @@ class Client:
     def version(self, version_id: int) -> Version:
         return Version.from_api(self.http.get(f"versions/{int(version_id)}/"))
 
+    def find_version(self, model_name: str, number: int, team: str | None = None) -> Version:
+        """Version ``number`` of the model called ``model_name``: how people name a version. Model
+        names are unique within a team; ``team`` (its slug) picks one when several teams you can
+        see have a model of that name."""
+        params = {"model_name": model_name, "number": int(number), "team": team}
+        found = [Version.from_api(v) for v in self.http.paginate("versions/", params)]
+        if not found:
+            raise ModelyardError(
+                f"no version {number} of a model named '{model_name}' that you can see"
+                + (f" in team '{team}'" if team else "")
+                + f" (`modelyard versions {model_name}` lists them)"
+            )
+        if len(found) > 1:
+            teams = ", ".join(sorted(v.team for v in found))
+            raise ModelyardError(f"several teams have a model named '{model_name}' ({teams}): give --team")
+        return found[0]
+
     def job(self, job_id: int) -> dict:
         return self.http.get(f"jobs/{int(job_id)}/")
 
@@ -162,11 +179,8 @@ class Client:
     ) -> dict:
         """Deploy version number ``version`` of a model behind ``endpoint``. Production waits for an
         IT operator's approval (the answer's status says pending_approval)."""
-        matches = [v for v in self.versions(model_name, team=team) if v.number == int(version)]
-        if not matches:
-            raise ModelyardError(f"model '{model_name}' has no version {version}")
         body = {
-            "version": matches[0].id,
+            "version": self.find_version(model_name, version, team=team).id,
             "endpoint": endpoint,
             "environment": environment,
             "strategy": strategy,
@@ -364,8 +378,9 @@ class Client:
         ``model_or_path``: a fitted model object (saved with joblib, or skops with format="skops")
         or the path of a model file. ``reference``: a DataFrame or a CSV/Parquet path; its
         ``target`` column is the label. ``task`` is inferred for new models when not given (see
-        modelyard.task_inference). For objects, the Python and package versions are captured
-        (see modelyard.environment) and sent as ``environment`` and pinned ``requirements``.
+        modelyard.task_inference). The Python and package versions are captured (see
+        modelyard.environment; for a file, from the modules it references) and sent as
+        ``environment`` and pinned ``requirements``.
         ``holdout``: labelled rows kept out of training (DataFrame or path, with the ``target``
         column); ``thresholds``: metric bounds it must meet, e.g. {"roc_auc": 0.75}, checked when
         the package is validated. With ``wait=True`` the profiling job is followed to the end.
@@ -384,7 +399,8 @@ class Client:
             if artifacts.is_path(model_or_path):
                 artifact = artifacts.existing_file(model_or_path, "model file")
                 model_object = None
-                env = environment
+                # Read from the file's own bytes (opcodes, metadata); the file is never loaded.
+                env = environment if environment is not None else capture_file(artifact)
             else:
                 artifact = artifacts.dump_model(model_or_path, tmpdir, name, format)
                 model_object = model_or_path

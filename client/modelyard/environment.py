@@ -1,9 +1,10 @@
-"""Record the Python version and the exact package versions a model object needs.
+"""Record the Python version and the exact package versions a model object or model file needs.
 
 We look at the classes (and functions) the model is built from, map their top-level modules to
 installed distributions with importlib.metadata, then follow those distributions' Requires-Dist
 recursively: scikit-learn brings numpy, scipy, joblib and threadpoolctl. Extras are skipped and
 environment markers are evaluated for this interpreter. Nothing is imported or pip-called.
+For a model file, the modules come from the file itself (modelyard.model_files), never from loading it.
 """
 
 import contextlib
@@ -14,6 +15,9 @@ from collections.abc import Iterable
 from packaging.markers import UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+
+from modelyard.errors import ModelyardError
+from modelyard.model_files import file_needs
 
 # How deep to walk nested estimators; real pipelines are a few levels, cycles are cut by id.
 _MAX_DEPTH = 12
@@ -127,6 +131,41 @@ def capture(model, also: Iterable[str] = ()) -> dict:
     names distributions needed besides the model's own (the serialiser: joblib or skops)."""
     dists = distributions_for_modules(model_modules(model)) | set(also)
     return {"python": python_version(), "packages": resolve_requirements(dists)}
+
+
+def capture_file(path) -> dict:
+    """Like capture(), for a model file: {"python", "packages", "modules": {import name: [its
+    distributions here]}, "unknown_modules": [names no installed distribution provides]}. The
+    server checks the package's lock against "modules"; unknown modules are the caller's to fix.
+    A file that cannot be read gives an empty capture: the server judges the upload and says why."""
+    try:
+        needs = file_needs(path)
+    except ModelyardError as exc:
+        return {
+            "python": python_version(),
+            "packages": {},
+            "modules": {},
+            "unknown_modules": [],
+            "unread": str(exc),
+        }
+    mapping = metadata.packages_distributions()
+    modules = {
+        m: sorted(set(mapping.get(m, [])))
+        for m in sorted(needs.modules)
+        if m not in sys.stdlib_module_names and m not in ("builtins", "__main__")
+    }
+    stated = set()
+    for line in needs.requirements:
+        with contextlib.suppress(InvalidRequirement):
+            stated.add(Requirement(line).name)
+    dists = {d for found in modules.values() for d in found} | stated
+    return {
+        "python": python_version(),
+        "packages": resolve_requirements(dists),
+        "modules": modules,
+        "unknown_modules": [m for m, found in modules.items() if not found],
+        **({"format_details": needs.details} if needs.details else {}),
+    }
 
 
 def requirements_text(environment: dict) -> str:

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "apps.accounts",
+    "apps.notices",
     "apps.jobs",
     "apps.registry",
     "apps.packaging",
@@ -89,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.accounts.context_processors.role",
+                "apps.notices.context_processors.unread_notices",
             ],
         },
     },
@@ -215,6 +217,11 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = 20
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Modelyard <modelyard@localhost>")
+# The file backend writes here (`DJANGO_EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend`);
+# the demo does, and /notices/mail/ shows each user what was sent to them.
+EMAIL_FILE_PATH = Path(env("EMAIL_FILE_PATH", default="") or VAR_DIR / "mail")
+# How links in e-mails start: the address people open Modelyard at.
+MODELYARD_BASE_URL = env("MODELYARD_BASE_URL", default="http://127.0.0.1:8000")
 
 # Monitoring reads predictions received at least this long ago (see apps/monitoring/windows.py).
 MODELYARD_MONITORING_SETTLE_SECONDS = env.float("MODELYARD_MONITORING_SETTLE_SECONDS", default=30.0)

@@ -24,6 +24,14 @@ def test_bea_sees_the_approval_rate_out_of_band_and_the_impact_of_the_canary(dem
     if SHOTS:
         page.screenshot(path=f"{SHOTS}/business-home.png", full_page=True)
 
+    # The open KPI alert's badge is a link of its own, above the tile's link to the KPI page.
+    badge = tile.locator('[data-testid="kpi-alert"]')
+    assert re.fullmatch(r"open alert #\d+", badge.inner_text())
+    badge.click()
+    page.wait_for_url(re.compile(r"/kpis/alerts/"))
+    assert page.locator('[data-testid="kpi-alert-row"]').count() >= 1
+    page.go_back()
+
     tile.click()
     page.wait_for_selector('[data-testid="kpi-chart"] .main-svg')
     assert page.locator('[data-testid="kpi-title"]').inner_text() == "Approval rate"

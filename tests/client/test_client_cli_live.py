@@ -57,15 +57,13 @@ def test_register_then_list_models_versions_and_status(run, model_files):
     header, row = result.stdout.splitlines()
     assert header.split()[:8] == ["ID", "MODEL", "TEAM", "VERSION", "STAGE", "STATUS", "FRAMEWORK", "FORMAT"]
     assert row.split()[1:8] == ["cli-model", "credit-risk", "1", "none", "profiling", "sklearn", "joblib"]
-    version_id = row.split()[0]
-
-    result = run("status", version_id)
+    result = run("status", "cli-model", "1")
     assert result.exit_code == 0, result.output
     assert "cli-model v1" in result.stdout
     assert "reference.csv, 200 rows, target Status" in result.stdout
     assert "job status  queued, 0%" in result.stdout
 
-    result = run("stage", version_id, "staging", "--reason", "review passed")
+    result = run("stage", "cli-model", "1", "staging", "--reason", "review passed")
     assert (result.exit_code, result.stdout.strip()) == (0, "cli-model v1 is now in stage staging")
 
 
@@ -75,7 +73,7 @@ def test_status_wait_follows_the_job(run, scientist, credit_sample, credit_model
     client = Client(url=scientist.url, token=scientist.token)
     version = client.register(credit_model, name="followed", reference=credit_sample, target=TARGET)
     profile_reference(version.job)  # what a worker would do, run here in-process
-    result = run("status", str(version.id), "--wait")
+    result = run("status", "followed", "1", "--wait")
     assert result.exit_code == 0, result.output
     assert f"waiting for job {version.job}" in result.stderr
     assert re.search(r"^status\s+ready$", result.stdout, re.MULTILINE)
@@ -96,9 +94,14 @@ def test_bad_registration_exits_1_with_the_servers_field_error(run, tmp_path):
 
 
 def test_unknown_version_and_empty_lists(run):
-    result = run("status", "999999")
+    result = run("status", "no-such-model", "1")
     assert result.exit_code == 1
-    assert "HTTP 404" in result.stderr
+    assert result.stderr.strip() == (
+        "Error: no version 1 of a model named 'no-such-model' that you can see "
+        "(`modelyard versions no-such-model` lists them)"
+    )
+    result = run("status", "credit-default", "one")
+    assert result.exit_code == 2 and "'one' is not a valid integer" in result.stderr
     result = run("versions", "nothing-here")
     assert (result.exit_code, result.stdout.strip()) == (0, "(no versions of 'nothing-here')")
     assert run("models").stdout.strip() == "(no models)"
@@ -196,8 +199,7 @@ def test_register_sends_holdout_thresholds_and_metrics(run, scientist, model_fil
         "--code-commit", "abc123", "--no-wait",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    version_id = int(re.search(r"\(id (\d+)\)", result.stdout).group(1))
-    raw = Client(url=scientist.url, token=scientist.token).version(version_id).raw
+    raw = Client(url=scientist.url, token=scientist.token).find_version("judged", 1).raw
     assert raw["validation_thresholds"] == {"roc_auc": 0.6}
     assert raw["metrics"] == {"roc_auc": 0.81}
     assert raw["holdout_filename"] == "holdout.csv"
@@ -211,3 +213,53 @@ def test_a_malformed_pair_is_refused_before_anything_is_sent(run, model_files, o
     assert result.exit_code == 2
     assert f"Invalid value for {option}: 'roc_auc=high' is not NAME=NUMBER" in result.output
     assert run("models").stdout.strip() == "(no models)"
+
+
+def test_a_version_is_named_by_model_and_number_and_a_shared_name_needs_the_team(
+    scientist, credit_sample, credit_model
+):
+    from client_helpers import PASSWORD, make_user
+
+    from apps.accounts.roles import Role
+    from apps.accounts.services import token_create, user_create
+
+    for token in (scientist.token, make_user("farah", "Fraud")):  # teams credit-risk and fraud
+        Client(url=scientist.url, token=token).register(
+            credit_model, name="scorecard", reference=credit_sample, target=TARGET, wait=False
+        )
+    ivan = user_create(username="ivan", role=Role.IT_OPERATOR, team_name=None, password=PASSWORD)
+    env = {"MODELYARD_URL": scientist.url, "MODELYARD_TOKEN": token_create(user=ivan, name="it")}
+
+    def run_as_it(*args):
+        return CliRunner().invoke(cli, list(args), env=env)
+
+    result = run_as_it("status", "scorecard", "1")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: several teams have a model named 'scorecard' (credit-risk, fraud): give --team"
+    )
+    result = run_as_it("status", "scorecard", "1", "--team", "fraud")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^team\s+fraud$", result.stdout, re.MULTILINE)
+    # The data scientist sees only her team's model: no --team needed, and none of farah's.
+    as_dana = {"MODELYARD_URL": scientist.url, "MODELYARD_TOKEN": scientist.token}
+    result = CliRunner().invoke(cli, ["status", "scorecard", "1"], env=as_dana)
+    assert result.exit_code == 0 and re.search(r"^team\s+credit-risk$", result.stdout, re.MULTILINE)
+
+
+def test_predict_with_invalid_json_says_so_in_one_line(run):
+    result = run("predict", "credit-risk", "--json", '{"Age": 30, ...}')
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: --json is not valid JSON: Expecting property name enclosed in double quotes: "
+        "line 1 column 13 (char 12)\n"
+    )
+
+
+def test_register_warns_about_a_module_no_installed_distribution_provides(run, tmp_path):
+    # GLOBAL not_installed_xyz.Thing, EMPTY_TUPLE, NEWOBJ, STOP: a class nobody here has.
+    artifact = tmp_path / "odd.pkl"
+    artifact.write_bytes(b"\x80\x02cnot_installed_xyz\nThing\n)\x81.")
+    result = run("register", str(artifact), "--name", "odd", "--task", "regression", "--no-wait")
+    assert "warning: odd.pkl uses not_installed_xyz" in result.stderr, result.output
+    assert "Traceback" not in result.output

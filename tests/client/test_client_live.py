@@ -81,7 +81,9 @@ def test_second_version_from_files_keeps_the_models_task(client, credit_sample, 
     stored = client.version(version.id).raw
     assert stored["parent_version"] == 1
     assert stored["reference_format"] == "csv"
-    assert stored["environment"] == {}  # a file path: nothing captured
+    # A file path: captured from the file's opcodes (issue 14), never by loading it.
+    assert stored["environment"]["packages"]["scikit-learn"] == metadata.version("scikit-learn")
+    assert stored["environment"]["modules"]["sklearn"] == ["scikit-learn"]
     assert stored["requirements"].splitlines() == ["scikit-learn", "pandas"]
     assert [v.number for v in client.versions("credit-scoring")] == [2, 1]
     assert client.versions("credit-scoring", stage="production") == []

@@ -36,13 +36,13 @@ def test_build_status_and_download(
     monkeypatch.setenv("MODELYARD_URL", scientist.url)
     monkeypatch.setenv("MODELYARD_TOKEN", scientist.token)
     runner = CliRunner()
-    status = runner.invoke(cli, ["package", "status", str(version.id)])
+    status = runner.invoke(cli, ["package", "status", "packaged", "1"])
     assert status.exit_code == 0, status.output
     assert "validation  passed" in status.output
     assert "holdout roc_auc" in status.output
     out = tmp_path / "cli.tar.gz"
-    download = runner.invoke(cli, ["package", "download", str(version.id), "-o", str(out)])
+    download = runner.invoke(cli, ["package", "download", "packaged", "1", "-o", str(out)])
     assert download.exit_code == 0 and "checksum verified" in download.output
     assert out.read_bytes() == path.read_bytes()
-    missing = runner.invoke(cli, ["package", "status", "999999"])
-    assert missing.exit_code == 1 and "no package builds" in missing.output
+    missing = runner.invoke(cli, ["package", "status", "packaged", "2"])
+    assert missing.exit_code == 1 and "no version 2 of a model named 'packaged'" in missing.output

@@ -15,11 +15,13 @@ import json
 import logging
 import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from apps.packaging.sandbox.confinement import Confinement, confinement, confiner, mount_plan
@@ -136,6 +138,8 @@ def _stage_inputs(request: dict, workdir: str) -> dict:
     child_request = dict(request)
     for key, name in _INPUTS.items():
         source = request.get(key) if key == "null_sample" else request[key]
+        if key == "sample" and source is None:  # a session sends its samples later, one by one
+            continue
         if not source:
             continue
         if key == "artifact":
@@ -151,17 +155,7 @@ def _run_child(request, workdir, limits, project_root, python, confine) -> dict:
     memory_mb, cpu_seconds, timeout_seconds = limits
     scratch = os.path.join(workdir, "home")  # HOME and TMPDIR: the only place the child may write
     os.mkdir(scratch, 0o700)  # the child hands it to SANDBOX_USER when it switches to that user
-    env = {key: os.environ[key] for key in _COPIED_ENV if key in os.environ}
-    env.update(
-        HOME=scratch,
-        TMPDIR=scratch,
-        PYTHONPATH=str(project_root),
-        PYTHONDONTWRITEBYTECODE="1",
-        OMP_NUM_THREADS="1",
-        OPENBLAS_NUM_THREADS="1",
-        MODELYARD_SANDBOX_USER=SANDBOX_USER,
-    )
-    env.setdefault("LANG", "C.UTF-8")
+    env = _child_env(scratch, project_root)
     forbid_inspection()  # the worker usually did already; a direct caller (a test, a shell) too
     paths = {name: os.path.join(workdir, name) for name in ("request.json", "stdout", "stderr")}
     Path(paths["request.json"]).write_text(json.dumps(request), encoding="utf-8")
@@ -234,15 +228,7 @@ def _interpret(returncode: int, paths: dict, memory_mb: int, cpu_seconds: int) -
     except ValueError:
         response = None
     if isinstance(response, dict) and "ok" in response:
-        error = str(response.get("error") or "")
-        if not response["ok"] and any(sign in error for sign in _MEMORY_SIGNS):
-            return {
-                "ok": False,
-                "stage": "crashed",
-                "error": "the model ran out of memory: it needs more than the memory limit of "
-                f"{memory_mb} MB (during {response.get('stage')}: {error[:500]})",
-            }
-        return response
+        return response if response["ok"] else _memory_answer(response, memory_mb)
     return {
         "ok": False,
         "stage": "crashed",
@@ -293,3 +279,235 @@ def _remove_tree(path: str) -> None:
                     with contextlib.suppress(OSError):
                         os.chmod(target, 0o700)
     shutil.rmtree(path, ignore_errors=True)
+
+
+# --- a session: one sandboxed model process scoring many samples ---------------------------------
+
+
+class SandboxSession:
+    """One sandboxed model process that loads the model once and scores sample after sample over
+    a pipe (``runner --serve``), for work that scores many chunks with one model (batch jobs): the
+    child's start-up, imports and model loading are paid once instead of per chunk.
+
+    The child is confined exactly as ``run_in_sandbox``'s (same limits, namespaces, user, scratch
+    folder, hidden platform files, parent-death signal, refusal of code-running formats where the
+    network cannot be cut). Every answer is awaited for at most ``timeout_seconds``; a child that
+    overruns is killed with its process group. The CPU limit counts over the child's life, so the
+    session starts a fresh child once the current one has used half of it: a sample always has
+    at least half the limit. Each sample's rows are a pickle the parent writes into the child's
+    folder and removes after the answer; the parent never reads a file the child wrote.
+
+    ``on_start`` is called with the number of starts so far whenever a child starts (a caller
+    records it). Use as a context manager, or call ``close()``: the child is stopped either way."""
+
+    def __init__(
+        self,
+        request: dict,
+        *,
+        memory_mb: int = DEFAULT_MEMORY_MB,
+        cpu_seconds: int = 120,
+        timeout_seconds: float = 180,
+        project_root: str,
+        python: str | None = None,
+        hidden_paths: tuple[str, ...] | list[str] = (),
+        on_start=None,
+    ):
+        self.request = request
+        self.limits = (memory_mb, cpu_seconds, timeout_seconds)
+        self.project_root = project_root
+        self.python = python or _PYTHON.get() or sys.executable
+        self.hidden_paths = list(hidden_paths)
+        self.on_start = on_start
+        self.starts = 0
+        self.loaded: dict = {}  # the child's "ready" answer: framework, kind, classes, load_seconds
+        self._child: subprocess.Popen | None = None
+        self._workdir: str | None = None
+        self._paths: dict = {}
+        self._buffer = bytearray()
+        self._cpu_used = 0.0
+        self._samples = 0
+
+    def __enter__(self) -> "SandboxSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def score(self, frame) -> dict:
+        """The runner's answer for ``frame`` (a DataFrame of the model's columns): {"ok": True,
+        "predictions", "probabilities", "classes", "latency_ms_per_row", ...} or {"ok": False,
+        "stage", "error"}. After a failure the child is gone; the next call starts a new one."""
+        memory_mb, cpu_seconds, timeout_seconds = self.limits
+        if self._child is not None and self._cpu_used > cpu_seconds / 2:
+            self.close()  # a fresh child before this one nears its lifetime CPU limit
+        if self._child is None:
+            failure = self._start()
+            if failure is not None:
+                return failure
+        self._samples += 1
+        sample = os.path.join(self._workdir, f"sample-{self._samples}.pkl")
+        try:
+            frame.to_pickle(sample)  # written here, by the parent: the runner's input format
+            os.chmod(sample, 0o644)
+            answer = self._ask({"sample": sample}, timeout_seconds)
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(sample)
+        if answer.get("ok"):
+            self._cpu_used = float(answer.get("cpu_seconds") or 0.0)
+            answer.setdefault("classes", self.loaded.get("classes"))
+            answer["isolation"] = self.loaded.get("isolation")
+        return answer
+
+    def _start(self) -> dict | None:
+        confined = confinement()
+        refusal = _refusal(self.request.get("format"), confined)
+        if refusal:
+            log.error("packaging sandbox: %s", refusal)
+            return {"ok": False, "stage": "sandbox", "error": refusal}
+        self._workdir = tempfile.mkdtemp(prefix="modelyard-session-")
+        try:
+            child_request = _stage_inputs({**self.request, "sample": None}, self._workdir)
+        except (KeyError, OSError) as exc:
+            self.close()
+            return {"ok": False, "stage": "request", "error": f"cannot prepare the sandbox: {exc}"}
+        child_request.pop("sample", None)
+        forbid_inspection()
+        plan = mount_plan(
+            hidden=[*self.hidden_paths, os.path.expanduser("~")],
+            keep=_needed_paths(self._workdir, self.project_root, self.python),
+            workdir=self._workdir,
+        )
+        memory_mb, cpu_seconds, timeout_seconds = self.limits
+        scratch = os.path.join(self._workdir, "home")
+        os.mkdir(scratch, 0o700)
+        self._paths = {"stderr": os.path.join(self._workdir, "stderr")}
+        try:
+            with open(self._paths["stderr"], "wb") as stderr:
+                # Pipes for the requests and answers (every read has a deadline); stderr is a file,
+                # so a chatty model cannot block on it.
+                self._child = subprocess.Popen(
+                    [self.python, "-P", "-m", "apps.packaging.sandbox.runner", "--serve"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    cwd=self._workdir,
+                    env=_child_env(scratch, self.project_root),
+                    start_new_session=True,
+                    close_fds=True,
+                    preexec_fn=_limiter(memory_mb, cpu_seconds, os.getpid(), confiner(confined, plan)),
+                )
+        except (OSError, subprocess.SubprocessError) as exc:
+            error = f"the sandbox could not be started ({exc})" + _last_lines(self._paths["stderr"])
+            self.close()
+            return {"ok": False, "stage": "sandbox", "error": error}
+        self.starts += 1
+        self._cpu_used = 0.0
+        log.info("packaging sandbox: model process started (%s in this session)", self.starts)
+        if self.on_start is not None:
+            self.on_start(self.starts)
+        ready = self._ask(child_request, timeout_seconds)
+        if not ready.get("ok"):
+            return ready
+        self.loaded = {**ready, "isolation": confined.describe()}
+        self._cpu_used = float(ready.get("cpu_seconds") or 0.0)
+        return None
+
+    def _ask(self, message: dict, timeout_seconds: float) -> dict:
+        """Send one request line and read one answer line within the time-out; on a time-out, a
+        crash or a broken answer the child is stopped and the reason returned."""
+        child = self._child
+        try:
+            child.stdin.write(json.dumps(message).encode() + b"\n")
+            child.stdin.flush()
+            line = self._read_line(time.monotonic() + timeout_seconds)
+        except TimeoutError:
+            self.close()
+            return {
+                "ok": False,
+                "stage": "timeout",
+                "error": f"the model did not answer within {timeout_seconds:g} s and was stopped",
+            }
+        except (BrokenPipeError, OSError, ValueError):
+            line = None
+        if line is not None:
+            try:
+                answer = json.loads(line)
+            except ValueError:
+                answer = None
+            if isinstance(answer, dict) and "ok" in answer:
+                if not answer["ok"]:
+                    answer = _memory_answer(answer, self.limits[0])
+                    self.close()
+                return answer
+        return self._crashed()
+
+    def _read_line(self, deadline: float) -> bytes | None:
+        fd = self._child.stdout.fileno()
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            data = os.read(fd, 1 << 20)
+            if not data:
+                return None  # the child is gone
+            self._buffer += data
+            if len(self._buffer) > _RESPONSE_LIMIT:
+                raise ValueError("answer too large")
+        line, _, rest = bytes(self._buffer).partition(b"\n")
+        self._buffer = bytearray(rest)
+        return line
+
+    def _crashed(self) -> dict:
+        child = self._child
+        _kill_group(child.pid)
+        child.wait()
+        memory_mb, cpu_seconds, _ = self.limits
+        error = _crash_reason(child.returncode, self._paths, memory_mb, cpu_seconds)
+        self.close()
+        return {"ok": False, "stage": "crashed", "error": error}
+
+    def close(self) -> None:
+        """Stop the child (and anything it left running in its group) and remove its folder."""
+        child, self._child = self._child, None
+        if child is not None:
+            with contextlib.suppress(OSError):
+                child.stdin.close()
+            _kill_group(child.pid)
+            child.wait()
+            with contextlib.suppress(OSError):
+                child.stdout.close()
+        self._buffer = bytearray()
+        if self._workdir is not None:
+            _remove_tree(self._workdir)
+            self._workdir = None
+
+
+def _child_env(scratch: str, project_root: str) -> dict:
+    env = {key: os.environ[key] for key in _COPIED_ENV if key in os.environ}
+    env.update(
+        HOME=scratch,
+        TMPDIR=scratch,
+        PYTHONPATH=str(project_root),
+        PYTHONDONTWRITEBYTECODE="1",
+        OMP_NUM_THREADS="1",
+        OPENBLAS_NUM_THREADS="1",
+        MODELYARD_SANDBOX_USER=SANDBOX_USER,
+    )
+    env.setdefault("LANG", "C.UTF-8")
+    return env
+
+
+def _memory_answer(answer: dict, memory_mb: int) -> dict:
+    error = str(answer.get("error") or "")
+    if any(sign in error for sign in _MEMORY_SIGNS):
+        return {
+            "ok": False,
+            "stage": "crashed",
+            "error": "the model ran out of memory: it needs more than the memory limit of "
+            f"{memory_mb} MB (during {answer.get('stage')}: {error[:500]})",
+        }
+    return answer

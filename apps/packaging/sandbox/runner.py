@@ -1,6 +1,11 @@
 """The sandbox child: ``python -m apps.packaging.sandbox.runner`` reads one JSON request on stdin, loads
 the model, predicts on the sample rows and writes one JSON response on stdout.
 
+With ``--serve`` (process.py's SandboxSession, for batch jobs) it reads JSON lines instead: the
+first is the request without a sample, answered by one line once the model is loaded; each next
+one names a sample file, answered by one line with its predictions; end of input (or
+``IDLE_SECONDS`` without a request) ends the process.
+
 The parent (``process.py``) has already applied resource limits, cleaned the environment and cut
 the network (confinement.py). When started as root, this process becomes an unprivileged user
 (privileges.py), or else gives up every capability, before it opens anything named in the request.
@@ -9,6 +14,7 @@ the network (confinement.py). When started as root, this process becomes an unpr
 import json
 import math
 import os
+import select
 import statistics
 import sys
 import time
@@ -54,6 +60,87 @@ def main() -> None:
         response = {"ok": False, "stage": "internal", "error": describe(exc)}
     response_stream.write(json.dumps(response, allow_nan=False))
     response_stream.flush()
+
+
+def serve() -> None:
+    """``--serve``: load once, then answer one line per sample line (see the module docstring)."""
+    response_stream = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+
+    def answer(response: dict) -> None:
+        response_stream.write(json.dumps(response, allow_nan=False) + "\n")
+        response_stream.flush()
+
+    try:
+        line = _next_line(requests)
+        request = _stage("request", _parse_request, line.decode() if line else "", sample=False)
+        model, loaded = _load(request)
+        answer({"ok": True, "ready": True, **loaded, "cpu_seconds": time.process_time()})
+    except Failed as failed:
+        return answer({"ok": False, "stage": failed.stage, "error": describe(failed.error)})
+    except BaseException as exc:  # noqa: BLE001 - an answer must always be written
+        return answer({"ok": False, "stage": "internal", "error": describe(exc)})
+    columns = request.get("columns") or None
+    while (line := _next_line(requests)) is not None:
+        try:
+            sample = _stage("request", lambda text: json.loads(text)["sample"], line.decode())
+            frame = _stage("request", _read_rows, sample, columns)
+            started = time.perf_counter()
+            predictions, probabilities = _stage("predict", _predict, model, frame)
+            seconds = time.perf_counter() - started
+            response = {
+                "ok": True,
+                "predictions": predictions,
+                "probabilities": probabilities,
+                "classes": loaded["classes"],
+                "latency_ms_per_row": seconds * 1000 / max(len(frame), 1),
+                "cpu_seconds": time.process_time(),
+            }
+        except Failed as failed:
+            response = {"ok": False, "stage": failed.stage, "error": describe(failed.error)}
+        except BaseException as exc:  # noqa: BLE001
+            response = {"ok": False, "stage": "internal", "error": describe(exc)}
+        answer(response)
+
+
+IDLE_SECONDS = 600
+
+
+def _next_line(stream) -> bytes | None:
+    """The next request line, or None at the end of input or after IDLE_SECONDS without one."""
+    ready, _, _ = select.select([stream], [], [], IDLE_SECONDS)
+    if not ready:
+        return None
+    line = stream.readline()
+    return line if line.strip() else None
+
+
+def _load(request: dict):
+    """Become the unprivileged user, then load the model: (model, what to tell the parent)."""
+    user = os.environ.get("MODELYARD_SANDBOX_USER", "nobody")
+    parent = os.getppid()
+    runs_as = _stage("sandbox", drop_privileges, user, _FRAMEWORKS.get(request["format"], ()))
+    if os.geteuid() == 0:  # it could not switch: root without any capability, then
+        _stage("sandbox", drop_capabilities)
+    die_with_parent(parent)  # again: switching user cleared the parent-death signal
+    started = time.perf_counter()
+    model = _stage(
+        "load",
+        load_model,
+        request["artifact"],
+        request["format"],
+        trusted_types=request.get("trusted_types") or (),
+        mlflow_root=request.get("mlflow_root") or "",
+    )
+    loaded = {
+        "framework": model.framework,
+        "kind": model.kind,
+        "classes": json_safe(model.classes),
+        "load_seconds": time.perf_counter() - started,
+        "runs_as": runs_as,
+    }
+    return model, loaded
 
 
 def handle(text: str) -> dict:
@@ -107,11 +194,10 @@ def _stage(stage: str, function, *args, **kwargs):
         raise Failed(stage, exc) from exc
 
 
-def _parse_request(text: str) -> dict:
+def _parse_request(text: str, sample: bool = True) -> dict:
     request = json.loads(text)
-    missing = [
-        key for key in ("artifact", "format", "sample") if not (isinstance(request, dict) and key in request)
-    ]
+    needed = ("artifact", "format", "sample") if sample else ("artifact", "format")
+    missing = [key for key in needed if not (isinstance(request, dict) and key in request)]
     if missing:
         raise ValueError(f"the request lacks {', '.join(missing)}")
     request["repeats"] = max(1, int(request.get("repeats") or 3))
@@ -182,4 +268,4 @@ def json_safe(values):
 
 
 if __name__ == "__main__":
-    main()
+    serve() if "--serve" in sys.argv[1:] else main()

@@ -54,6 +54,7 @@ class BatchJobSerializer(serializers.ModelSerializer):
             "rows_scored",
             "rows_refused",
             "values_outside_range",
+            "model_starts",
             "request_id",
             "error",
             "created_at",

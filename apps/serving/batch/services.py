@@ -1,10 +1,17 @@
-"""Batch scoring: submit a file, score it in chunks across Celery workers, put the scored file
-together. Called by the API, the pages, the tasks and the demo alike.
+"""Batch scoring: submit a file, score it chunk by chunk, put the scored file together. Called by
+the API, the pages, the tasks and the demo alike.
 
-The fan-out is a Celery group of chunk tasks; the fan-in is counted in the database rather than by
-a chord: the chunk whose transaction records the last missing chunk queues ``finish``. A chord
-needs a result backend, which this project does not run (the Job row is the source of truth), and
-a count kept next to the predictions cannot drift from them when a chunk is redelivered."""
+One task scores a job's chunks in order through one sandboxed model process (a SandboxSession:
+apps/packaging/sandbox/process.py), started when the first valid row needs it: the process start,
+the imports and the model's loading (about 1.7 s) are paid once per job, not once per chunk, and
+the job records how many times they were (``model_starts``). Each chunk still commits on its own
+(its part file, its predictions in the log, its BatchChunk row and the progress), so a job whose
+worker died carries on where it stopped when its task is redelivered (acks_late), and a long job
+hands over to a continuation of itself every ``SLICE_SECONDS``, under the task's time limits.
+
+The fan-in is counted in the database rather than by a chord: the chunk whose transaction records
+the last missing chunk queues ``finish``. A count kept next to the predictions cannot drift from
+them when a chunk is scored again."""
 
 import collections
 import json
@@ -27,7 +34,7 @@ from apps.deployments.services import environment_named
 from apps.jobs.models import Job
 from apps.jobs.services import job_enqueue, job_fail, job_start, job_step, job_succeed
 from apps.packaging.models import PackageBuild
-from apps.packaging.scoring import sandbox_score
+from apps.packaging.scoring import sandbox_session
 from apps.registry import datasets
 from apps.registry.models import ModelVersion
 from apps.registry.storage import store_by_hash
@@ -40,6 +47,9 @@ MAX_CHUNK_SIZE = 100_000
 # Percent of the job's progress bar the chunks fill; writing the scored file takes the rest.
 CHUNKS_SHARE = 95
 MAX_REFUSALS_LOGGED = 100
+# A task scores chunks for about this long, then queues its continuation (a new model process):
+# well inside the batch tasks' soft time limit of 900 s, with a chunk's sandbox time-out to spare.
+SLICE_SECONDS = 600.0
 
 
 # --- submit -----------------------------------------------------------------------------------
@@ -154,19 +164,45 @@ def _chunk_size(value) -> int:
 
 
 def _launch(batch_job_id: int, chunks: int) -> None:
-    from celery import group
+    from apps.serving.tasks import score_batch_job
 
-    from apps.serving.tasks import score_batch_chunk
-
-    group(score_batch_chunk.si(batch_job_id, index) for index in range(chunks)).apply_async()
+    score_batch_job.delay(batch_job_id)
 
 
-# --- one chunk ----------------------------------------------------------------------------------
+# --- the chunks ---------------------------------------------------------------------------------
+
+
+def batch_job_score(
+    *, batch_job_id: int, slice_seconds: float = SLICE_SECONDS, max_chunks: int | None = None
+) -> bool:
+    """Score the job's chunks that are not recorded yet, in order, through one sandboxed model
+    process. Returns True when chunks remain because this slice's time (or ``max_chunks``) ran
+    out: the caller queues the continuation. Safe to run again: recorded chunks are skipped."""
+    batch = BatchJob.objects.select_related("version__model", "endpoint").filter(pk=batch_job_id).first()
+    if batch is None or batch.is_done:
+        return False  # rolled back, reset, or already failed
+    recorded = set(batch.chunks.values_list("index", flat=True))
+    todo = [index for index in range(batch.chunks_total) if index not in recorded]
+    if not todo:
+        _finish_when_complete(batch)  # an earlier run may have died between its commit and queueing finish
+        return False
+    _mark_running(batch)
+    started = time.monotonic()
+    with sandbox_session(batch.version, on_start=lambda _n: _count_model_start(batch)) as session:
+        for done, index in enumerate(todo):
+            out_of_time = time.monotonic() - started > slice_seconds
+            if done and (out_of_time or (max_chunks is not None and done >= max_chunks)):
+                return True
+            if not BatchJob.objects.filter(pk=batch.pk, status=BatchJob.Status.RUNNING).exists():
+                return False  # failed, rolled back or reset meanwhile
+            if not _chunk_score(batch, index, session.score):
+                return False
+    return False
 
 
 def batch_chunk_score(*, batch_job_id: int, index: int) -> None:
-    """Score chunk ``index``: check its rows, score the valid ones in the sandbox, write its part,
-    then, in one transaction, log its predictions and count it. Safe to run again."""
+    """Score chunk ``index`` alone, with a model process of its own (a chunk task queued before
+    jobs were scored whole, or a chunk scored again by hand). Safe to run again."""
     batch = BatchJob.objects.select_related("version__model", "endpoint").filter(pk=batch_job_id).first()
     if batch is None or batch.is_done:
         return  # rolled back, reset, or already failed
@@ -174,6 +210,18 @@ def batch_chunk_score(*, batch_job_id: int, index: int) -> None:
         _finish_when_complete(batch)  # the first run may have died between its commit and queueing finish
         return
     _mark_running(batch)
+    with sandbox_session(batch.version, on_start=lambda _n: _count_model_start(batch)) as session:
+        _chunk_score(batch, index, session.score)
+
+
+def _count_model_start(batch: BatchJob) -> None:
+    BatchJob.objects.filter(pk=batch.pk).update(model_starts=F("model_starts") + 1)
+
+
+def _chunk_score(batch: BatchJob, index: int, score) -> bool:
+    """Check chunk ``index``'s rows, score the valid ones with ``score`` (a frame → the sandbox's
+    answer), write its part, then, in one transaction, log its predictions and count it. False
+    when the model failed (the job is failed with the reason)."""
     version = batch.version
     schema = version.input_schema
     start = index * batch.chunk_size
@@ -185,14 +233,14 @@ def batch_chunk_score(*, batch_job_id: int, index: int) -> None:
     valid = [not e for e in errors]
     answer = {"predictions": [], "probabilities": None, "classes": None, "latency_ms_per_row": 0.0}
     if any(valid):
-        answer = sandbox_score(version, frame.loc[valid, tables.feature_names(schema)])
+        answer = score(frame.loc[valid, tables.feature_names(schema)])
         if not answer.get("ok"):
             where = f"rows {start + 1}-{start + len(frame)}"
             batch_job_fail(
                 batch_job_id=batch.pk,
                 error=f"{where}: the model failed ({answer.get('stage')}): {answer.get('error')}",
             )
-            return
+            return False
     part = tables.part(
         len(frame), errors, answer["predictions"], answer.get("probabilities"), answer.get("classes")
     )
@@ -222,6 +270,7 @@ def batch_chunk_score(*, batch_job_id: int, index: int) -> None:
             percent = CHUNKS_SHARE * locked.chunks_done // locked.chunks_total
             Job.objects.filter(pk=locked.job_id, progress__lt=percent).update(progress=percent)
     _finish_when_complete(batch)
+    return True
 
 
 def _mark_running(batch: BatchJob) -> None:

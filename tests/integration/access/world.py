@@ -37,6 +37,7 @@ from apps.libraries.models import (
 )
 from apps.monitoring.models import Alert, CheckRun, Finding, Monitor, SliceAnalysis
 from apps.monitoring.templates import template_for
+from apps.notices.models import Notice
 from apps.packaging.models import PackageBuild
 from apps.registry.audit import audit_record
 from apps.registry.datasets import infer_output_schema, infer_schema
@@ -73,6 +74,7 @@ SHARED_KINDS = ("advisory", "advisory_import", "library_rule")
 TEAM_KINDS = (
     "team",
     "token",
+    "notice",
     "model",
     "version",
     "package",
@@ -435,6 +437,12 @@ def _team(world: World, name: str, ds, *, sponsor) -> None:
         created_by=ds,
     )
     event = audit_record(actor=ds, action="model.registered", obj=model, team=team, name=model.name)
+    objects["notice"] = Notice.objects.create(
+        recipient=ds,
+        kind=Notice.Kind.ALERT,
+        title=f"{name}: {alert.summary}",
+        url=f"/monitoring/alerts/{alert.pk}/",
+    )
     objects.update(
         model=model,
         version=version,

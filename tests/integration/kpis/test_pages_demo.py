@@ -132,6 +132,9 @@ def test_bea_sees_the_approval_rate_leave_its_band_with_the_canary_and_drift_ale
     home = bea.get(reverse("dashboards:home")).content.decode()
     tile = re.search(r'data-kpi="Approval rate" data-status="(\w+)"', home)
     assert tile and tile.group(1) == "out_of_band"
+    # The tile carries the open KPI alert, linked to it.
+    alert = KpiAlert.objects.get(kpi=approval, state="open")
+    assert f'data-testid="kpi-alert" title="{alert.summary}">open alert #{alert.pk}</a>' in home
 
     page = bea.get(reverse("kpis:detail", args=[approval.pk]), {"period": "30d"}).content.decode()
     assert 'data-testid="kpi-chart"' in page

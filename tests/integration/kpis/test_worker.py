@@ -6,7 +6,7 @@ import pytest
 from apps.kpis.models import KpiAlert, KpiDefinition, KpiPoint
 from apps.kpis.services import kpi_create
 from apps.kpis.tasks import rollup
-from apps.monitoring.models import NotificationDelivery
+from apps.notices.models import Notice
 from apps.serving.ingest import ingest_batch
 from apps.serving.outcomes import outcomes_submit
 from tests.conftest import wait_for
@@ -48,13 +48,17 @@ def test_beat_task_rolls_up_new_data(settle_now, celery_worker, world, scored):
         (day2["prediction"] == "good").mean(),
     }
     assert KpiAlert.objects.filter(kpi=approval, state="open").count() == 1
-    delivery = wait_for(
-        lambda: NotificationDelivery.objects.filter(
-            kpi_notification__alert__kpi=approval, status="sent"
+    # The owner's notice is e-mailed by the worker (her preference: at once, the default).
+    notice = wait_for(
+        lambda: Notice.objects.filter(
+            recipient=world["bea"],
+            kind="kpi_alert",
+            object_id=approval.alerts.get().pk,
+            emailed_at__isnull=False,
         ).first(),
         timeout=60,
     )
-    assert delivery.channel.emails == ["bea@example.com"]
+    assert notice.url == f"/kpis/{approval.pk}/"
 
     outcomes_submit(user=world["dana"], records=outcome_records(day1))
     rollup.delay()

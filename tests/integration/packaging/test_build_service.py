@@ -21,7 +21,6 @@ def frame(credit_frame):
 
 
 def register(user, filename, content, frame, name="zoo", **extra):
-    extra.setdefault("environment", {"python": "3.11.7", "packages": {}})
     return register_credit_version(user, filename, content, frame, name=name, **extra)
 
 

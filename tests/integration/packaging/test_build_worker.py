@@ -2,6 +2,7 @@
 downloaded and verified; and a worker process killed mid-build still yields exactly one build."""
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -33,6 +34,7 @@ def post(api, filename, content, frame, **fields):
             "artifact": named_file(filename, content),
             "reference": named_file("train.csv", model_zoo.reference_csv(frame)),
             "target": "Status",
+            "environment": json.dumps(model_zoo.environment(filename, content)),  # as the client sends
             **fields,
         },
         format="multipart",

@@ -52,6 +52,8 @@ def test_a_csv_is_scored_in_chunks_logged_once_and_downloaded_in_order(
     job = wait_for(finished, timeout=240, interval=1)
     assert job["status"] == "succeeded", job
     assert job["progress"] == 100 and job["chunks_done"] == 5
+    # One model process scored all five chunks: start-up and loading were paid once.
+    assert job["model_starts"] == 1
     assert (job["rows_scored"], job["rows_refused"]) == (ROWS - 2, 2)
     assert dana.get(submitted["progress_url"]).json()["progress"] == 100
 
@@ -100,3 +102,4 @@ def test_a_csv_is_scored_in_chunks_logged_once_and_downloaded_in_order(
     assert (batch.chunks_done, batch.rows_scored, batch.rows_refused) == (5, ROWS - 2, 2)
     assert logged.count() == ROWS - 2
     assert Job.objects.get(pk=job["job"]).progress == 100
+    assert batch.model_starts == 1  # the recorded chunk was skipped before any model started

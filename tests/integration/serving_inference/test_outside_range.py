@@ -201,13 +201,15 @@ def test_2018_loans_scored_by_a_2016_model_are_all_scored_and_monitoring_sees_th
 ):
     train, later = loans
     dana = make_user("dana")
+    model_bytes = _loan_model(train)
     version = version_register(
         user=dana,
         reg=Registration(
             model_name="loan-default",
             task_type="binary_classification",
-            artifact=io.BytesIO(_loan_model(train)),
+            artifact=io.BytesIO(model_bytes),
             artifact_filename="model.joblib",
+            environment=model_zoo.environment("model.joblib", model_bytes),
             reference=io.BytesIO(train.to_csv(index=False).encode()),
             reference_filename="loans-2016q1.csv",
             target="Class",

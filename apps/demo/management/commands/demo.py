@@ -9,7 +9,7 @@ import sys
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from apps.demo.seed import DEMO_PASSWORD, USERS, seed
+from apps.demo.seed import DEMO_PASSWORD, USERS, examples_dir, seed
 from apps.demo.supervisor import Supervisor
 from config.celery import QUEUES
 
@@ -29,6 +29,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind, inference_bind, no_seed, traffic_rate, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        # Links in the demo's e-mails point at this web server (the children inherit it).
+        os.environ.setdefault("MODELYARD_BASE_URL", f"http://{bind}")
         python = sys.executable
         bin_dir = os.path.dirname(python)
         celery = os.path.join(bin_dir, "celery")
@@ -125,6 +127,8 @@ class Command(BaseCommand):
         for u in USERS:
             self.stdout.write(f"  {u.username:<6} {u.what}")
         self.stdout.write(f"API docs: {url}api/docs/")
+        if examples_dir().is_dir():
+            self.stdout.write(f"Files for the README's command-line walk-through: {examples_dir()}/")
         auth = f"-H 'Authorization: Bearer {keys['production']}' " if keys.get("production") else ""
         self.stdout.write(
             f"Predictions: curl -X POST http://{inference_bind}/v1/endpoints/credit-risk/predict "
