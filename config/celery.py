@@ -5,8 +5,15 @@ import os
 from celery import Celery, signals
 from celery.schedules import crontab
 from kombu import Queue
+from kombu.transport import TRANSPORT_ALIASES
+
+from config.logfilters import quiet_routine_tasks
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+# The embedded broker (config/broker.py), `modelyard+sqlite:///<file>`: kombu takes the transport of
+# such a URL from its aliases only, never from an import path. Imported when first connected.
+TRANSPORT_ALIASES.setdefault("modelyard", "config.broker:Transport")
 
 app = Celery("modelyard")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -65,6 +72,10 @@ app.conf.beat_schedule = {
         "options": {"expires": 3600},
     },
 }
+
+# Beat sends serving.ingest every 2 s: its lines, and those of the other tasks due every few minutes
+# or more often, are DEBUG (config/logfilters.py).
+quiet_routine_tasks(app.conf.beat_schedule)
 
 
 @signals.worker_init.connect

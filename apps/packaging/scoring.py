@@ -72,8 +72,8 @@ def sandbox_run(
 
 def platform_paths() -> list[str]:
     """The platform's own state, which model code must not see: everything in the var folder (but
-    a patched environment the sandbox runs on), media, ``.env``, a SQLite database, the filesystem
-    broker, the file cache and the prediction-log spool, wherever they were put. Hidden in the
+    a patched environment the sandbox runs on), media, ``.env``, a SQLite database, the embedded
+    broker's SQLite file, the file cache and the prediction-log spool, wherever they were put. Hidden in the
     sandbox's mount namespace when it has one; readable by their owner only in any case."""
     var = Path(settings.VAR_DIR)
     paths = [*var.iterdir()] if var.is_dir() else []
@@ -81,9 +81,12 @@ def platform_paths() -> list[str]:
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3"):
         paths.append(Path(str(database["NAME"])))
-    broker = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}).get("data_folder_in")
-    if broker:
-        paths.append(Path(broker).parent)
+    broker = str(settings.CELERY_BROKER_URL)
+    if broker.startswith("modelyard+sqlite:///"):  # the embedded broker (config/broker.py)
+        broker_file = Path(broker.removeprefix("modelyard+sqlite:///"))
+        paths += [
+            p for p in (broker_file, Path(f"{broker_file}-wal"), Path(f"{broker_file}-shm")) if p.exists()
+        ]
     for cache in settings.CACHES.values():
         if cache["BACKEND"].endswith("FileBasedCache"):
             paths.append(Path(cache["LOCATION"]))

@@ -1,8 +1,8 @@
 """Settings shared by every mode.
 
 Everything that differs between a laptop and production comes from environment variables.
-With nothing set, Modelyard runs on its embedded default: SQLite and a filesystem broker,
-both under ``var/`` in the project folder, so the first command works on a fresh machine.
+With nothing set, Modelyard runs on its embedded default: SQLite, and a broker on a SQLite file
+of its own, both under ``var/`` in the project folder, so the first command works on a fresh machine.
 """
 
 import os
@@ -120,14 +120,27 @@ DB_CONN_MAX_AGE = env.int("MODELYARD_DB_CONN_MAX_AGE", default=0)
 DATABASES["default"].update(CONN_MAX_AGE=DB_CONN_MAX_AGE, CONN_HEALTH_CHECKS=DB_CONN_MAX_AGE > 0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Broker and cache: Redis when REDIS_URL is set, an embedded filesystem broker otherwise ----
+# --- Broker and cache: Redis when REDIS_URL is set, an embedded SQLite broker otherwise ------
 REDIS_URL = env("REDIS_URL", default="")
-BROKER_DIR = VAR_DIR / "broker"
+
+
+def embedded_broker_url(path: Path) -> str:
+    """The embedded broker that needs no server: kombu's SQLAlchemy transport on a SQLite file of
+    its own, in WAL mode with a busy timeout (config/broker.py, docs/adr/0005). The file holds the
+    queued messages, so it is created for this user only (SQLite gives its -wal/-shm the same mode)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_RDONLY, 0o600))
+    owner_only(path, 0o600)
+    return f"modelyard+sqlite:///{path}"
+
+
 if REDIS_URL:
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
-    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+    CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or embedded_broker_url(
+        Path(env("MODELYARD_BROKER_FILE", default="") or VAR_DIR / "broker.sqlite3")
+    )
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
@@ -135,27 +148,6 @@ else:
         }
     }
 
-
-def filesystem_broker_options(folder: Path) -> dict:
-    """kombu's filesystem transport: the embedded broker that needs no server. Its messages are
-    files readable by anyone who can enter the folder, so only this user can."""
-    for sub in ("queue", "processed", "control"):
-        (folder / sub).mkdir(mode=0o700, parents=True, exist_ok=True)
-    owner_only(folder)
-    return {
-        "data_folder_in": str(folder / "queue"),
-        "data_folder_out": str(folder / "queue"),
-        "processed_folder": str(folder / "processed"),
-        "control_folder": str(folder / "control"),
-        "store_processed": False,
-    }
-
-
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    filesystem_broker_options(Path(env("MODELYARD_BROKER_DIR", default=str(BROKER_DIR))))
-    if CELERY_BROKER_URL.startswith("filesystem://")
-    else {}
-)
 # The Job table is the source of truth for progress; Celery's own results are not kept.
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -342,8 +334,11 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_errors": {"()": "config.logfilters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    # A 403 or other client error is one WARNING line, without the traceback Django attaches.
+    "loggers": {"django.request": {"filters": ["client_errors"]}},
 }
 
 # --- Security headers and TLS (issue 12, point 9) ---------------------------------------------

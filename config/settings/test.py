@@ -1,5 +1,5 @@
 """Test settings: the services configured in the environment (PostgreSQL and Redis in CI), kept
-apart from the demo's data: their own media folder, broker folder or Redis database."""
+apart from the demo's data: their own media folder, broker file or Redis database."""
 
 from urllib.parse import urlparse
 
@@ -9,8 +9,8 @@ from config.settings.base import (
     DATABASES,
     REDIS_URL,
     VAR_DIR,
+    embedded_broker_url,
     env,
-    filesystem_broker_options,
 )
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -26,5 +26,4 @@ if REDIS_URL:
     _test_broker = urlparse(REDIS_URL)._replace(path="/15").geturl()
     CELERY_BROKER_URL = env("MODELYARD_TEST_BROKER_URL", default=_test_broker)
 else:
-    CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = filesystem_broker_options(VAR_DIR / "test-broker")
+    CELERY_BROKER_URL = embedded_broker_url(VAR_DIR / "test-broker.sqlite3")

@@ -37,4 +37,18 @@ def test_embedded_mode_without_configuration():
     if os.environ.get("DATABASE_URL"):
         pytest.skip("running on PostgreSQL")
     assert connection.vendor == "sqlite"
-    assert settings.CELERY_BROKER_URL.startswith("filesystem://") or os.environ.get("REDIS_URL")
+    if os.environ.get("REDIS_URL"):
+        return
+    # The embedded broker: a SQLite file of its own (config/broker.py), not the app's database.
+    assert settings.CELERY_BROKER_URL.startswith("modelyard+sqlite:///")
+    assert settings.CELERY_BROKER_URL.removeprefix("modelyard+sqlite:///") != str(
+        connection.settings_dict["NAME"]
+    )
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1)
+        assert conn.transport.driver_type == "sql"
+        with conn.SimpleQueue("modelyard-embedded-probe") as queue:
+            queue.put({"probe": 42})
+            assert queue.get(timeout=5).payload == {"probe": 42}

@@ -3,6 +3,7 @@
 belong to one process and are never shared through fork. Each worker serves the app through an
 asyncio event loop (see gunicorn_options)."""
 
+import logging
 import os
 import shutil
 import socket
@@ -35,8 +36,31 @@ class InferenceServer(BaseApplication):
 
     def run(self):
         refuse_taken_address(self._options.get("bind"))
+        logging.getLogger("gunicorn.error").addFilter(_ListeningAt(self._options.get("bind")))
         forbid_inspection()  # the master and the workers it forks: no reading their secrets via /proc
         super().run()
+
+
+class _ListeningAt(logging.Filter):
+    """With ``reuse_port`` the master opens no socket (each worker binds its own), so gunicorn's
+    "Listening at:" line would name no address: it names the configured one instead."""
+
+    def __init__(self, bind):
+        super().__init__()
+        binds = [bind] if isinstance(bind, str) else list(bind or [])
+        self.address = ",".join(b if "://" in b or b.startswith("unix:") else f"http://{b}" for b in binds)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(record.msg, str)
+            and record.msg.startswith("Listening at:")
+            and isinstance(args, tuple)
+            and args
+            and not args[0]
+        ):
+            record.args = (f"{self.address} (a socket per worker)", *args[1:])
+        return True
 
 
 def refuse_taken_address(bind) -> None:
