@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from apps.registry.pickle_scan import Corrupt, PickleWalk, Stream, Truncated
+from modelyard.pickle_scan import Corrupt, PickleWalk, Stream, Truncated
 
 # Frameworks, by the top-level module a pickle imports its classes from.
 _MODULE_FRAMEWORKS = {

@@ -3,7 +3,8 @@
 A small model of the pickle machine's stack (holding only plain values, never objects) follows
 the stream far enough to skip joblib's raw numpy array data exactly as ``joblib.load`` reads it, so
 a global hidden after a large array is still seen. Nothing is imported or executed.
-No Django imports.
+No Django imports: the registry runs this same walk at registration (the server installs the
+client beside itself: `make install`, the image), so client and server see the same modules.
 """
 
 import _compat_pickle  # the Python 2 -> 3 name table pickle.Unpickler itself uses

@@ -200,10 +200,3 @@ def test_python_source_imports_are_read_from_its_syntax_tree(tmp_path):
     env = capture_file(path)
     assert set(env["modules"]) == {"numpy", "sklearn"}
     assert not (tmp_path / "should-not-exist").exists() and not Path("should-not-exist").exists()
-
-
-def test_the_client_scanner_is_the_registrys_own():
-    """The client ships a copy of the registry's opcode walk (it never imports the server): the two
-    must stay identical, so the client sees exactly the modules the server will check."""
-    client_copy = (ROOT / "client" / "modelyard" / "pickle_scan.py").read_text()
-    assert client_copy == (ROOT / "apps" / "registry" / "pickle_scan.py").read_text()

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from apps.registry.formats import ArtifactError, Detection, detect
-from apps.registry.pickle_scan import pickle_globals
+from modelyard.pickle_scan import pickle_globals
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
