@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from modelyard.pickle_scan import Corrupt, PickleWalk, Stream, Truncated
+from modelyard.pickle_scan import Corrupt, PickleWalk, Stream, Truncated, ZlibStream
 
 # Frameworks, by the top-level module a pickle imports its classes from.
 _MODULE_FRAMEWORKS = {
@@ -216,24 +216,6 @@ def _read_varint(fileobj: BinaryIO) -> int:
 # --- joblib compression ------------------------------------------------------------------------
 
 
-class _ZlibReader:
-    """A zlib stream read incrementally, so a large file is never decompressed all at once."""
-
-    def __init__(self, fileobj: BinaryIO):
-        self._fileobj = fileobj
-        self._zlib = zlib.decompressobj()
-        self._buffer = b""
-
-    def read(self, size: int) -> bytes:
-        while len(self._buffer) < size and not self._zlib.eof:
-            data = self._zlib.unconsumed_tail or self._fileobj.read(64 * 1024)
-            if not data:
-                raise EOFError("compressed data ended before the end-of-stream marker was reached")
-            self._buffer += self._zlib.decompress(data, max(size - len(self._buffer), 64 * 1024))
-        out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
-
-
 def _decompress_joblib(head: bytes, fileobj: BinaryIO) -> Detection | None:
     """joblib's compressed dumps: zlib, gzip, bz2, xz or lzma around a pickle."""
     openers = [
@@ -243,7 +225,7 @@ def _decompress_joblib(head: bytes, fileobj: BinaryIO) -> Detection | None:
         (b"\x5d\x00\x00", "lzma", lambda f: lzma.LZMAFile(f, format=lzma.FORMAT_ALONE)),  # noqa: SIM115
     ]
     if head[:1] == b"x" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda"):
-        openers.append((head[:2], "zlib", _ZlibReader))
+        openers.append((head[:2], "zlib", ZlibStream))
     if head.startswith(b"\x04\x22\x4d\x18"):
         raise ArtifactError(
             "lz4-compressed joblib files are not supported; save with compress=3 (zlib) instead"

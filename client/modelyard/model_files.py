@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelyard.errors import ModelyardError
-from modelyard.pickle_scan import PickleWalk, Stop, Stream
+from modelyard.pickle_scan import PickleWalk, Stop, Stream, ZlibStream
 
 _MAX_TEXT = 4 * 1024 * 1024  # schema.json, MLmodel, requirements.txt: larger members are not read
 # MLflow flavour -> the module it loads with (a flavour named after its module is not listed).
@@ -99,24 +99,6 @@ def _pickle_needs(raw, kind: str, seekable: bool) -> FileNeeds:
     return FileNeeds(kind, modules)
 
 
-class _ZlibReader:
-    """A zlib stream read incrementally (joblib's default compression), never all at once."""
-
-    def __init__(self, fileobj):
-        self._fileobj = fileobj
-        self._zlib = zlib.decompressobj()
-        self._buffer = b""
-
-    def read(self, size: int) -> bytes:
-        while len(self._buffer) < size and not self._zlib.eof:
-            data = self._zlib.unconsumed_tail or self._fileobj.read(64 * 1024)
-            if not data:
-                raise EOFError("compressed data ended before the end-of-stream marker")
-            self._buffer += self._zlib.decompress(data, max(size - len(self._buffer), 64 * 1024))
-        out, self._buffer = self._buffer[:size], self._buffer[size:]
-        return out
-
-
 def _onnx_details(handle) -> dict:
     """producer_name (field 2), producer_version (3) and opset_import (8: domain 1, version 2) of an
     ONNX ModelProto, read from its protobuf fields; the graph and weights are skipped unread."""
@@ -177,7 +159,7 @@ def _joblib_reader(head: bytes, fileobj):
     if head.startswith(b"\x04\x22\x4d\x18"):
         raise ModelyardError("lz4-compressed joblib files are not supported; save with compress=3 (zlib)")
     if head[:1] == b"x" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda"):
-        return _ZlibReader(fileobj)
+        return ZlibStream(fileobj)
     if head.startswith(b"\x1f\x8b"):
         return gzip.GzipFile(fileobj=fileobj)
     if head.startswith(b"BZh"):

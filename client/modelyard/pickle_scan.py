@@ -13,6 +13,7 @@ import io
 import math
 import pickletools
 import re
+import zlib
 
 # How many pickle opcodes to walk before giving up (details["scan_complete"] is then False). Raw
 # array data in joblib files and bytes payloads are skipped, not walked, so this bounds only the
@@ -380,3 +381,22 @@ def _set_items(target, items: list):
             with contextlib.suppress(TypeError):  # an unhashable key: not one joblib uses
                 target[key] = value
     return target
+
+
+class ZlibStream:
+    """A zlib stream (joblib's default compression) read incrementally, never all at once, for the
+    walk to read like a file."""
+
+    def __init__(self, fileobj):
+        self._fileobj = fileobj
+        self._zlib = zlib.decompressobj()
+        self._buffer = b""
+
+    def read(self, size: int) -> bytes:
+        while len(self._buffer) < size and not self._zlib.eof:
+            data = self._zlib.unconsumed_tail or self._fileobj.read(64 * 1024)
+            if not data:
+                raise EOFError("compressed data ended before the end-of-stream marker")
+            self._buffer += self._zlib.decompress(data, max(size - len(self._buffer), 64 * 1024))
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out

@@ -145,25 +145,9 @@ def _load(request: dict):
 
 def handle(text: str) -> dict:
     request = _stage("request", _parse_request, text)
-    user = os.environ.get("MODELYARD_SANDBOX_USER", "nobody")
-    parent = os.getppid()
-    runs_as = _stage("sandbox", drop_privileges, user, _FRAMEWORKS.get(request["format"], ()))
-    if os.geteuid() == 0:  # it could not switch: root without any capability, then
-        _stage("sandbox", drop_capabilities)
-    die_with_parent(parent)  # again: switching user cleared the parent-death signal
+    model, loaded = _load(request)
     columns = request.get("columns") or None
     sample = _stage("request", _read_rows, request["sample"], columns)
-
-    started = time.perf_counter()
-    model = _stage(
-        "load",
-        load_model,
-        request["artifact"],
-        request["format"],
-        trusted_types=request.get("trusted_types") or (),
-        mlflow_root=request.get("mlflow_root") or "",
-    )
-    load_seconds = time.perf_counter() - started
 
     first = _stage("predict", _predict, model, sample)
     second = _stage("predict", _predict, model, sample)
@@ -174,16 +158,12 @@ def handle(text: str) -> dict:
         null_rows = _stage("null_rows", _check_null_rows, model, null_sample)
     return {
         "ok": True,
-        "framework": model.framework,
-        "kind": model.kind,
-        "classes": json_safe(model.classes),
+        **loaded,  # framework, kind, classes, load_seconds, runs_as
         "predictions": first[0],
         "probabilities": first[1],
         "deterministic": first == second,
         "latency_ms_per_row": statistics.median(timings) * 1000 / max(len(sample), 1),
         "null_rows": null_rows,
-        "load_seconds": load_seconds,
-        "runs_as": runs_as,
     }
 
 

@@ -340,7 +340,7 @@ def test_the_embedded_defaults_files_are_their_owners_only(tmp_path):
     assert done.returncode == 0, done.stderr
 
     made = {path.relative_to(var).as_posix(): stat.S_IMODE(path.stat().st_mode) for path in var.rglob("*")}
-    for expected in ("modelyard.sqlite3", "broker/queue", "cache", "spool/open", "media/artifacts"):
+    for expected in ("modelyard.sqlite3", "broker.sqlite3", "cache", "spool/open", "media/artifacts"):
         assert expected in made, sorted(made)
     assert stat.S_IMODE(var.stat().st_mode) == 0o711
     assert {path: mode for path, mode in made.items() if mode & 0o077} == {}
