@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -26,6 +27,7 @@ class NoticeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             qs = qs.filter(read_at__isnull=True)
         return qs
 
+    @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def read(self, request, pk=None):
         notice = self.get_object()  # another's notice: 404
@@ -33,6 +35,10 @@ class NoticeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         notice.refresh_from_db()
         return Response(self.get_serializer(notice).data)
 
+    @extend_schema(
+        request=None,
+        responses=inline_serializer("NoticesMarkedRead", {"marked_read": serializers.IntegerField()}),
+    )
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request):
         return Response({"marked_read": notices_mark_all_read(user=request.user)})
