@@ -19,7 +19,13 @@ class RegisterVersionForm(forms.Form):
     artifact = forms.FileField(help_text="pickle, joblib, skops, ONNX, XGBoost, LightGBM, MLflow zip or .py")
     reference = forms.FileField(required=False, help_text="training data, CSV or Parquet")
     target = forms.CharField(required=False, help_text="the label column in the reference data, if any")
-    requirements = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    requirements = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="one pinned library per line (scikit-learn==1.5.2): a file uploaded here brings no "
+        "environment, so pin every library the model imports, or register it with the modelyard "
+        "client, which reads them from your environment",
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

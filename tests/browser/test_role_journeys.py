@@ -1,6 +1,7 @@
 """Each role logs in through a real browser and lands on its own home page."""
 
 import joblib
+import numpy
 import pytest
 import sklearn
 
@@ -84,7 +85,9 @@ def test_data_scientist_registers_in_the_browser_and_sees_schema_and_profile(
     page.set_input_files("#id_artifact", str(model_file))
     page.set_input_files("#id_reference", str(csv_file))
     page.fill("#id_target", "Status")
-    page.fill("#id_requirements", f"scikit-learn=={sklearn.__version__}\njoblib=={joblib.__version__}")
+    # What the pickle imports must be pinned (the browser cannot read the environment it came from).
+    pins = f"scikit-learn=={sklearn.__version__}\njoblib=={joblib.__version__}\nnumpy=={numpy.__version__}"
+    page.fill("#id_requirements", pins)
     page.get_by_role("button", name="Register", exact=True).click()
     page.wait_for_url("**/versions/*/")
     assert "credit-default v1" in page.locator("h1").inner_text()
