@@ -18,8 +18,8 @@ import pytest
 import requests
 
 from apps.demo.traffic import load_rows
+from tests.conftest import process_alive
 from tests.integration.demo.test_demo_restarts import (
-    _alive,
     _answers,
     _children,
     _ready,
@@ -127,7 +127,7 @@ def test_the_demo_runs_for_ten_minutes_through_killed_workers(tmp_path):
         ], deaths
         now = _children(demo.pid)
         assert len(now) == len(children) == 6, now  # worker, ingestion, beat, web, inference, traffic
-        assert all(_alive(pid) for pid in now)
+        assert all(process_alive(pid) for pid in now)
         assert _answers(f"{web}/accounts/login/")
 
         # Every prediction answered to the client is stored, once.

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import free_port, process_alive
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -32,14 +32,6 @@ def _children(pid: int) -> dict[int, str]:
         except (OSError, IndexError, ValueError):
             continue
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _wait(predicate, timeout, what, log: Path):
@@ -96,7 +88,7 @@ def _stop(demo: subprocess.Popen, started: set[int]) -> None:
             demo.kill()
             demo.wait()
     for pid in started:  # whatever outlived the demo (it would be a bug) goes too
-        if _alive(pid):
+        if process_alive(pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -138,14 +130,18 @@ def test_a_quiet_demo_logs_little_and_a_killed_worker_comes_back(tmp_path):
         now = _children(demo.pid)
         started |= set(now)
         [new_worker] = [pid for pid, cmd in now.items() if "worker" in cmd and "demo@" in cmd]
-        assert new_worker != worker and _alive(new_worker)
+        assert new_worker != worker and process_alive(new_worker)
         # The others were never restarted, and the web app still answers.
         assert set(children) - {worker} <= set(now)
         assert _answers(f"{web}/accounts/login/")
         assert log.read_text().count("demo: ") == 1
+
         # The killed worker's pool processes do not outlive it for long.
-        _wait(lambda: not any(_alive(pid) for pid in grandchildren), 30, "orphaned pool processes", log)
+        def pool_gone():
+            return not any(process_alive(pid) for pid in grandchildren)
+
+        _wait(pool_gone, 30, "orphaned pool processes", log)
     finally:
         _stop(demo, started)
     assert demo.returncode == 0, log.read_text()[-3000:]
-    assert not [pid for pid in started if _alive(pid)], "a child outlived the demo"
+    assert not [pid for pid in started if process_alive(pid)], "a child outlived the demo"

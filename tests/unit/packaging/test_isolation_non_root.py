@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import process_alive
 from tests.unit.packaging.conftest import COLUMNS, PROJECT_ROOT
 from tests.unit.packaging.helpers import Evaluates, sandbox_request
 
@@ -134,9 +135,9 @@ def test_a_model_dies_with_its_killed_worker(tmp_path):
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
         deadline = time.monotonic() + 10
-        while _alive(model_pid) and time.monotonic() < deadline:
+        while process_alive(model_pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(model_pid)
+        assert not process_alive(model_pid)
     finally:
         worker.kill()
         worker.wait()
@@ -156,11 +157,3 @@ def _running_model(worker_pid: int) -> int | None:
         except (OSError, ValueError, IndexError):  # not a process, or one that just ended
             continue
     return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
