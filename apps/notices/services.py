@@ -51,7 +51,7 @@ def notices_send(
             title=title[:200],
             body=body,
             url=url[:500],
-            object_type=type(obj).__name__.lower() if obj is not None else "",
+            object_type=obj._meta.model_name if obj is not None else "",  # as the audit trail names it
             object_id=obj.pk if obj is not None else None,
         )
         notices.append(notice)
