@@ -25,7 +25,7 @@ from queue import Empty
 from kombu.transport import sqlalchemy as sqla
 from kombu.utils.encoding import bytes_to_str
 from sqlalchemy import event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 BUSY_TIMEOUT_SECONDS = 30
@@ -52,6 +52,18 @@ class Channel(sqla.Channel):
                 if "already exists" not in str(exc) or attempt == 4:
                     raise
                 time.sleep(0.1)
+
+    def _get_or_create(self, queue):
+        # kombu guards queue creation with a lock of one process only: when two processes create
+        # the same queue at once, the loser's INSERT breaks the unique name. The row is there then.
+        for attempt in range(5):
+            try:
+                return super()._get_or_create(queue)
+            except IntegrityError:
+                self.session.rollback()
+                if attempt == 4:
+                    raise
+                time.sleep(0.05)
 
     def _engine_from_config(self):
         conninfo = self.connection.client

@@ -70,7 +70,10 @@ def test_workers_and_beat_share_the_embedded_broker_under_load(tmp_path):
             marks = sum(n for line, n in _counts(out).items() if line.startswith("mark "))
             if marks >= total and all(p.poll() is not None for p in publishers):
                 break
-            assert all(p.poll() in (None, 0) for p in procs), "a process died"
+            dead = [log.stem for p, log in zip(procs, logs, strict=True) if p.poll() not in (None, 0)]
+            assert not dead, f"{dead} died:\n" + "\n".join(
+                (tmp_path / f"{name}.log").read_text()[-3000:] for name in dead
+            )
             time.sleep(0.5)
         elapsed = time.monotonic() - began
         time.sleep(3)  # a message run twice would show up now
@@ -104,3 +107,43 @@ def test_workers_and_beat_share_the_embedded_broker_under_load(tmp_path):
     text = "\n".join(log.read_text() for log in logs)
     for bad in ("Traceback", "JSONDecodeError", "ERROR/", "CRITICAL/", "database is locked"):
         assert bad not in text, f"{bad!r} in the logs:\n{text[-4000:]}"
+
+
+RACE = """
+import sys, time
+from tests.fixtures.broker_stress_app import app
+start_at = float(sys.argv[1])
+with app.connection_for_write() as conn:
+    time.sleep(max(0.0, start_at - time.time()))
+    conn.SimpleQueue("fresh").put({"from": sys.argv[2]})
+"""
+
+
+def test_processes_that_create_one_queue_at_once_all_succeed(tmp_path):
+    """Two processes that first use a queue at the same moment both insert its row; the loser
+    used to die on the unique name (seen in CI as a publisher's IntegrityError)."""
+    for round_ in range(3):
+        env = {
+            **os.environ,
+            "STRESS_BROKER_FILE": str(tmp_path / f"broker{round_}.sqlite3"),
+            "STRESS_OUT": str(tmp_path / "out.txt"),
+        }
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        start_at = time.time() + 4  # every process has imported and connected by then
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACE, str(start_at), str(i)],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )  # fmt: skip
+            for i in range(8)
+        ]
+        outputs = [proc.communicate(timeout=60)[0] for proc in procs]
+        failed = [out for proc, out in zip(procs, outputs, strict=True) if proc.returncode != 0]
+        assert not failed, failed[0][-2000:]
+        with sqlite3.connect(tmp_path / f"broker{round_}.sqlite3") as db:
+            assert db.execute("SELECT COUNT(*) FROM kombu_queue WHERE name = 'fresh'").fetchone()[0] == 1
+            assert db.execute("SELECT COUNT(*) FROM kombu_message").fetchone()[0] == 8

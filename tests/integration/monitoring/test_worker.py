@@ -65,7 +65,10 @@ def test_live_traffic_to_alert_and_webhook(
         timeout=120,
     )
     assert run.status == "succeeded", run.error
-    assert api.get(f"/api/v1/jobs/{queued.json()['job']}/").json()["status"] == "succeeded"
+    # The job is marked done just after its check run is saved: wait for it, as a client would.
+    job_url = f"/api/v1/jobs/{queued.json()['job']}/"
+    assert wait_for(lambda: api.get(job_url).json()["status"] not in ("queued", "running"), timeout=30)
+    assert api.get(job_url).json()["status"] == "succeeded"
     assert {"Income", "Home"} <= set(
         run.findings.filter(flagged=True, check_name="drift").values_list("feature", flat=True)
     )
