@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.roles import Role
 from apps.accounts.services import token_create, user_create
+from tests.shared_data import require
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data"
@@ -57,10 +58,7 @@ def api_for():
 
 @pytest.fixture(scope="session")
 def credit_frame() -> pd.DataFrame:
-    path = DATA / "credit" / "credit_data.csv"
-    if not path.exists():
-        pytest.skip(f"shared data not found at {path}")
-    return pd.read_csv(path)
+    return pd.read_csv(require(DATA / "credit" / "credit_data.csv"))
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.shared_data import shared_path
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
 # So that `apps` imports when pytest runs without the Django plugin (-p no:django).
 if str(PROJECT_ROOT) not in sys.path:
@@ -16,10 +17,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 def shared_file(*parts: str) -> Path:
     """A file under ../shared/data, or a skip saying which one is missing."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"real data {path} is absent (the ../shared/data folder is not checked out here)")
-    return path
+    return shared_path(*parts)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from apps.libraries.scans import library_scan
 from apps.monitoring.models import NotificationChannel, NotificationDelivery
 from apps.registry.models import AuditEvent
 from tests.integration.libraries.conftest import advisory
+from tests.shared_data import require
 from tests.unit.libraries.conftest import ADVISORIES
 
 pytestmark = pytest.mark.django_db
@@ -29,8 +30,7 @@ KNOWN = {
 
 
 def test_shipped_advisories_flag_the_known_answers_and_reimport_is_a_no_op(make_user, locked_version):
-    if not ADVISORIES.is_dir():
-        pytest.skip("advisory data not shipped")
+    require(ADVISORIES)
     out = io.StringIO()
     call_command("import_advisories", str(ADVISORIES), "--no-scan", stdout=out, stderr=io.StringIO())
     run = ImportRun.objects.get()

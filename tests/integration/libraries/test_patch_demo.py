@@ -6,13 +6,13 @@ import pytest
 from apps.demo.libraries_demo import MODEL, seed_libraries
 from apps.demo.seed import data_dir, seed_users
 from apps.libraries.models import LibraryFinding
+from tests.shared_data import require
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def test_demo_seed_flags_the_model_that_pins_a_vulnerable_jinja2(celery_worker, client):
-    if not (data_dir() / "advisories").is_dir():
-        pytest.skip("shared advisories not found")
+    require(data_dir() / "advisories")
     users = seed_users()
     seed_libraries(users)
 

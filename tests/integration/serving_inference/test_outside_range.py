@@ -30,6 +30,7 @@ from apps.serving.logbuffer import open_buffer
 from apps.serving.models import Prediction, RejectedRequest
 from tests import model_zoo
 from tests.conftest import DATA, SCRAPER, wait_for
+from tests.shared_data import require
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -161,8 +162,7 @@ def loans():
         DATA / "credit" / "lending_club_2016q1.csv",
         DATA / "credit" / "loans_full_schema_2018q1.csv",
     )
-    if not early.exists() or not late.exists():
-        pytest.skip(f"shared data not found at {early.parent}")
+    require(early), require(late)
     train = pd.read_csv(early)[NUMERIC + CATEGORICAL + ["Class"]]
     raw = pd.read_csv(late)
     later = raw[list(FROM_2018)].rename(columns=FROM_2018)

@@ -4,14 +4,14 @@ import pytest
 
 from apps.libraries import osv
 from apps.libraries.matching import AdvisoryIndex
+from tests.shared_data import require
 
 ADVISORIES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "advisories" / "vulns"
 
 
 @pytest.fixture(scope="session")
 def shipped() -> list[tuple[osv.Advisory | None, list[osv.Problem]]]:
-    if not ADVISORIES.is_dir():
-        pytest.skip(f"advisory data not found at {ADVISORIES}")
+    require(ADVISORIES)
     return [osv.load(name, content) for name, content in osv.read_sources(ADVISORIES)]
 
 
