@@ -257,19 +257,29 @@ class Explanation:
     sentence: str
     tested_slices: int = 1  # more than 1 when adjacent bins were merged
     notes: list[str] = field(default_factory=list)
+    # Set by stats/slice_exclusive.py (None on results stored before it): the share of the change
+    # of the rows no higher-ranked explanation holds, the slices overlapping this one strongly
+    # (its variants) and, on a variant, its Jaccard overlap with the explanation it is listed under.
+    exclusive_contribution: float | None = None
+    exclusive_points: float | None = None
+    exclusive_rows: int | None = None
+    variants: list[Explanation] = field(default_factory=list)
+    jaccard: float | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["slice"] = self.slice.to_dict()
         for key in ("metric_reference", "metric_current", "effect", "p_value", "adjusted_p"):
             data[key] = _plain(data[key])
-        data["contribution"] = _plain(self.contribution)
-        data["contribution_points"] = _plain(self.contribution_points)
+        for key in ("contribution", "contribution_points", "exclusive_contribution", "exclusive_points"):
+            data[key] = _plain(getattr(self, key))
+        data["variants"] = [v.to_dict() for v in self.variants]
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Explanation:
-        return cls(**{**data, "slice": Slice.from_dict(data["slice"])})
+        variants = [cls.from_dict(v) for v in data.get("variants", [])]
+        return cls(**{**data, "slice": Slice.from_dict(data["slice"]), "variants": variants})
 
 
 @dataclass
@@ -280,6 +290,7 @@ class SliceResult:
     overall: dict
     within: Slice | None = None
     notes: list[str] = field(default_factory=list)
+    overlap: dict | None = None  # stats/slice_exclusive.py's rule and totals; None before it ran
 
     def to_dict(self) -> dict:
         return {
@@ -289,6 +300,7 @@ class SliceResult:
             "overall": self.overall,
             "within": self.within.to_dict() if self.within else None,
             "notes": list(self.notes),
+            "overlap": self.overlap,
         }
 
     @classmethod
@@ -301,4 +313,5 @@ class SliceResult:
             overall=data["overall"],
             within=within,
             notes=list(data.get("notes", [])),
+            overlap=data.get("overlap"),
         )
