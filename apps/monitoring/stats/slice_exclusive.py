@@ -72,7 +72,12 @@ def merge_overlapping(
     overall = dict(result.overall)
     y_r, in_r = _scope(result, metric, reference)
     y_c, in_c = _scope(result, metric, current)
-    masks = [(e.slice.mask(reference) & in_r, e.slice.mask(current) & in_c) for e in result.explanations]
+    cache_r: dict = {}
+    cache_c: dict = {}
+    masks = [
+        (e.slice.mask(reference, cache_r) & in_r, e.slice.mask(current, cache_c) & in_c)
+        for e in result.explanations
+    ]
 
     leads: list[int] = []
     variants: dict[int, list[tuple[int, float]]] = {}

@@ -24,7 +24,8 @@ def drop_broader(result: SliceResult, current: pd.DataFrame) -> tuple[SliceResul
     explanations = result.explanations
     if len(explanations) < 2:
         return result, 0
-    masks = [e.slice.mask(current) for e in explanations]
+    cache: dict = {}
+    masks = [e.slice.mask(current, cache) for e in explanations]
     sizes = [int(m.sum()) for m in masks]
     dropped = set()
     for t, broad in enumerate(explanations):
