@@ -290,8 +290,9 @@ def _execute(analysis: SliceAnalysis, step) -> SliceAnalysis:
         q=analysis.q,
         edges=profile_edges(version, numeric, brackets),
     )
-    result, broader = drop_broader(result, current)
-    result = merge_overlapping(result, reference, current, metric)
+    masks: dict = {}  # the current window's columns, read once for both steps
+    result, broader = drop_broader(result, current, masks)
+    result = merge_overlapping(result, reference, current, metric, masks)
     notes = list(result.notes)
     if total > len(current):
         notes.append(f"the newest {len(current):,} of the window's {total:,} predictions were read")

@@ -64,16 +64,21 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def merge_overlapping(
-    result: SliceResult, reference: pd.DataFrame, current: pd.DataFrame, metric: SliceMetric
+    result: SliceResult,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    metric: SliceMetric,
+    cache: dict | None = None,
 ) -> SliceResult:
     """``result`` with strongly overlapping explanations merged and exclusive shares set (the module
     docstring gives the rules). ``reference`` and ``current`` hold every column the slices name
-    (derived ones included) and the metric's."""
+    (derived ones included) and the metric's; ``cache``: ``Slice.mask``'s for ``current``, when an
+    earlier step (slice_overlap.drop_broader) read it already."""
     overall = dict(result.overall)
     y_r, in_r = _scope(result, metric, reference)
     y_c, in_c = _scope(result, metric, current)
     cache_r: dict = {}
-    cache_c: dict = {}
+    cache_c = {} if cache is None else cache
     masks = [
         (e.slice.mask(reference, cache_r) & in_r, e.slice.mask(current, cache_c) & in_c)
         for e in result.explanations

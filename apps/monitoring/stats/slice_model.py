@@ -23,6 +23,13 @@ METRIC_KINDS = (SHARE, ERROR_RATE, MEAN)
 
 def labels(values) -> np.ndarray:
     """Values as category labels (object array, None for missing): 1 and 1.0 are both "1"."""
+    codes, table = coded_labels(values)
+    return table[codes]  # code -1 (missing) picks the trailing None
+
+
+def coded_labels(values) -> tuple[np.ndarray, np.ndarray]:
+    """(an integer code per row, -1 for missing; the label of each code, then None): ``labels``
+    without building an object array per row, for masks over many rows."""
     series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     names = []
@@ -33,8 +40,7 @@ def labels(values) -> np.ndarray:
             names.append(str(bool(u)))
         else:
             names.append(str(u))
-    table = np.array([*names, None], dtype=object)
-    return table[codes]  # code -1 (missing) picks the trailing None
+    return codes, np.array([*names, None], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -213,7 +219,7 @@ class Slice:
         inside = np.ones(len(frame), dtype=bool)
         for condition in self.conditions:
             if (rows := cache.get(condition)) is None:
-                rows = cache[condition] = condition.mask(_values(frame, condition, cache))
+                rows = cache[condition] = _rows(frame, condition, cache)
             inside &= rows
         return inside
 
@@ -227,7 +233,8 @@ class Slice:
         return cls.of(*(Condition.from_dict(c) for c in data["conditions"]))
 
 
-def _values(frame: pd.DataFrame, condition: Condition, cache: dict) -> np.ndarray:
+def _rows(frame: pd.DataFrame, condition: Condition, cache: dict) -> np.ndarray:
+    """One condition's rows; each column read once per ``cache``, as codes or as numbers."""
     if condition.feature not in frame.columns:
         raise ValueError(f"slice: the frame has no column {condition.feature!r}")
     column = frame[condition.feature]
@@ -236,11 +243,16 @@ def _values(frame: pd.DataFrame, condition: Condition, cache: dict) -> np.ndarra
     key = (condition.feature, as_labels)
     if (values := cache.get(key)) is None:
         if as_labels:
-            values = labels(column)
+            values = coded_labels(column)
         else:
             values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         cache[key] = values
-    return values
+    if not as_labels:
+        return condition.mask(values)
+    codes, table = values
+    if condition.kind == "missing":
+        return codes == -1
+    return np.isin(codes, np.flatnonzero(table[:-1] == str(condition.value)))
 
 
 def _plain(x):

@@ -254,3 +254,23 @@ def test_shares_never_exceed_100_percent_and_each_row_counts_once(drawn):
     check_counted_once(merged, reference, current, APPROVAL)
     listed = len(merged.explanations) + sum(len(e.variants) for e in merged.explanations)
     assert listed == len(found)  # nothing lost: every candidate is a lead or a variant
+
+
+def test_masks_read_through_a_cache_are_the_labels_masks():
+    """Slice.mask with a cache compares codes, not labels: the same rows ("1", 1 and 1.0 alike)."""
+    frame = pd.DataFrame(
+        {"k": pd.Series([1, 1.0, "1", None, "x", 2], dtype=object), "n": [0, 1, 2, 3, None, 5]}
+    )
+    cache: dict = {}
+    one = Slice.of(Condition("k", "category", value="1"), Condition("n", "range", low=1.0))
+    assert one.mask(frame, cache).tolist() == [False, True, True, False, False, False]
+    assert Slice.of(Condition("k", "missing")).mask(frame, cache).tolist() == [
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
+    assert Slice.of(Condition("n", "missing")).mask(frame, cache).tolist() == [False] * 4 + [True, False]
+    assert Slice.of(Condition("k", "category", value="y")).mask(frame, cache).sum() == 0
