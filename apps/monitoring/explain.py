@@ -23,6 +23,7 @@ from apps.jobs.services import job_enqueue
 from apps.monitoring import explain_frames, explain_metric
 from apps.monitoring.models import Alert, ReferenceProfile, SliceAnalysis
 from apps.monitoring.stats.slice_derived import TEMPLATE_DERIVED, derive, scorecard
+from apps.monitoring.stats.slice_exclusive import merge_overlapping
 from apps.monitoring.stats.slice_model import Slice as SliceOf
 from apps.monitoring.stats.slice_model import SliceMetric
 from apps.monitoring.stats.slice_overlap import drop_broader
@@ -231,8 +232,9 @@ def _template(monitor, columns: set[str], metric: SliceMetric, reference, curren
         if usable:
             groups.append(usable)
     pairs, marked = template_pairs(groups)
-    for name, definition in derived.items():  # so that a slice's mask can be read off the frame
-        current[name] = derive(name, definition, reference, current).current
+    for name, definition in derived.items():  # so that a slice's mask can be read off the frames
+        column = derive(name, definition, reference, current)
+        current[name], reference[name] = column.current, column.reference
     return pairs, marked, derived
 
 
@@ -288,7 +290,9 @@ def _execute(analysis: SliceAnalysis, step) -> SliceAnalysis:
         q=analysis.q,
         edges=profile_edges(version, numeric, brackets),
     )
-    result, broader = drop_broader(result, current)
+    masks: dict = {}  # the current window's columns, read once for both steps
+    result, broader = drop_broader(result, current, masks)
+    result = merge_overlapping(result, reference, current, metric, masks)
     notes = list(result.notes)
     if total > len(current):
         notes.append(f"the newest {len(current):,} of the window's {total:,} predictions were read")

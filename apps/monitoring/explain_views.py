@@ -41,7 +41,9 @@ def _rows(analysis: SliceAnalysis) -> list[dict]:
     children = {_key(c.within): c for c in analysis.children.order_by("created_at", "id") if c.within}
     rows = []
     for index, e in enumerate(analysis.explanation_list):
-        share = e.get("contribution")
+        # Analyses stored before slice_exclusive.py have only each slice's own (overlapping) share.
+        exclusive = "exclusive_contribution" in e
+        share = e.get("exclusive_contribution") if exclusive else e.get("contribution")
         rows.append(
             {
                 "index": index,
@@ -51,6 +53,8 @@ def _rows(analysis: SliceAnalysis) -> list[dict]:
                 ),
                 "bar": None if share is None else max(2, min(100, round(abs(share) * 100))),
                 "against": share is not None and share < 0,
+                "share": share,
+                "exclusive": exclusive,
                 "child": children.get(_key(e["slice"])),
                 "percent": percent,
             }

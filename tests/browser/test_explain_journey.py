@@ -22,6 +22,8 @@ def test_dana_sees_where_the_alert_comes_from_and_drills_down(celery_worker, his
     page.wait_for_selector('[data-testid="explanation"]')
     first = page.locator('[data-testid="explanation-sentence"]').first.inner_text()
     assert first.startswith("Home = rent and Income <") and 'share predicted "bad" rose' in first
+    rule = page.locator('[data-testid="explain-overlap-rule"]').inner_text()
+    assert "counted once" in rule and "Jaccard ≥ 0.5" in rule and "Listed shares together" in rule
     summary = page.locator('[data-testid="explain-summary"]').inner_text()
     assert "slices tested" in summary and "q = 0.05" in summary
     page.wait_for_selector('[data-testid="explanation-chart"] .main-svg')

@@ -23,6 +23,13 @@ METRIC_KINDS = (SHARE, ERROR_RATE, MEAN)
 
 def labels(values) -> np.ndarray:
     """Values as category labels (object array, None for missing): 1 and 1.0 are both "1"."""
+    codes, table = coded_labels(values)
+    return table[codes]  # code -1 (missing) picks the trailing None
+
+
+def coded_labels(values) -> tuple[np.ndarray, np.ndarray]:
+    """(an integer code per row, -1 for missing; the label of each code, then None): ``labels``
+    without building an object array per row, for masks over many rows."""
     series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
     names = []
@@ -33,8 +40,7 @@ def labels(values) -> np.ndarray:
             names.append(str(bool(u)))
         else:
             names.append(str(u))
-    table = np.array([*names, None], dtype=object)
-    return table[codes]  # code -1 (missing) picks the trailing None
+    return codes, np.array([*names, None], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -205,19 +211,16 @@ class Slice:
     def words(self) -> str:
         return " and ".join(c.words() for c in self.conditions) or "all rows"
 
-    def mask(self, frame: pd.DataFrame) -> np.ndarray:
-        """Rows of ``frame`` inside the slice. A derived feature's column must be in the frame."""
+    def mask(self, frame: pd.DataFrame, cache: dict | None = None) -> np.ndarray:
+        """Rows of ``frame`` inside the slice. A derived feature's column must be in the frame.
+        ``cache``: a dict kept for one frame, so that many slices read each column and condition once
+        (reading a million labels costs tens of milliseconds)."""
+        cache = {} if cache is None else cache
         inside = np.ones(len(frame), dtype=bool)
         for condition in self.conditions:
-            if condition.feature not in frame.columns:
-                raise ValueError(f"slice: the frame has no column {condition.feature!r}")
-            column = frame[condition.feature]
-            as_labels = condition.kind == "category" and isinstance(condition.value, str)
-            if as_labels or (condition.kind == "missing" and not pd.api.types.is_numeric_dtype(column)):
-                values = labels(column)
-            else:
-                values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            inside &= condition.mask(values)
+            if (rows := cache.get(condition)) is None:
+                rows = cache[condition] = _rows(frame, condition, cache)
+            inside &= rows
         return inside
 
     def to_dict(self) -> dict:
@@ -228,6 +231,28 @@ class Slice:
         if not isinstance(data, dict) or not isinstance(data.get("conditions"), list):
             raise ValueError("slice: expected {'conditions': [...]}")
         return cls.of(*(Condition.from_dict(c) for c in data["conditions"]))
+
+
+def _rows(frame: pd.DataFrame, condition: Condition, cache: dict) -> np.ndarray:
+    """One condition's rows; each column read once per ``cache``, as codes or as numbers."""
+    if condition.feature not in frame.columns:
+        raise ValueError(f"slice: the frame has no column {condition.feature!r}")
+    column = frame[condition.feature]
+    as_labels = condition.kind == "category" and isinstance(condition.value, str)
+    as_labels |= condition.kind == "missing" and not pd.api.types.is_numeric_dtype(column)
+    key = (condition.feature, as_labels)
+    if (values := cache.get(key)) is None:
+        if as_labels:
+            values = coded_labels(column)
+        else:
+            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        cache[key] = values
+    if not as_labels:
+        return condition.mask(values)
+    codes, table = values
+    if condition.kind == "missing":
+        return codes == -1
+    return np.isin(codes, np.flatnonzero(table[:-1] == str(condition.value)))
 
 
 def _plain(x):
@@ -257,19 +282,29 @@ class Explanation:
     sentence: str
     tested_slices: int = 1  # more than 1 when adjacent bins were merged
     notes: list[str] = field(default_factory=list)
+    # Set by stats/slice_exclusive.py (None on results stored before it): the share of the change
+    # of the rows no higher-ranked explanation holds, the slices overlapping this one strongly
+    # (its variants) and, on a variant, its Jaccard overlap with the explanation it is listed under.
+    exclusive_contribution: float | None = None
+    exclusive_points: float | None = None
+    exclusive_rows: int | None = None
+    variants: list[Explanation] = field(default_factory=list)
+    jaccard: float | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["slice"] = self.slice.to_dict()
         for key in ("metric_reference", "metric_current", "effect", "p_value", "adjusted_p"):
             data[key] = _plain(data[key])
-        data["contribution"] = _plain(self.contribution)
-        data["contribution_points"] = _plain(self.contribution_points)
+        for key in ("contribution", "contribution_points", "exclusive_contribution", "exclusive_points"):
+            data[key] = _plain(getattr(self, key))
+        data["variants"] = [v.to_dict() for v in self.variants]
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Explanation:
-        return cls(**{**data, "slice": Slice.from_dict(data["slice"])})
+        variants = [cls.from_dict(v) for v in data.get("variants", [])]
+        return cls(**{**data, "slice": Slice.from_dict(data["slice"]), "variants": variants})
 
 
 @dataclass
@@ -280,6 +315,7 @@ class SliceResult:
     overall: dict
     within: Slice | None = None
     notes: list[str] = field(default_factory=list)
+    overlap: dict | None = None  # stats/slice_exclusive.py's rule and totals; None before it ran
 
     def to_dict(self) -> dict:
         return {
@@ -289,6 +325,7 @@ class SliceResult:
             "overall": self.overall,
             "within": self.within.to_dict() if self.within else None,
             "notes": list(self.notes),
+            "overlap": self.overlap,
         }
 
     @classmethod
@@ -301,4 +338,5 @@ class SliceResult:
             overall=data["overall"],
             within=within,
             notes=list(data.get("notes", [])),
+            overlap=data.get("overlap"),
         )

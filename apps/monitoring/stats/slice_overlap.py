@@ -17,14 +17,17 @@ INSIDE = 0.8  # the share of the precise slice's rows that must lie in the broad
 EXPLAINED = 0.8  # as in stats/slices.py: the precise slice carries this much of the broad one's
 
 
-def drop_broader(result: SliceResult, current: pd.DataFrame) -> tuple[SliceResult, int]:
+def drop_broader(
+    result: SliceResult, current: pd.DataFrame, cache: dict | None = None
+) -> tuple[SliceResult, int]:
     """``result`` without explanations whose contribution is mostly that of a smaller reported slice
     lying mostly inside them; and how many were dropped. ``current`` holds every column the slices
-    name (derived ones included)."""
+    name (derived ones included); ``cache``: ``Slice.mask``'s, to share with later steps."""
     explanations = result.explanations
     if len(explanations) < 2:
         return result, 0
-    masks = [e.slice.mask(current) for e in explanations]
+    cache = {} if cache is None else cache
+    masks = [e.slice.mask(current, cache) for e in explanations]
     sizes = [int(m.sum()) for m in masks]
     dropped = set()
     for t, broad in enumerate(explanations):

@@ -89,6 +89,14 @@ def _pair_texts(a: float, b: float, *, percent: bool) -> tuple[str, str]:
     return x, y
 
 
+def movement(slice_label: str, *, words: str, percent: bool, reference: float, current: float) -> str:
+    """'Age 25–34: approval rate fell from 71% to 28%'."""
+    before, after = _pair_texts(reference, current, percent=percent)
+    verb = "fell" if current < reference else "rose" if current > reference else "stayed"
+    move = f"{words} {verb} from {before} to {after}" if verb != "stayed" else f"{words} stayed at {after}"
+    return f"{slice_label}: {move}"
+
+
 def sentence(
     slice_label: str,
     *,
@@ -100,15 +108,15 @@ def sentence(
     contribution: float | None,
     overall_change: float,
     overall: tuple[float, float] | None = None,
+    further: bool = False,
 ) -> str:
     """'FICO-like score 600–650 and Age 25–34: approval rate fell from 71% to 28% (n = 4,213);
     accounts for 62% of the overall drop'. ``support`` is the slice's rows in the current window;
     ``contribution`` the share of the overall change (None when the overall metric barely moved, then
-    ``overall`` gives its two values)."""
-    before, after = _pair_texts(reference, current, percent=percent)
-    verb = "fell" if current < reference else "rose" if current > reference else "stayed"
-    move = f"{words} {verb} from {before} to {after}" if verb != "stayed" else f"{words} stayed at {after}"
-    text = f"{slice_label}: {move} (n = {support:,})"
+    ``overall`` gives its two values). ``further``: the share is of rows no slice listed above holds
+    (stats/slice_exclusive.py)."""
+    text = movement(slice_label, words=words, percent=percent, reference=reference, current=current)
+    text = f"{text} (n = {support:,})"
     if contribution is None:
         if overall is None:
             return f"{text}; overall the {words} barely moved"
@@ -117,5 +125,5 @@ def sentence(
     direction = "drop" if overall_change < 0 else "rise"
     share = round(contribution * 100)
     if share >= 0:
-        return f"{text}; accounts for {share}% of the overall {direction}"
+        return f"{text}; accounts for {'a further ' if further else ''}{share}% of the overall {direction}"
     return f"{text}; works against the overall {direction} ({share}% of it)"

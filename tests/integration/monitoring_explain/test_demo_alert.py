@@ -20,3 +20,9 @@ def test_the_demo_alert_names_the_planted_slice_first(history):
     assert first["metric_current"] > first["metric_reference"] + 0.2
     assert first["adjusted_p"] <= analysis.q and first["contribution"] >= 0.5
     assert analysis.tests_run > 100 and analysis.metric["value"] == "bad"
+    # Each prediction counted once: no two listed explanations overlap strongly, shares ≤ 100 %.
+    overlap = analysis.explanations["overlap"]
+    assert overlap["jaccard"] == 0.5 and "Jaccard" in overlap["rule"]
+    shares = [e["exclusive_contribution"] for e in listed]
+    assert sum(shares) <= 1 + 1e-9 and overlap["shares_total"] == pytest.approx(sum(shares))
+    assert first["exclusive_points"] == pytest.approx(first["contribution_points"])
