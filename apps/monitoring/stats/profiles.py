@@ -133,16 +133,32 @@ def histogram(edges: np.ndarray, values: np.ndarray, *, ordered: bool = False) -
 
 def bin_excess(edges: np.ndarray, ordered_values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Per bin of the window layout, the sum of (value − anchor): the anchor is ``edges[0]`` for the
-    bin below and each bin's left edge otherwise. Summed relative to the anchor so that large values
-    (incomes in the millions) do not cancel when the distance is computed."""
+    bin below and each bin's left edge otherwise. One pass of sums over the sorted values, no copy."""
     anchors = np.concatenate([[edges[0]], edges])
-    offsets = ordered_values - np.repeat(anchors, counts)
     sums = np.zeros(len(counts))
     nonempty = np.flatnonzero(counts)
     if len(nonempty):
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[nonempty]
-        sums[nonempty] = np.add.reduceat(offsets, starts)
-    return sums
+        sums[nonempty] = np.add.reduceat(ordered_values, starts)
+    return sums - counts * anchors
+
+
+def _label(value: float) -> str:
+    """A value's label as ``category_counts`` writes it (whole floats without '.0')."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def value_counts(ordered_values: np.ndarray, known: np.ndarray, known_labels: list[str]) -> dict[str, int]:
+    """Counts by value of sorted values: two binary searches per known value, and a full count only of
+    the values that are none of them (rare: a value the reference never had)."""
+    starts = np.searchsorted(ordered_values, known, side="left")
+    stops = np.searchsorted(ordered_values, known, side="right")
+    counts: Counter = Counter(dict(zip(known_labels, (stops - starts).tolist(), strict=True)))
+    if int((stops - starts).sum()) < len(ordered_values):  # the stretches between the known values
+        gaps = zip(np.concatenate([[0], stops]), np.concatenate([starts, [len(ordered_values)]]), strict=True)
+        others = np.concatenate([ordered_values[a:b] for a, b in gaps])
+        counts.update(category_counts(pd.Series(others)))
+    return {label: n for label, n in counts.items() if n}
 
 
 def fine_excess(feature: dict) -> np.ndarray | None:
@@ -209,7 +225,11 @@ def _reference_numeric(column, rows, spec, fine_bins, quantile_grid, reservoir, 
         return feature
     ordered = np.sort(values)
     distinct = int(1 + np.count_nonzero(np.diff(ordered)))
-    few = np.unique(ordered) if distinct <= DISCRETE_MAX_DISTINCT else None
+    few = (
+        ordered[np.concatenate([[0], np.flatnonzero(np.diff(ordered)) + 1])]
+        if distinct <= DISCRETE_MAX_DISTINCT
+        else None
+    )
     edges = _edges(ordered, fine_bins, few)
     counts = histogram(edges, ordered, ordered=True)
     feature.update(
@@ -221,7 +241,7 @@ def _reference_numeric(column, rows, spec, fine_bins, quantile_grid, reservoir, 
         distinct=distinct,
     )
     if few is not None:
-        feature["values"] = dict(category_counts(pd.Series(ordered)))
+        feature["values"] = value_counts(ordered, few, [_label(v) for v in few])
     return feature
 
 
@@ -333,8 +353,10 @@ def _window_numeric(column, rows, ref: dict, low: float, high: float, rng, reser
         excess=bin_excess(edges, ordered, counts).tolist(),
         sample=_reservoir(values, reservoir, rng),
     )
-    if "values" in ref:
-        feature["values"] = _bound_unseen(category_counts(pd.Series(ordered)), set(ref["values"]))
+    if "values" in ref:  # the reference's values are its inner bins' left edges
+        known = np.asarray(ref["edges"][:-1], dtype=float)
+        counts_by_value = value_counts(ordered, known, [_label(v) for v in known])
+        feature["values"] = _bound_unseen(counts_by_value, set(ref["values"]))
     return feature
 
 
