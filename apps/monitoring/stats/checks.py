@@ -31,6 +31,10 @@ CHECKS = (
     "performance",
 )
 CLASS_SHARE_FLOOR = 0.05
+# An effect computed from profiles decides a flag only when it is known this closely (drift.py bounds
+# its error); otherwise, if the floor is within the bound, the finding says so instead of flagging.
+EFFECT_RELATIVE_TOLERANCE = 0.02
+EFFECT_ABSOLUTE_TOLERANCE = 0.005
 
 
 @dataclass
@@ -171,11 +175,15 @@ def _feature_findings(spec: dict, reference: dict, current: dict, config: CheckC
             "choice": choice.source,
         }
         if result.effect_name != choice.effect:
+            effect = drift.EFFECTS[choice.effect](ref, cur)
+            if effect.details.get("bound") is not None:  # an approximate effect: its error bound too
+                extra["effect_bound"] = effect.details["bound"]
+                extra["effect_source"] = effect.details.get("source")
             result = drift.TestResult(
                 result.test,
                 result.statistic,
                 result.p_value,
-                drift.effect_size(choice.effect, ref, cur),
+                effect.effect_size,
                 choice.effect,
                 result.n_reference,
                 result.n_current,
@@ -211,6 +219,26 @@ def _class_share_findings(ref: dict, cur: dict, config: CheckConfig) -> list[Fin
     return findings
 
 
+def effect_tolerance(effect: float) -> float:
+    """How far an approximate effect may be from the exact one: 2 % of it, or 0.005 if larger."""
+    return max(EFFECT_RELATIVE_TOLERANCE * abs(effect), EFFECT_ABSOLUTE_TOLERANCE)
+
+
+def _too_uncertain(finding: Finding) -> bool:
+    """An effect from profiles whose error bound exceeds the tolerance AND could put it on either side
+    of the floor does not decide a flag: the finding says so instead (details["uncertain"])."""
+    bound = finding.details.get("effect_bound", finding.details.get("bound"))
+    if bound is None or bound <= effect_tolerance(finding.effect_size):
+        return False
+    if finding.effect_size - bound >= finding.floor or finding.effect_size + bound < finding.floor:
+        return False  # on one side of the floor whatever the error
+    finding.details["uncertain"] = (
+        f"effect {finding.effect_size:.3f} ± {bound:.3f} from binned profiles could lie on either side "
+        f"of the floor {finding.floor:g}; not flagged (the bins cannot tell)"
+    )
+    return True
+
+
 def run_checks(
     reference: dict, current: dict, features: list[dict], config: CheckConfig | None = None
 ) -> CheckResult:
@@ -228,7 +256,7 @@ def run_checks(
         findings += _feature_findings(spec, reference, current, config)
     adjusted = multiplicity.adjust([f.p_value for f in findings], config.correction)
     for finding, adj in zip(findings, adjusted, strict=True):
-        big_enough = finding.effect_size >= finding.floor
+        big_enough = finding.effect_size >= finding.floor and not _too_uncertain(finding)
         if finding.p_value is None:  # a distance chosen by override: its floor alone decides
             finding.flagged = big_enough
             continue

@@ -9,6 +9,15 @@ A numeric reference feature holds ``counts`` for the ``len(edges) - 1`` bins ``[
 last bin closed); a numeric window feature holds ``len(edges) + 1`` counts: one bin below the
 reference minimum, the reference's bins, one bin above its maximum. ``fine_counts`` turns either
 into the window layout.
+
+Two additions, both optional when reading (profiles stored before them still work, as before):
+- ``excess``: per bin, the sum of (value − the bin's anchor), in the same layout as ``counts``; the
+  anchor is the bin's left edge, and ``edges[0]`` for the bin below (so its excess is negative).
+  With it, the area between two binned CDFs is exact inside every bin where they do not cross
+  (drift.wasserstein), and it adds up under merging like the counts.
+- ``values`` (numeric features with at most ``DISCRETE_MAX_DISTINCT`` distinct reference values):
+  counts by value, labelled as categories are (``category_counts``), so a 0/1 flag or a 12/24-month
+  term is tested as a categorical. Such a reference also gets one bin per value (edges at the values).
 """
 
 from __future__ import annotations
@@ -25,6 +34,9 @@ OTHER = "__other__"
 MAX_UNSEEN = 200
 VOCABULARY = 5000
 LENGTH_BINS = 20
+# At most this many distinct reference values: a numeric feature is also counted by value and tested
+# as a categorical (selection.py). A 0/1 flag, a 12/24-month term, a 1-5 rating, a 0/1 model score.
+DISCRETE_MAX_DISTINCT = 20
 _TOKEN = re.compile(r"\w+")
 
 KINDS = {
@@ -119,6 +131,47 @@ def histogram(edges: np.ndarray, values: np.ndarray, *, ordered: bool = False) -
     return np.diff(bounds)
 
 
+def bin_excess(edges: np.ndarray, ordered_values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per bin of the window layout, the sum of (value − anchor): the anchor is ``edges[0]`` for the
+    bin below and each bin's left edge otherwise. One pass of sums over the sorted values, no copy."""
+    anchors = np.concatenate([[edges[0]], edges])
+    sums = np.zeros(len(counts))
+    nonempty = np.flatnonzero(counts)
+    if len(nonempty):
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[nonempty]
+        sums[nonempty] = np.add.reduceat(ordered_values, starts)
+    return sums - counts * anchors
+
+
+def _label(value: float) -> str:
+    """A value's label as ``category_counts`` writes it (whole floats without '.0')."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def value_counts(ordered_values: np.ndarray, known: np.ndarray, known_labels: list[str]) -> dict[str, int]:
+    """Counts by value of sorted values: two binary searches per known value, and a full count only of
+    the values that are none of them (rare: a value the reference never had)."""
+    starts = np.searchsorted(ordered_values, known, side="left")
+    stops = np.searchsorted(ordered_values, known, side="right")
+    counts: Counter = Counter(dict(zip(known_labels, (stops - starts).tolist(), strict=True)))
+    if int((stops - starts).sum()) < len(ordered_values):  # the stretches between the known values
+        gaps = zip(np.concatenate([[0], stops]), np.concatenate([starts, [len(ordered_values)]]), strict=True)
+        others = np.concatenate([ordered_values[a:b] for a, b in gaps])
+        counts.update(category_counts(pd.Series(others)))
+    return {label: n for label, n in counts.items() if n}
+
+
+def fine_excess(feature: dict) -> np.ndarray | None:
+    """A numeric feature's excess in the window layout, or None for a profile stored without it."""
+    excess = feature.get("excess")
+    if excess is None:
+        return None
+    excess = np.asarray(excess, dtype=float)
+    if len(excess) == len(feature["edges"]) - 1:
+        return np.concatenate([[0.0], excess, [0.0]])
+    return excess
+
+
 def window_counts(counts, edges) -> np.ndarray:
     """Counts in the window layout (len(edges)+1): a reference's inner bins get empty outer bins."""
     counts = np.asarray(counts, dtype=np.int64)
@@ -146,7 +199,9 @@ def sorted_quantiles(ordered: np.ndarray, probs: np.ndarray) -> np.ndarray:
     return ordered[below] + (position - below) * (ordered[above] - ordered[below])
 
 
-def _edges(sorted_values: np.ndarray, bins: int) -> np.ndarray:
+def _edges(sorted_values: np.ndarray, bins: int, distinct: np.ndarray | None = None) -> np.ndarray:
+    if distinct is not None:  # few values: one bin per value, [v_i, v_i+1), the last [v_k, v_k+ulp]
+        return np.append(distinct, np.nextafter(distinct[-1], np.inf))
     edges = np.unique(sorted_quantiles(sorted_values, np.linspace(0, 1, bins + 1)))
     if len(edges) == 1:  # a constant column: one bin holding that value
         edges = np.array([edges[0], np.nextafter(edges[0], np.inf)])
@@ -169,15 +224,24 @@ def _reference_numeric(column, rows, spec, fine_bins, quantile_grid, reservoir, 
         feature.update(edges=[0.0, np.nextafter(0.0, 1.0)], counts=[0], quantiles=[], sample=[], distinct=0)
         return feature
     ordered = np.sort(values)
-    edges = _edges(ordered, fine_bins)
-    counts = histogram(edges, ordered, ordered=True)[1:-1]
+    distinct = int(1 + np.count_nonzero(np.diff(ordered)))
+    few = (
+        ordered[np.concatenate([[0], np.flatnonzero(np.diff(ordered)) + 1])]
+        if distinct <= DISCRETE_MAX_DISTINCT
+        else None
+    )
+    edges = _edges(ordered, fine_bins, few)
+    counts = histogram(edges, ordered, ordered=True)
     feature.update(
         edges=edges.tolist(),
-        counts=counts.tolist(),
+        counts=counts[1:-1].tolist(),
+        excess=bin_excess(edges, ordered, counts)[1:-1].tolist(),
         quantiles=sorted_quantiles(ordered, np.linspace(0, 1, quantile_grid)).tolist(),
         sample=_reservoir(values, reservoir, rng),
-        distinct=int(1 + np.count_nonzero(np.diff(ordered))),
+        distinct=distinct,
     )
+    if few is not None:
+        feature["values"] = value_counts(ordered, few, [_label(v) for v in few])
     return feature
 
 
@@ -281,11 +345,18 @@ def _window_numeric(column, rows, ref: dict, low: float, high: float, rng, reser
         **_moments(values),
     }
     feature["std"] = std(feature)
+    ordered = np.sort(values)
+    counts = histogram(edges, ordered, ordered=True)
     feature.update(
         edges=ref["edges"],
-        counts=histogram(edges, values).tolist(),
+        counts=counts.tolist(),
+        excess=bin_excess(edges, ordered, counts).tolist(),
         sample=_reservoir(values, reservoir, rng),
     )
+    if "values" in ref:  # the reference's values are its inner bins' left edges
+        known = np.asarray(ref["edges"][:-1], dtype=float)
+        counts_by_value = value_counts(ordered, known, [_label(v) for v in known])
+        feature["values"] = _bound_unseen(counts_by_value, set(ref["values"]))
     return feature
 
 
@@ -423,6 +494,11 @@ def _merge_feature(a: dict, b: dict, size: int, rng) -> dict:
         merged["std"] = std(merged)
         for key in ("zeros", "type_errors", "out_of_range"):
             merged[key] = a.get(key, 0) + b.get(key, 0)
+        excess_a, excess_b = fine_excess(a), fine_excess(b)
+        if excess_a is not None and excess_b is not None:  # a profile stored without it: none merged
+            merged["excess"] = (excess_a + excess_b).tolist()
+        if "values" in a and "values" in b:
+            merged["values"] = _add_dicts(a["values"], b["values"])
         merged.update(
             edges=a["edges"],
             counts=(fine_counts(a) + fine_counts(b)).tolist(),

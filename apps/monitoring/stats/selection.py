@@ -4,8 +4,9 @@ The rules (``default_test``):
 
 - numeric with more than 20 distinct values: two-sample Kolmogorov–Smirnov; effect size the
   Wasserstein distance divided by the reference's standard deviation, floor 0.1;
-- numeric with at most 20 distinct values: two-sample chi-squared on its values; effect size the
-  Jensen–Shannon distance, floor 0.1;
+- numeric with at most 20 distinct reference values (``profiles.DISCRETE_MAX_DISTINCT``): profiled
+  by value and tested as a categorical — two-sample chi-squared on its values (Fisher's exact test
+  when every value is rare); effect size the Jensen–Shannon distance on the value shares, floor 0.1;
 - categorical and boolean: two-sample chi-squared; Jensen–Shannon distance, floor 0.1;
 - text: the text checks of text.py (length drift, empty and out-of-vocabulary rates, top tokens).
 
@@ -43,8 +44,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apps.monitoring.stats.drift import EFFECTS, TESTS
+from apps.monitoring.stats.profiles import DISCRETE_MAX_DISTINCT
 
-DISCRETE_MAX_DISTINCT = 20
 DEFAULT_FLOOR = 0.1
 TEXT_TEST = "text"
 

@@ -146,3 +146,27 @@ def test_a_merged_window_is_read_once_and_merged_again_when_rows_arrive(
     hours = WindowProfile.objects.filter(deployment=deployed, start__gte=HOUR0, start__lt=end)
     assert merged == merge_many(list(hours.order_by("start").values_list("profile", flat=True)))
     assert merged != first
+
+
+def test_profiles_stored_before_value_counts_and_bin_excesses_still_check(monitored, deployed):
+    """Reference and window profiles written before issue 15 (no "values", no "excess") are read as
+    before: the run succeeds and flags the same planted features."""
+    from apps.monitoring.models import ReferenceProfile
+
+    def legacy(profile):
+        for feature in profile["features"].values():
+            feature.pop("values", None)
+            feature.pop("excess", None)
+        return profile
+
+    stored = ReferenceProfile.objects.get(version=deployed.version)
+    assert any("excess" in f for f in stored.profile["features"].values())
+    stored.profile = legacy(stored.profile)
+    stored.save()
+    for window in WindowProfile.objects.filter(deployment=deployed):
+        window.profile = legacy(window.profile)
+        window.save()
+    shifted = run(monitored, HOUR1)
+    assert shifted.status == CheckRun.Status.SUCCEEDED, shifted.error
+    drift = {f.feature: f for f in shifted.findings.filter(check_name="drift")}
+    assert {name for name, f in drift.items() if f.flagged and name in FEATURES} == PLANTED
