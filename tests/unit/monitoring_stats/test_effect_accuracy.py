@@ -2,19 +2,14 @@
 point 2): its stated error bound always holds, it is exact where the bins allow, and an effect whose
 bound could put it on either side of the floor does not flag."""
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
 from apps.monitoring.stats import checks, drift, profiles
+from tests.shared_data import shared_path
 
-DATA = Path(
-    os.environ.get("MODELYARD_SHARED_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data")
-)
 SPEC = [{"name": "x", "type": "number"}]
 
 
@@ -29,10 +24,7 @@ def effect(before: np.ndarray, after: np.ndarray) -> tuple[drift.TestResult, flo
 def real_columns():
     frames = {}
     for name in ("credit_data.csv", "lending_club_2016q1.csv", "loans_full_schema_2018q1.csv"):
-        path = DATA / "credit" / name
-        if not path.exists():
-            pytest.skip(f"shared data not found at {path}")
-        frames[name] = pd.read_csv(path)
+        frames[name] = pd.read_csv(shared_path("credit", name))
     for name, frame in frames.items():
         order = np.random.default_rng(0).permutation(len(frame))
         half = len(frame) // 2

@@ -2,9 +2,6 @@
 and tested as categoricals: the p-value is SciPy's on the same counts, and a change of stated size is
 tested whatever the number of distinct values (issue 15, point 1)."""
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,10 +10,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from apps.monitoring.stats import checks, drift, profiles, selection
-
-DATA = Path(
-    os.environ.get("MODELYARD_SHARED_DATA", Path(__file__).resolve().parents[3].parent / "shared" / "data")
-)
+from tests.shared_data import shared_path
 
 
 def profiled(reference: pd.Series, current: pd.Series, kind="number"):
@@ -116,10 +110,7 @@ def test_profiles_stored_before_value_counts_still_work():
 def credit_columns():
     frames = {}
     for name in ("credit_data.csv", "lending_club_2016q1.csv", "loans_full_schema_2018q1.csv"):
-        path = DATA / "credit" / name
-        if not path.exists():
-            pytest.skip(f"shared data not found at {path}")
-        frames[name] = pd.read_csv(path)
+        frames[name] = pd.read_csv(shared_path("credit", name))
     for name, frame in frames.items():
         half = len(frame) // 2
         for column in frame.columns:
