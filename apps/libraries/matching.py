@@ -196,9 +196,18 @@ class AdvisoryIndex:
             return Fix(None, "nothing to fix")
         constraints = list(constraints)
         candidates = index.candidates[prereleases][bisect_right(index.candidates[prereleases], current) :]
-        affecting = {v: index.affecting(v, str(v)) for v in candidates}
-        clean = [v for v in candidates if not affecting[v]]
-        fixing = [v for v in candidates if not (affecting[v] & wanted)]
+        # Walk up from the installed version; stop at the first clean version the requirements allow.
+        clean: list[Version] = []  # outside every affected range
+        fixing: list[Version] = []  # outside the ranges of the advisories found
+        affecting: dict[Version, frozenset[str]] = {}
+        for v in candidates:
+            affecting[v] = index.affecting(v, str(v))
+            if not affecting[v] & wanted:
+                fixing.append(v)
+                if not affecting[v]:
+                    clean.append(v)
+                    if _allowed(v, constraints):
+                        break
         if not fixing:
             open_ = sorted(wanted & index.unfixed)
             reason = (
