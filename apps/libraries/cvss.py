@@ -54,3 +54,26 @@ def worst(vectors: list[str]) -> tuple[Rating | None, list[str]]:
         if best is None or rating.score > best.score:
             best = rating
     return best, errors
+
+
+# Words databases use for severity, on our scale (GitHub says MODERATE, Red Hat IMPORTANT, Ubuntu
+# negligible); "none"/"unknown" say nothing and are skipped.
+_WORDS = {
+    "critical": "critical",
+    "high": "high",
+    "important": "high",
+    "moderate": "medium",
+    "medium": "medium",
+    "low": "low",
+    "negligible": "low",
+}
+
+
+def stated(fields: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """(severity, field) from the first severity word an advisory states in its own fields, for an
+    advisory with no usable vector; None when no field holds a known word."""
+    for field_name, word in fields:
+        severity = _WORDS.get(str(word).strip().lower())
+        if severity:
+            return severity, field_name
+    return None

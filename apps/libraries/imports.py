@@ -8,7 +8,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.libraries import cvss, osv
-from apps.libraries.models import Advisory, AffectedPackage, ImportRun, Severity
+from apps.libraries.models import (
+    SEVERITY_RANK,
+    Advisory,
+    AffectedPackage,
+    ImportRun,
+    Severity,
+    SeveritySource,
+)
 from apps.registry.audit import audit_record
 
 BATCH = 500  # advisories written per bulk statement
@@ -41,6 +48,7 @@ def advisories_import(
 
     with transaction.atomic():
         changed = _apply(run, latest, known, problems)
+        changed = advisories_rate_from_aliases() or changed
         run.problems = problems
         run.status = ImportRun.Status.SUCCEEDED
         run.finished_at = timezone.now()
@@ -97,12 +105,21 @@ def _row(advisory: osv.Advisory, problems: list[dict]) -> Advisory:
         osv.Problem(advisory.file, "severity", f"{e}: severity left unknown", "warning").as_dict()
         for e in errors
     )
+    if rating:
+        severity, source, detail = rating.severity, SeveritySource.CVSS, rating.vector
+    elif found := cvss.stated(advisory.stated):
+        (severity, field), source = found, SeveritySource.DATABASE
+        detail = f"{field}: {dict(advisory.stated)[field]}"
+    else:
+        severity, source, detail = Severity.UNKNOWN, SeveritySource.NONE, ""
     return Advisory(
         osv_id=advisory.id,
         aliases=advisory.aliases,
         summary=advisory.summary or advisory.details.strip().split("\n")[0][:300],
         details=advisory.details,
-        severity=rating.severity if rating else Severity.UNKNOWN,
+        severity=severity,
+        severity_source=source,
+        severity_detail=detail[:200],
         cvss_vector=rating.vector if rating else "",
         cvss_score=rating.score if rating else None,
         published=advisory.published,
@@ -111,6 +128,41 @@ def _row(advisory: osv.Advisory, problems: list[dict]) -> Advisory:
         source=advisory.file[:500],
         raw=advisory.raw,
     )
+
+
+def advisories_rate_from_aliases() -> bool:
+    """An advisory without a severity of its own takes the worst one among the imported advisories
+    it names as aliases or that name it (PYSEC-2021-66 and GHSA-g3rq-g295-4j3m are one flaw).
+    Re-run after every import, as either copy may arrive first. True when any severity changed."""
+    rows = list(Advisory.objects.only("osv_id", "aliases", "severity", "severity_source", "severity_detail"))
+    own = {a.osv_id: a for a in rows if a.severity_source in (SeveritySource.CVSS, SeveritySource.DATABASE)}
+    by_alias: dict[str, list[Advisory]] = {}
+    for advisory in own.values():
+        for name in (advisory.osv_id, *advisory.aliases):
+            by_alias.setdefault(name, []).append(advisory)
+    changed = []
+    for advisory in rows:
+        if advisory.osv_id in own:
+            continue
+        related = {a.osv_id: a for n in (advisory.osv_id, *advisory.aliases) for a in by_alias.get(n, [])}
+        related.pop(advisory.osv_id, None)
+        best = max(related.values(), key=lambda a: (SEVERITY_RANK[a.severity], a.osv_id), default=None)
+        if best is None:
+            wanted = (Severity.UNKNOWN, SeveritySource.NONE, "")
+        else:
+            wanted = (
+                best.severity,
+                SeveritySource.ALIAS,
+                f"{best.osv_id} ({best.get_severity_source_display()})",
+            )
+        if (advisory.severity, advisory.severity_source, advisory.severity_detail) != wanted:
+            advisory.severity, advisory.severity_source, advisory.severity_detail = wanted
+            advisory.updated_at = timezone.now()
+            changed.append(advisory)
+    Advisory.objects.bulk_update(
+        changed, ["severity", "severity_source", "severity_detail", "updated_at"], batch_size=BATCH
+    )
+    return bool(changed)
 
 
 def advisories_import_path(*, path: str, user=None, scan: bool = True) -> ImportRun:

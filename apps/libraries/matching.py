@@ -7,11 +7,13 @@ piece carries the set of advisories affecting it. A lookup is one parse (cached)
 so a scan of 1,000 locks of 100 packages is dominated by dictionary lookups.
 
 Pre-releases compare as PEP 440 orders them (2.0rc1 is before 2.0, so a fix in 2.0 does not cover
-it). A local version label (``1.26.4+ubuntu1``) is matched as its public version: a distributor's
+it). A recommended fix is a final release unless the caller asks for pre-releases: pip installs no
+pre-release unless asked, so a fix event of ``0.24.dev0`` is recommended as ``0.24``, the first final
+release after it. A local version label (``1.26.4+ubuntu1``) is matched as its public version: a distributor's
 backport is not known to us, and the note on the hit says so.
 """
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -70,6 +72,8 @@ class Constraint:
 class _PackageIndex:
     intervals: list[tuple[Version | None, Version | None, bool, str]] = field(default_factory=list)
     explicit: dict[str, set[str]] = field(default_factory=dict)  # canonical version (1.0 == 1.0.0) -> ids
+    named: set[Version] = field(default_factory=set)  # every version the advisories name: fix candidates
+    candidates: dict[bool, list[Version]] = field(default_factory=dict)  # by "pre-releases asked for"
     bounds: list[Version] = field(default_factory=list)
     pieces: list[frozenset[str]] = field(default_factory=list)
     fixes: dict[str, list[Version]] = field(default_factory=dict)  # id -> its fixed versions
@@ -77,6 +81,8 @@ class _PackageIndex:
 
     def build(self) -> None:
         self.bounds = sorted({v for lo, hi, _, _ in self.intervals for v in (lo, hi) if v is not None})
+        self.named.update(self.bounds)
+        self.candidates = {pre: sorted(fix_candidates(self.named, prereleases=pre)) for pre in (False, True)}
         position = {v: i for i, v in enumerate(self.bounds)}
         # piece 2i: the stretch just below bounds[i]; 2i+1: bounds[i] itself; 2n: above the last.
         pieces: list[set[str]] = [set() for _ in range(2 * len(self.bounds) + 1)]
@@ -121,6 +127,8 @@ class AdvisoryIndex:
                 index.unfixed.add(advisory_id)
         for raw in versions:
             parsed = parse_version(raw)
+            if parsed is not None:
+                index.named.add(parsed)
             index.explicit.setdefault(canonicalize_version(parsed) if parsed else raw, set()).add(advisory_id)
 
     def build(self) -> "AdvisoryIndex":
@@ -172,11 +180,14 @@ class AdvisoryIndex:
         installed: str,
         advisory_ids: Iterable[str],
         constraints: Iterable[Constraint] = (),
+        *,
+        prereleases: bool = False,
     ) -> Fix:
-        """The lowest version above ``installed`` that no given advisory affects and that every
-        constraint allows. Candidates are the advisories' own ``fixed`` versions; pre-releases only
-        when the installed version is one. A candidate still affected by another advisory (one that
-        does not affect the installed version) is named in the note."""
+        """The lowest version above ``installed`` that is outside every affected range of the
+        package and that every constraint allows; failing that, the lowest that at least fixes the
+        given advisories (the note names what still affects it). Candidates are the versions the
+        advisories name; a pre-release among them stands for the first final release after it
+        (``2.0rc1`` -> ``2.0``) unless ``prereleases`` is asked for."""
         name = canonicalize_name(package)
         index = self._packages.get(name)
         current = _public(installed)
@@ -184,38 +195,72 @@ class AdvisoryIndex:
         if index is None or current is None or not wanted:
             return Fix(None, "nothing to fix")
         constraints = list(constraints)
-        candidates = sorted(
-            {
-                v
-                for i in wanted
-                for v in index.fixes.get(i, [])
-                if v > current and (not v.is_prerelease or current.is_prerelease)
-            }
-        )
-        fixing = [v for v in candidates if not (index.affecting(v, str(v)) & wanted)]
+        candidates = index.candidates[prereleases][bisect_right(index.candidates[prereleases], current) :]
+        # Walk up from the installed version; stop at the first clean version the requirements allow.
+        clean: list[Version] = []  # outside every affected range
+        fixing: list[Version] = []  # outside the ranges of the advisories found
+        affecting: dict[Version, frozenset[str]] = {}
+        for v in candidates:
+            affecting[v] = index.affecting(v, str(v))
+            if not affecting[v] & wanted:
+                fixing.append(v)
+                if not affecting[v]:
+                    clean.append(v)
+                    if _allowed(v, constraints):
+                        break
         if not fixing:
             open_ = sorted(wanted & index.unfixed)
             reason = (
                 f"no fix is known for {', '.join(open_)}" if open_ else "no fixed version covers them all"
             )
             return Fix(None, f"no single version fixes every advisory: {reason}")
-        for version in fixing:
-            refused = [c for c in constraints if not c.specifier.contains(version, prereleases=True)]
-            if refused:
+        count = f"{len(wanted)} advisor{'y' if len(wanted) == 1 else 'ies'}"
+        kind = "version" if prereleases else "final release"
+        for tier, note in ((clean, "outside every affected range"), (fixing, f"fixing the {count}")):
+            allowed = [v for v in tier if _allowed(v, constraints)]
+            if not allowed:
                 continue
-            count = f"{len(wanted)} advisor{'y' if len(wanted) == 1 else 'ies'}"
-            note = f"{version} is the lowest version fixing the {count}"
-            if version != fixing[0]:
-                note += f"; {fixing[0]} would too but {_refusals(fixing[0], constraints)}"
-            others = sorted(index.affecting(version, str(version)) - wanted)
+            version = allowed[0]
+            text = f"{version} is the lowest {kind} {note}"
+            if version != tier[0]:
+                text += f"; {tier[0]} would too but {_refusals(tier[0], constraints)}"
+            others = sorted(affecting[version] - wanted)
             if others:
-                note += f"; {version} is still affected by {', '.join(others)}"
-            return Fix(str(version), note)
+                text += f"; {version} is still affected by {', '.join(others)}"
+            return Fix(str(version), text)
         return Fix(
             None,
             f"{fixing[0]} fixes every advisory but {_refusals(fixing[0], constraints)}, "
             "and no higher fixed version is allowed either",
         )
+
+
+def first_final(version: Version) -> Version:
+    """The lowest final release not below ``version``: itself when final, else its release without
+    the pre-release and dev parts (``2.0rc1``, ``2.0.dev0`` -> ``2.0``; ``2.0.post1.dev0`` ->
+    ``2.0.post1``)."""
+    if not version.is_prerelease:
+        return version
+    epoch = f"{version.epoch}!" if version.epoch else ""
+    release = ".".join(str(part) for part in version.release)
+    post = f".post{version.post}" if version.pre is None and version.post is not None else ""
+    return Version(f"{epoch}{release}{post}")
+
+
+def fix_candidates(named: Iterable[Version], *, prereleases: bool = False) -> set[Version]:
+    """The versions a fix may be: the named ones, pre-releases replaced by the first final release
+    after them (kept as well when pre-releases are asked for). Local labels are dropped."""
+    found = set()
+    for version in named:
+        public = Version(version.public) if version.local else version
+        found.add(first_final(public))
+        if prereleases:
+            found.add(public)
+    return found
+
+
+def _allowed(version: Version, constraints: list[Constraint]) -> bool:
+    return all(c.specifier.contains(version, prereleases=True) for c in constraints)
 
 
 def _refusals(version: Version, constraints: list[Constraint]) -> str:

@@ -7,13 +7,23 @@ from django.db.models import Q
 
 
 class Severity(models.TextChoices):
-    """From the CVSS base score (v3 qualitative scale); UNKNOWN when an advisory gives no vector."""
+    """From the CVSS base score (v3 qualitative scale), else from a severity the advisory states
+    (see ``SeveritySource``); UNKNOWN when neither it nor an alias gives one."""
 
     CRITICAL = "critical"
     HIGH = "high"
     MEDIUM = "medium"
     LOW = "low"
     UNKNOWN = "unknown"
+
+
+class SeveritySource(models.TextChoices):
+    """Where an advisory's severity comes from."""
+
+    CVSS = "cvss", "CVSS vector"  # the base score of the advisory's own vector
+    DATABASE = "database", "stated by the database"  # e.g. database_specific.severity: MODERATE
+    ALIAS = "alias", "from an alias"  # another imported advisory for the same flaw (GHSA of a PYSEC)
+    NONE = "none", "not given"
 
 
 SEVERITY_RANK = {"unknown": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -27,6 +37,12 @@ class Advisory(models.Model):
     summary = models.TextField(blank=True)
     details = models.TextField(blank=True)
     severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.UNKNOWN)
+    severity_source = models.CharField(
+        max_length=16, choices=SeveritySource.choices, default=SeveritySource.NONE
+    )
+    severity_detail = models.CharField(
+        max_length=200, blank=True, help_text="the field or alias the severity was read from"
+    )
     cvss_vector = models.CharField(max_length=200, blank=True)
     cvss_score = models.FloatField(null=True, blank=True)
     published = models.DateTimeField(null=True, blank=True)

@@ -71,6 +71,7 @@ class Advisory:
     summary: str
     details: str
     vectors: list[str]  # CVSS vectors from `severity`
+    stated: list[tuple[str, str]]  # (field, word): severities stated without a vector, best first
     affected: list[Affected]
     references: list[dict]
     raw: dict  # JSON-safe copy of the document
@@ -156,12 +157,15 @@ def _parse(data, file: str, warnings: list[Problem]) -> Advisory:
         parsed = _affected(entry, f"affected[{i}]", file, warnings)
         if parsed is not None:
             affected.append(parsed)
-    vectors = []
+    vectors, stated = [], []
     for i, item in enumerate(data.get("severity") or []):
         if not isinstance(item, dict) or not isinstance(item.get("score"), str):
             raise Invalid(f"severity[{i}]", "expected {type, score} with a vector string as score")
         if str(item.get("type", "")).startswith("CVSS_V"):
             vectors.append(item["score"])
+        else:  # e.g. Ubuntu's {type: Ubuntu, score: medium}
+            stated.append((f"severity[{i}] ({item.get('type')})", item["score"]))
+    stated.extend(_stated_severities(data))
     references = [r for r in data.get("references") or [] if isinstance(r, dict)]
     return Advisory(
         id=advisory_id.strip(),
@@ -172,11 +176,29 @@ def _parse(data, file: str, warnings: list[Problem]) -> Advisory:
         summary=str(data.get("summary") or ""),
         details=str(data.get("details") or ""),
         vectors=vectors,
+        stated=stated,
         affected=affected,
         references=references,
         raw=json_safe(data),
         file=file,
     )
+
+
+def _stated_severities(data: dict) -> list[tuple[str, str]]:
+    """Severity words a database states in its own fields (GitHub's ``database_specific.severity``,
+    and the same key per affected package or under ``ecosystem_specific``), top level first."""
+    found = []
+    places = [("", data)] + [
+        (f"affected[{i}].", entry)
+        for i, entry in enumerate(data.get("affected") or [])
+        if isinstance(entry, dict)
+    ]
+    for prefix, holder in places:
+        for key in ("database_specific", "ecosystem_specific"):
+            specific = holder.get(key)
+            if isinstance(specific, dict) and isinstance(specific.get("severity"), str):
+                found.append((f"{prefix}{key}.severity", specific["severity"]))
+    return found
 
 
 def _affected(entry, where: str, file: str, warnings: list[Problem]) -> Affected | None:

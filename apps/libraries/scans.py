@@ -89,7 +89,13 @@ def _scan_build(build: PackageBuild, index: AdvisoryIndex, advisories: dict, sum
             continue
         requirements = requirements if requirements is not None else LockRequirements(build)
         constraints, assumed = requirements.on(hit.package)
-        fix = index.lowest_fix(hit.package, hit.version, hit.advisories, constraints)
+        fix = index.lowest_fix(
+            hit.package,
+            hit.version,
+            hit.advisories,
+            constraints,
+            prereleases=requirements.prereleases(hit.package),
+        )
         note = "; ".join(n for n in (fix.note, hit.note, assumed) if n)
         for osv_id in hit.advisories:
             advisory = advisories.get(osv_id)
@@ -142,6 +148,10 @@ class LockRequirements:
     def __init__(self, build: PackageBuild):
         self.by_target: dict[str, list[Constraint]] = {}
         self.unknown: list[str] = []
+        # Pre-releases only when the model asks, as pip would take them: ``--pre`` in its declared
+        # requirements, or a declared specifier that names one (``torch>=2.5.0rc1``).
+        self.all_prereleases = False
+        self.prereleases_for: set[str] = set()
         for entry in build.lock_entries:
             name, version = canonicalize_name(entry.get("name", "")), str(entry.get("version", ""))
             lines = entry.get("requires")
@@ -153,7 +163,10 @@ class LockRequirements:
             for line in lines:
                 self._add(line, f"{name}=={version} requires")
         for line in (build.version.requirements or "").splitlines():
-            self._add(line.split("#")[0].strip(), "declared", skip_exact=True)
+            line = line.split("#")[0].strip()
+            if line == "--pre":
+                self.all_prereleases = True
+            self._add(line, "declared", skip_exact=True)
 
     def _add(self, line: str, source: str, skip_exact: bool = False) -> None:
         try:
@@ -167,11 +180,16 @@ class LockRequirements:
             except Exception:  # noqa: BLE001 - an unevaluable marker says nothing we can use
                 return
         specs = list(req.specifier)
+        if source == "declared" and any(_names_prerelease(s.version) for s in specs):
+            self.prereleases_for.add(canonicalize_name(req.name))
         if not specs or (skip_exact and len(specs) == 1 and specs[0].operator in ("==", "===")):
             return
         self.by_target.setdefault(canonicalize_name(req.name), []).append(
             Constraint(source, SpecifierSet(str(req.specifier)))
         )
+
+    def prereleases(self, package: str) -> bool:
+        return self.all_prereleases or canonicalize_name(package) in self.prereleases_for
 
     def on(self, package: str) -> tuple[list[Constraint], str]:
         constraints = self.by_target.get(canonicalize_name(package), [])
@@ -184,6 +202,13 @@ class LockRequirements:
             f"recorded in the lock nor installed here at their locked versions, so they are taken to "
             f"accept any version of {package}"
         )
+
+
+def _names_prerelease(text: str) -> bool:
+    try:
+        return Version(text.removesuffix(".*")).is_prerelease
+    except InvalidVersion:
+        return False
 
 
 def _installed_requires(name: str, version: str) -> list[str] | None:

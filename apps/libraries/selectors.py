@@ -7,7 +7,7 @@ from django.db.models import Prefetch, QuerySet
 
 from apps.accounts import access
 from apps.deployments.models import Deployment
-from apps.libraries.models import SEVERITY_RANK, LibraryFinding
+from apps.libraries.models import SEVERITY_RANK, Advisory, LibraryFinding
 
 LIVE = (Deployment.Status.LIVE, Deployment.Status.ROLLING_OUT, Deployment.Status.PENDING_APPROVAL)
 
@@ -20,6 +20,16 @@ def findings_for(user) -> QuerySet:
         .select_related("version__model__team", "report__team", "advisory")
         .prefetch_related(Prefetch("version__deployments", queryset=deployments, to_attr="live_deployments"))
     )
+
+
+def advisory_for_page(osv_id: str) -> Advisory | None:
+    """Advisories are public text: every library viewer reads any of them (not their findings)."""
+    return Advisory.objects.filter(osv_id=osv_id[:100]).prefetch_related("affected").first()
+
+
+def advisory_findings_for(user, advisory: Advisory) -> list[LibraryFinding]:
+    """The findings of one advisory in what the user may see: every team's for IT, else their own."""
+    return severity_order(findings_for(user).filter(osv_id=advisory.osv_id).exclude(status="resolved"))
 
 
 def affected_deployments(finding: LibraryFinding) -> list[dict]:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("it/libraries/approve-all/", views.approve_all, name="approve-all"),
     path("it/libraries/advisories/", views.advisories_upload, name="advisories-upload"),
     path("it/libraries/pip-audit/", views.pip_audit_upload, name="pip-audit-upload"),
+    path("it/libraries/advisories/<str:osv_id>/", views.advisory_detail, name="advisory"),
     path("it/libraries/patches/<int:pk>/", views.patch_detail, name="patch-detail"),
     path("it/libraries/patches/<int:pk>/status/", views.patch_status, name="patch-status"),
 ]

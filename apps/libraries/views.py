@@ -2,6 +2,7 @@
 the same list read-only for a team's data scientists, and a patch request's progress and parity."""
 
 import csv
+import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts import access
+from apps.libraries import selectors as advisory_selectors
 from apps.libraries.models import LibraryFinding, PatchRequest, Severity
 from apps.libraries.patching import selectors
 from apps.libraries.patching.services import (
@@ -146,6 +148,26 @@ def export_csv(request):
             ]
         )
     return response
+
+
+@login_required
+def advisory_detail(request, osv_id: str):
+    """One advisory as imported: its text, severity and where it came from, ranges, references, and
+    the findings it caused in the models this user may see."""
+    _require_viewer(request.user)
+    advisory = advisory_selectors.advisory_for_page(osv_id)
+    if advisory is None:
+        raise Http404(f"no advisory {osv_id} has been imported")
+    return render(
+        request,
+        "libraries/advisory_detail.html",
+        {
+            "advisory": advisory,
+            "affected": advisory.affected.all(),
+            "findings": advisory_selectors.advisory_findings_for(request.user, advisory),
+            "raw": json.dumps(advisory.raw, indent=2, sort_keys=True),
+        },
+    )
 
 
 @login_required

@@ -27,6 +27,8 @@ class AdvisorySerializer(serializers.ModelSerializer):
             "aliases",
             "summary",
             "severity",
+            "severity_source",
+            "severity_detail",
             "cvss_score",
             "cvss_vector",
             "published",
@@ -77,6 +79,13 @@ class LibraryFindingSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.name", read_only=True, default=None)
     model_id = serializers.IntegerField(source="version.model_id", read_only=True, default=None)
     version_number = serializers.IntegerField(source="version.number", read_only=True, default=None)
+    severity_source = serializers.CharField(
+        source="advisory.severity_source",
+        read_only=True,
+        default=None,
+        help_text="cvss (the advisory's vector), database (a severity its database states), alias "
+        "(another imported advisory for the same flaw) or none",
+    )
     team = serializers.SerializerMethodField()
     deployments = serializers.SerializerMethodField()
 
@@ -97,6 +106,7 @@ class LibraryFindingSerializer(serializers.ModelSerializer):
             "advisory",
             "aliases",
             "severity",
+            "severity_source",
             "summary",
             "fixed_version",
             "fix_note",

@@ -29,3 +29,26 @@ def test_bad_vectors_are_named_and_the_worst_good_one_wins():
         ]
     )
     assert best.score == 7.5 and len(errors) == 1 and "nonsense" in errors[0]
+
+
+def test_a_severity_stated_without_a_vector_is_read_from_its_fields():
+    from apps.libraries import cvss, osv
+
+    document = {
+        "id": "GHSA-g3rq-g295-4j3m",
+        "modified": "2024-09-25T19:40:39Z",
+        "affected": [
+            {"package": {"ecosystem": "PyPI", "name": "jinja2"}, "ecosystem_specific": {"severity": "LOW"}}
+        ],
+        "database_specific": {"severity": "MODERATE"},
+    }
+    advisory, problems = osv.parse(document)
+    assert problems == [] and advisory.vectors == []
+    assert advisory.stated == [
+        ("database_specific.severity", "MODERATE"),
+        ("affected[0].ecosystem_specific.severity", "LOW"),
+    ]
+    assert cvss.stated(advisory.stated) == ("medium", "database_specific.severity")
+    assert cvss.stated([("severity[0] (Ubuntu)", "negligible")]) == ("low", "severity[0] (Ubuntu)")
+    assert cvss.stated([("database_specific.severity", "IMPORTANT")])[0] == "high"
+    assert cvss.stated([("database_specific.severity", "none")]) is None
