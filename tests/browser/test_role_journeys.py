@@ -7,6 +7,7 @@ import sklearn
 
 from apps.accounts.roles import Role
 from tests.conftest import DATA
+from tests.shared_data import require
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -64,8 +65,7 @@ def test_the_api_docs_open_for_a_signed_in_user_only(make_user, login, page, liv
 def test_data_scientist_registers_in_the_browser_and_sees_schema_and_profile(
     celery_worker, make_user, login, tmp_path, credit_model_bytes, credit_csv_bytes
 ):
-    if not DATA.exists():
-        pytest.skip("shared data not present")
+    require(DATA)
     make_user("dana", password=PASSWORD)
     model_file, csv_file = tmp_path / "credit.joblib", tmp_path / "train.csv"
     model_file.write_bytes(credit_model_bytes)

@@ -6,6 +6,8 @@ from types import SimpleNamespace
 import pytest
 from client_helpers import CREDIT_CSV, PASSWORD, make_user, train_credit_pipeline
 
+from tests.shared_data import require
+
 
 @pytest.fixture(autouse=True)
 def isolated_config(tmp_path, monkeypatch):
@@ -20,8 +22,7 @@ def isolated_config(tmp_path, monkeypatch):
 @pytest.fixture
 def credit_sample():
     """200 rows of the credit data set, NaNs included (the pipeline imputes them)."""
-    if not CREDIT_CSV.exists():
-        pytest.skip(f"credit data not found at {CREDIT_CSV.resolve()}; it lives in the shared data folder")
+    require(CREDIT_CSV)
     pd = pytest.importorskip("pandas")
     return pd.read_csv(CREDIT_CSV).sample(200, random_state=7).reset_index(drop=True)
 

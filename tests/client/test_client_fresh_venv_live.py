@@ -25,6 +25,7 @@ from client_helpers import CREDIT_CSV, PROJECT_ROOT, TARGET
 
 from modelyard import Client
 from tests.conftest import free_port
+from tests.shared_data import require
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -73,8 +74,7 @@ def run(python: Path, *args, **kwargs) -> str:
 def test_a_joblib_file_registered_from_a_fresh_venv_gives_a_package_that_serves(
     scientist, celery_worker, tmp_path
 ):
-    if not CREDIT_CSV.exists():
-        pytest.skip(f"credit data not found at {CREDIT_CSV}")
+    require(CREDIT_CSV)
     import pandas as pd
 
     frame = pd.read_csv(CREDIT_CSV)[FEATURES + [TARGET]].dropna().sample(400, random_state=3)

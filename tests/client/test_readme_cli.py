@@ -12,6 +12,7 @@ import pytest
 from client_helpers import CREDIT_CSV
 
 from apps.demo.examples import write_examples
+from tests.shared_data import require
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,8 +31,7 @@ def replaced(script: str, old: str, new: str) -> str:
 
 
 def test_the_readmes_cli_walk_through_runs_as_written(scientist, celery_worker, tmp_path):
-    if not CREDIT_CSV.exists():
-        pytest.skip("the shared credit data is missing")
+    require(CREDIT_CSV)
     examples = write_examples(tmp_path / "examples", CREDIT_CSV.parents[1])
     script = readme_cli_block()
     script = replaced(script, "http://127.0.0.1:8000", scientist.url)

@@ -11,6 +11,7 @@ from apps.accounts.roles import Role
 from apps.libraries.imports import advisories_import
 from apps.libraries.models import Advisory, LibraryFinding
 from apps.libraries.scans import library_scan
+from tests.shared_data import require
 
 pytestmark = pytest.mark.django_db
 
@@ -18,10 +19,7 @@ VULNS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "adviso
 
 
 def _real(path: str) -> tuple[str, bytes]:
-    file = VULNS / path
-    if not file.is_file():
-        pytest.skip(f"advisory data not found at {file}")
-    return path, file.read_bytes()
+    return path, require(VULNS / path).read_bytes()
 
 
 def _ghsa_for_jinja2() -> tuple[str, bytes]:
