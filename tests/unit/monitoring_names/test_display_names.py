@@ -73,9 +73,7 @@ def test_hourly_and_weekly_windows():
     last = datetime(2026, 12, 5, 23, tzinfo=UTC)
     assert names.window_label(last, last + timedelta(hours=1), tz=UTC) == "Sat 5 Dec 2026 23:00–24:00"
     week_end = datetime(2026, 12, 6, tzinfo=UTC)
-    assert (
-        names.window_label(week_end - timedelta(days=7), week_end, tz=UTC) == "Sun 29 Nov – Sat 5 Dec 2026"
-    )
+    assert names.window_label(week_end - timedelta(days=7), week_end, tz=UTC) == "Sun 29 Nov – Sat 5 Dec 2026"
     # A rolling day that ends on the hour: its two ends.
     end = datetime(2026, 12, 5, 14, tzinfo=UTC)
     assert (
