@@ -30,9 +30,6 @@ COARSE_BINS = 30
 SHARE_HOVER = "%{y:.1%} (95% CI %{customdata[0]:.1%}–%{customdata[1]:.1%}, n=%{customdata[2]})"
 
 
-feature_label = feature_display  # the views' name for it
-
-
 def cell_hover(feature: str, cell: dict, period: str = "") -> str:
     lines = [
         f"<b>{feature_display(feature)}</b> — {check_display(cell['check_name'])}",

@@ -77,7 +77,9 @@ def test_no_page_alert_or_email_of_the_demo_shows_an_internal_name(demo):  # noq
     # The latest daily column is the day before the demo's end (midnight UTC today), named by that day.
     last_day = demo["end"] - timedelta(days=1)
     heat = next(f for f in re.findall(r'data-testid="heatmap" data-figure="([^"]*)"', daily))
-    assert json.loads(html.unescape(heat))["data"][0]["x"][-1] == f"{last_day:%a} {last_day.day} {last_day:%b}"
+    assert (
+        json.loads(html.unescape(heat))["data"][0]["x"][-1] == f"{last_day:%a} {last_day.day} {last_day:%b}"
+    )
     assert "daily windows" in daily and "hourly windows" in daily and "weekly windows" in daily
 
     # The e-mails people get for the alerts (each notice once, as the worker sends it).
