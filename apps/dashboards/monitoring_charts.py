@@ -3,12 +3,23 @@ distribution, predicted-class shares over time, and performance over time (reali
 CBPE estimate). Time charts mark the endpoint's deployments (sla_charts._figure)."""
 
 import math
+from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
 from apps.dashboards.charts import _LAYOUT, Cached, cached, to_json  # noqa: F401  (cached: for the views)
 from apps.dashboards.sla_charts import _figure
 from apps.monitoring.alerts import short_number
+from apps.monitoring.display_names import (
+    check_display,
+    effect_display,
+    feature_display,
+    test_display,
+    window_adjective,
+    window_label,
+    window_times,
+    zone_name,
+)
 
 REFERENCE, CURRENT = "#3b6ea5", "#c2682b"
 CLASS_COLOURS = ("#3b6ea5", "#c2682b", "#2e8b57", "#8e44ad", "#b03a48", "#5d6d7e")
@@ -19,42 +30,46 @@ COARSE_BINS = 30
 SHARE_HOVER = "%{y:.1%} (95% CI %{customdata[0]:.1%}–%{customdata[1]:.1%}, n=%{customdata[2]})"
 
 
-def feature_label(name: str) -> str:
-    return {"__prediction__": "prediction", "__score__": "score"}.get(name, name)
-
-
-def window_label(moment, window: str) -> str:
-    return moment.strftime("%m-%d %H:%M" if window == "hour" else "%Y-%m-%d")
-
-
-def cell_hover(feature: str, cell: dict) -> str:
+def cell_hover(feature: str, cell: dict, period: str = "") -> str:
     lines = [
-        f"<b>{feature_label(feature)}</b> — {cell['check_name'].replace('_', ' ')}",
-        f"{cell['test']} statistic {short_number(cell['statistic'])}",
+        f"<b>{feature_display(feature)}</b> — {check_display(cell['check_name'])}",
+        *([period] if period else []),
+        f"{test_display(cell['test'])}: statistic {short_number(cell['statistic'])}",
         f"p {short_number(cell['p_value'])}, adjusted p {short_number(cell['adjusted_p'])}",
-        f"{cell['effect_name']} {short_number(cell['effect_size'])} (floor {short_number(cell['floor'])})",
+        f"{effect_display(cell['effect_name'])} {short_number(cell['effect_size'])} "
+        f"(floor {short_number(cell['floor'])})",
         f"n = {cell['n_current']} vs {cell['n_reference']}",
         f"<b>flagged ({cell['severity']})</b>" if cell["flagged"] else "not flagged",
     ]
     if cell.get("quality_flags"):
-        lines.append("also flagged: " + ", ".join(q.replace("_", " ") for q in cell["quality_flags"]))
+        lines.append("also flagged: " + ", ".join(check_display(q) for q in cell["quality_flags"]))
     return "<br>".join(lines)
 
 
-def heatmap_chart(data: dict, window: str) -> go.Figure:
+def heatmap_chart(data: dict, window: str, zone: str = "") -> go.Figure:
     """Features (rows) × windows (columns), coloured by effect ÷ floor, flagged cells marked ✕.
-    customdata holds each cell's run id, for the page's click handler."""
-    x = [window_label(r["end"], window) for r in data["runs"]]
-    y = [feature_label(n) for n in data["features"]]
+    customdata holds each cell's run id, for the page's click handler. ``zone`` names the reader's
+    time zone (Django's current one by default); it is an argument so that it is in the cache key."""
+    tz = ZoneInfo(zone) if zone else None
+    # Each column is named by the period its window covers ([start, end), in the reader's zone),
+    # not by its end: the daily window of 5 Dec ends at 6 Dec 00:00.
+    x = [window_label(r["start"], r["end"], tz=tz, short=True) for r in data["runs"]]
+    periods = [window_times(r["start"], r["end"], tz=tz) for r in data["runs"]]
+    y = [feature_display(n) for n in data["features"]]
     z, hover, runs, flag_x, flag_y = [], [], [], [], []
     for name, line in zip(data["features"], data["cells"], strict=True):
         z.append([None if c is None or c["ratio"] is None else min(c["ratio"], HEATMAP_CAP) for c in line])
-        hover.append(["not tested" if c is None else cell_hover(name, c) for c in line])
+        hover.append(
+            [
+                "not tested" if c is None else cell_hover(name, c, period)
+                for c, period in zip(line, periods, strict=True)
+            ]
+        )
         runs.append([[r["id"], name] for r in data["runs"]])
         for label, cell in zip(x, line, strict=True):
             if cell is not None and cell["flagged"]:
                 flag_x.append(label)
-                flag_y.append(feature_label(name))
+                flag_y.append(feature_display(name))
     fig = go.Figure(
         go.Heatmap(
             x=x,
@@ -89,7 +104,11 @@ def heatmap_chart(data: dict, window: str) -> go.Figure:
     height = max(260, 90 + 24 * len(y))
     fig.update_layout(
         **{**_LAYOUT, "height": height, "margin": {"l": 110, "r": 20, "t": 30, "b": 70}},
-        xaxis={"type": "category", "tickangle": -45},
+        xaxis={
+            "type": "category",
+            "tickangle": -45,
+            "title": {"text": f"{window_adjective(window)} windows ({zone_name(tz)})"},
+        },
         yaxis={"type": "category", "autorange": "reversed"},
         legend={"orientation": "h", "y": 1.08, "x": 1, "xanchor": "right"},
     )
@@ -163,7 +182,7 @@ def distribution_chart(dist: dict, title: str) -> go.Figure:
                 width=width,
             )
         )
-    axis = "length (characters)" if dist["kind"] == "text" else feature_label(dist["feature"])
+    axis = "length (characters)" if dist["kind"] == "text" else feature_display(dist["feature"])
     fig.update_layout(**layout, xaxis_title=axis, bargap=0.05)
     return fig
 

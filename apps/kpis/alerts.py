@@ -24,6 +24,7 @@ from apps.accounts import access
 from apps.kpis.formatting import format_value
 from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition, KpiNotification, KpiPoint
 from apps.monitoring.alerts import SEVERITY_RANK
+from apps.monitoring.display_names import window_label
 from apps.monitoring.models import NotificationDelivery
 from apps.monitoring.notifications import alert_lifecycle, channels_for, deliveries_queue
 from apps.notices.models import Notice
@@ -51,7 +52,7 @@ def describe(kpi: KpiDefinition, point: KpiPoint) -> str:
     side = "below" if kpi.band_low is not None and point.value < kpi.band_low else "above"
     bound = kpi.band_low if side == "below" else kpi.band_high
     return (
-        f"{kpi.name} was {format_value(kpi, point.value)} in the {kpi.window} from {point.start:%Y-%m-%d}, "
+        f"{kpi.name} was {format_value(kpi, point.value)} over {window_label(point.start, point.end)}, "
         f"{side} its band ({format_value(kpi, bound)})"
     )[:300]
 

@@ -19,6 +19,7 @@ from django.db.models import Min, Q
 from django.urls import reverse
 
 from apps.deployments.models import Deployment
+from apps.monitoring.display_names import check_display, feature_display
 
 KINDS = (
     "deployment",
@@ -131,12 +132,12 @@ def alert_annotations(model, endpoint: str, environment: str, start: datetime, e
         ts = min(first_flagged.get((a.monitor_id, a.check_name, a.feature), a.first_seen), a.first_seen)
         if not _in(ts, start, end):
             continue
-        what = "drift" if a.check_name == "drift" else a.check_name.replace("_", " ")
+        what = check_display(a.check_name)
         out.append(
             {
                 "ts": ts,
                 "kind": "alert",
-                "label": f"{what} alert #{a.pk}: {a.feature} ({a.severity})",
+                "label": f"{what} alert #{a.pk}: {feature_display(a.feature)} ({a.severity})",
                 "url": reverse("monitoring:alert-detail", args=[a.pk]),
                 "alert": a.pk,
                 "feature": a.feature,

@@ -16,6 +16,7 @@ from apps.accounts import access
 from apps.kpis.formatting import format_value
 from apps.kpis.models import KpiAlert, KpiDefinition, KpiPoint
 from apps.kpis.tile_windows import tile_windows
+from apps.monitoring.display_names import check_display, feature_phrase, window_label, window_times
 
 __all__ = ["format_value"]  # re-exported for the views and templates
 
@@ -46,17 +47,13 @@ def band_text(kpi: KpiDefinition) -> str:
     return "no band"
 
 
-def window_label(kpi: KpiDefinition, start: datetime) -> str:
-    return f"week of {start:%Y-%m-%d}" if kpi.window == KpiDefinition.Window.WEEK else f"{start:%Y-%m-%d}"
-
-
 def point_data(kpi: KpiDefinition, p: KpiPoint, now: datetime) -> dict:
     return {
         "id": p.pk,
         "start": p.start,
         "end": p.end,
-        "label": window_label(kpi, p.start),
-        "dates": f"{p.start:%Y-%m-%d %H:%M} – {p.end:%Y-%m-%d %H:%M} UTC",
+        "label": window_label(p.start, p.end),
+        "dates": window_times(p.start, p.end),
         "value": p.value,
         "shown": format_value(kpi, p.value),
         "low": p.interval_low,
@@ -273,7 +270,7 @@ def what_changed(kpi: KpiDefinition, points: list[dict], annotations: list[dict]
     severity = {(a.check_name, a.feature): rank.get(a.severity, 3) for a in alerts}
     drift = sorted(features.get("drift", set()), key=lambda f: (severity.get(("drift", f), 3), f))
     others = [
-        f"{check.replace('_', ' ')} of {_name(feature)}"
+        f"{check_display(check)} of {_name(feature)}"
         for check, feature in sorted(
             ((c, f) for c, names in features.items() if c != "drift" for f in names),
             key=lambda cf: (severity.get(cf, 3), cf),
@@ -315,7 +312,7 @@ def what_changed(kpi: KpiDefinition, points: list[dict], annotations: list[dict]
 
 
 def _name(feature: str) -> str:
-    return {"__prediction__": "the predicted class", "__score__": "the score"}.get(feature, feature)
+    return feature_phrase(feature)
 
 
 def _and(names: list[str], limit: int = 99) -> str:

@@ -2,9 +2,18 @@
 per monitor, check and feature (later findings add occurrences and refresh the evidence)."""
 
 import math
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from apps.monitoring.display_names import (
+    check_display,
+    effect_display,
+    feature_display,
+    test_display,
+    window_label,
+    zone_name,
+)
 from apps.monitoring.models import Alert, CheckRun, Finding
 
 SEVERITY_RANK = {Alert.Severity.LOW: 0, Alert.Severity.MEDIUM: 1, Alert.Severity.HIGH: 2}
@@ -37,14 +46,26 @@ def short_number(value, digits: int = 3) -> str:
 
 
 def describe(finding: Finding, window: str) -> str:
-    """One sentence a person can read in an e-mail subject or a list."""
+    """One sentence a person can read in an e-mail subject or a list, in display_names' words."""
     p = f", adjusted p {short_number(finding.adjusted_p)}" if finding.adjusted_p is not None else ""
     return (
-        f"{finding.feature}: {finding.check_name.replace('_', ' ')} over the last {window} "
-        f"({finding.test} {short_number(finding.statistic)}{p}, {finding.effect_name} "
+        f"{feature_display(finding.feature)}: {check_display(finding.check_name)} over the last {window} "
+        f"({test_display(finding.test)} {short_number(finding.statistic)}{p}, "
+        f"{effect_display(finding.effect_name)} "
         f"{short_number(finding.effect_size)} ≥ floor {short_number(finding.floor)}; "
         f"n={finding.n_current} vs {finding.n_reference})"
     )[:300]
+
+
+def evidence_period(evidence: dict) -> str:
+    """The window an alert's evidence comes from, as the period it covers in the reader's zone
+    ("Sat 5 Dec 2026 (UTC)"); empty for evidence without window bounds."""
+    try:
+        start = datetime.fromisoformat(evidence["window_start"])
+        end = datetime.fromisoformat(evidence["window_end"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return f"{window_label(start, end)} ({zone_name()})"
 
 
 def evidence_of(finding: Finding, run: CheckRun) -> dict:

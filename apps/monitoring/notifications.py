@@ -10,7 +10,14 @@ from django.utils import timezone
 
 from apps.accounts import access
 from apps.accounts.models import Team
-from apps.monitoring.alerts import SEVERITY_RANK
+from apps.monitoring.alerts import SEVERITY_RANK, evidence_period
+from apps.monitoring.display_names import (
+    check_display,
+    effect_display,
+    feature_display,
+    test_display,
+    window_adjective,
+)
 from apps.monitoring.models import Alert, NotificationChannel, NotificationDelivery
 from apps.notices.models import Notice
 from apps.notices.services import notices_send
@@ -42,6 +49,8 @@ def alert_payload(alert: Alert, event: str, extra: dict | None = None) -> dict:
             "environment": deployment.endpoint.environment.name,
             "check": alert.check_name,
             "feature": alert.feature,
+            "check_display": check_display(alert.check_name),
+            "feature_display": feature_display(alert.feature),
             **alert_lifecycle(alert),
         },
         **(extra or {}),
@@ -136,16 +145,30 @@ def _body(payload: dict) -> str:
         alert["summary"],
         "",
         f"model {alert['model']} v{alert['version']} on {alert['endpoint']} ({alert['environment']})",
-        f"check {alert['check']} on {alert['feature']}, severity {alert['severity']}, state {alert['state']}",
+        f"check {check_display(alert['check'])} on {feature_display(alert['feature'])}, "
+        f"severity {alert['severity']}, state {alert['state']}",
         f"seen {alert['occurrences']} time(s), first {alert['first_seen']}, last {alert['last_seen']}",
     ]
     if payload.get("requested_by"):
         lines += ["", f"{payload['requested_by']} asks for retraining: {payload.get('reason', '')}"]
     evidence = alert.get("evidence") or {}
     if evidence:
-        lines += ["", "evidence:"] + [f"  {k}: {v}" for k, v in evidence.items() if k != "details"]
+        lines += ["", "evidence:"] + [
+            f"  {k}: {_evidence_words(k, v)}" for k, v in evidence.items() if k != "details"
+        ]
+        period = evidence_period(evidence)
+        if period:
+            lines.append(f"  period: {period}")
     lines += ["", "Nothing has been changed automatically: acknowledge, resolve or act on the alert."]
     return "\n".join(lines)
+
+
+# Evidence values that are internal names, shown in display_names' words.
+_EVIDENCE_WORDS = {"test": test_display, "effect_name": effect_display, "window": window_adjective}
+
+
+def _evidence_words(key: str, value) -> object:
+    return _EVIDENCE_WORDS[key](value) if key in _EVIDENCE_WORDS else value
 
 
 def _post(url: str, payload: dict) -> None:

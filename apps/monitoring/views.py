@@ -19,7 +19,9 @@ from apps.accounts import access
 from apps.dashboards import monitoring_charts as charts
 from apps.monitoring import dashboard, frames, selectors, services
 from apps.monitoring.actions import alert_act, can_act_on_alert
+from apps.monitoring.alerts import evidence_period
 from apps.monitoring.config import WINDOWS
+from apps.monitoring.display_names import feature_display, window_label, window_noun, window_times, zone_name
 from apps.monitoring.forms import AlertActionForm, MonitorSettingsForm
 from apps.monitoring.models import Alert, AlertAction, CheckRun, Monitor
 from apps.registry import selectors as registry_selectors
@@ -103,9 +105,11 @@ def _monitor_context(request, monitor: Monitor, window: str) -> dict:
     feature = request.GET.get("feature") or _first_flagged(heat) or (heat["features"] or [None])[0]
     score = selectors.feature_distributions(monitor, frames.SCORE, window=window) if latest else None
     figures = charts.figures(
-        heatmap=charts.cached(charts.heatmap_chart, heat, window) if heat["features"] else None,
+        heatmap=charts.cached(charts.heatmap_chart, heat, window, zone_name()) if heat["features"] else None,
         shares=charts.cached(charts.shares_chart, shares, events) if shares and shares["points"] else None,
-        score=charts.cached(charts.distribution_chart, score, f"Score, reference vs the last {window}")
+        score=charts.cached(
+            charts.distribution_chart, score, f"Score, reference vs the last {window_noun(window)}"
+        )
         if score
         else None,
         performance=charts.cached(charts.performance_chart, perf, events, metric_names)
@@ -148,13 +152,12 @@ def _first_flagged(heat: dict) -> str | None:
 def _feature_panel(monitor: Monitor, run: CheckRun, feature: str) -> dict:
     """One feature in one run: the reference-versus-window chart and every test of the feature."""
     dist = selectors.feature_distributions(monitor, feature, window=run.window, end=run.window_end)
-    title = (
-        f"{charts.feature_label(feature)}: reference vs "
-        f"{charts.window_label(run.window_start, 'hour')} – {charts.window_label(run.window_end, 'hour')} UTC"
-    )
+    title = f"{feature_display(feature)}: reference vs {window_label(run.window_start, run.window_end)}"
     return {
         "feature": feature,
-        "label": charts.feature_label(feature),
+        "label": feature_display(feature),
+        "period": window_label(run.window_start, run.window_end),
+        "times": window_times(run.window_start, run.window_end),
         "run": run,
         "dist": dist,
         "findings": dashboard.feature_findings(run, feature),
@@ -244,7 +247,8 @@ def _alert_page(request, alert: Alert, *, failed_form: AlertActionForm | None = 
             "forms": forms,
             "can_act": can_act,
             "history": alert.actions.select_related("actor").order_by("created_at", "id"),
-            "evidence_label": charts.feature_label(alert.feature),
+            "evidence_label": feature_display(alert.feature),
+            "evidence_period": evidence_period(alert.evidence),
         },
         status=status,
     )

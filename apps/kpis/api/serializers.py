@@ -4,12 +4,17 @@ from rest_framework import serializers
 from apps.accounts.api.parsers import LimitedJSONField
 from apps.kpis.formatting import format_value
 from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition, KpiPoint
+from apps.monitoring import display_names as names
 
 
 class KpiSerializer(serializers.ModelSerializer):
     model_name = serializers.CharField(source="model.name", read_only=True)
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    window_display = serializers.SerializerMethodField(help_text='"daily" or "weekly"')
+
+    def get_window_display(self, kpi) -> str:
+        return names.window_adjective(kpi.window)
 
     class Meta:
         model = KpiDefinition
@@ -26,6 +31,7 @@ class KpiSerializer(serializers.ModelSerializer):
             "params",
             "segments",
             "window",
+            "window_display",
             "unit",
             "currency",
             "decimals",
@@ -78,6 +84,9 @@ class KpiWriteSerializer(serializers.Serializer):
 
 class KpiPointSerializer(serializers.ModelSerializer):
     display = serializers.SerializerMethodField()
+    window_label = serializers.SerializerMethodField(
+        help_text='the period the window covers, in the site\'s time zone: "Sat 5 Dec 2026 (UTC)"'
+    )
 
     class Meta:
         model = KpiPoint
@@ -85,6 +94,7 @@ class KpiPointSerializer(serializers.ModelSerializer):
             "id",
             "start",
             "end",
+            "window_label",
             "value",
             "display",
             "interval_low",
@@ -102,6 +112,9 @@ class KpiPointSerializer(serializers.ModelSerializer):
 
     def get_display(self, point) -> str:
         return format_value(point.kpi, point.value)
+
+    def get_window_label(self, point) -> str:
+        return f"{names.window_label(point.start, point.end)} ({names.zone_name()})"
 
 
 class KpiAlertActionSerializer(serializers.ModelSerializer):

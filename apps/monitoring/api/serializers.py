@@ -1,6 +1,8 @@
 from rest_framework import serializers
 
 from apps.accounts.api.parsers import LimitedJSONField
+from apps.monitoring import display_names as names
+from apps.monitoring.alerts import evidence_period
 from apps.monitoring.config import WINDOWS
 from apps.monitoring.models import Alert, AlertAction, CheckRun, Finding, Monitor, SliceAnalysis
 
@@ -47,6 +49,17 @@ class MonitorUpdateSerializer(serializers.Serializer):
 
 class CheckRunSerializer(serializers.ModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    # Display fields: the raw names stay beside them (display_names holds the words).
+    window_display = serializers.SerializerMethodField(help_text='"hourly", "daily" or "weekly"')
+    window_label = serializers.SerializerMethodField(
+        help_text='the period the window covers, in the site\'s time zone: "Sat 5 Dec 2026 (UTC)"'
+    )
+
+    def get_window_display(self, run) -> str:
+        return names.window_adjective(run.window)
+
+    def get_window_label(self, run) -> str:
+        return f"{names.window_label(run.window_start, run.window_end)} ({names.zone_name()})"
 
     class Meta:
         model = CheckRun
@@ -56,8 +69,10 @@ class CheckRunSerializer(serializers.ModelSerializer):
             "job",
             "trigger",
             "window",
+            "window_display",
             "window_start",
             "window_end",
+            "window_label",
             "baseline",
             "status",
             "rows_current",
@@ -84,6 +99,22 @@ class CheckRunRequestSerializer(serializers.Serializer):
 
 class FindingSerializer(serializers.ModelSerializer):
     check = serializers.CharField(source="check_name", read_only=True)
+    feature_display = serializers.SerializerMethodField()
+    check_display = serializers.SerializerMethodField()
+    test_display = serializers.SerializerMethodField()
+    effect_display = serializers.SerializerMethodField()
+
+    def get_feature_display(self, finding) -> str:
+        return names.feature_display(finding.feature)
+
+    def get_check_display(self, finding) -> str:
+        return names.check_display(finding.check_name)
+
+    def get_test_display(self, finding) -> str:
+        return names.test_display(finding.test)
+
+    def get_effect_display(self, finding) -> str:
+        return names.effect_display(finding.effect_name)
 
     class Meta:
         model = Finding
@@ -91,13 +122,17 @@ class FindingSerializer(serializers.ModelSerializer):
             "id",
             "run",
             "feature",
+            "feature_display",
             "check",
+            "check_display",
             "test",
+            "test_display",
             "statistic",
             "p_value",
             "adjusted_p",
             "effect_size",
             "effect_name",
+            "effect_display",
             "floor",
             "n_reference",
             "n_current",
@@ -123,6 +158,18 @@ class AlertSerializer(serializers.ModelSerializer):
     version_number = serializers.IntegerField(source="monitor.deployment.version.number", read_only=True)
     endpoint = serializers.CharField(source="monitor.deployment.endpoint.name", read_only=True)
     actions = AlertActionSerializer(many=True, read_only=True)
+    check_display = serializers.SerializerMethodField()
+    feature_display = serializers.SerializerMethodField()
+    window_label = serializers.SerializerMethodField(help_text="the period of the latest evidence's window")
+
+    def get_check_display(self, alert) -> str:
+        return names.check_display(alert.check_name)
+
+    def get_feature_display(self, alert) -> str:
+        return names.feature_display(alert.feature)
+
+    def get_window_label(self, alert) -> str:
+        return evidence_period(alert.evidence or {})
 
     class Meta:
         model = Alert
@@ -133,7 +180,10 @@ class AlertSerializer(serializers.ModelSerializer):
             "version_number",
             "endpoint",
             "check",
+            "check_display",
             "feature",
+            "feature_display",
+            "window_label",
             "severity",
             "state",
             "occurrences",

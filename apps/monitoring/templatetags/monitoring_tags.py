@@ -1,17 +1,40 @@
 """Small display helpers for the monitoring templates."""
 
+from datetime import datetime
+
 from django import template
+
+from apps.monitoring import display_names
 
 register = template.Library()
 
 
 @register.filter
 def words(name) -> str:
-    """null_rate → null rate; __prediction__ → prediction."""
-    text = str(name or "")
-    if text.startswith("__") and text.endswith("__"):
-        text = text.strip("_")
-    return text.replace("_", " ")
+    """A feature, check or effect in display_names' words (__prediction__ → prediction)."""
+    return display_names.words(name)
+
+
+@register.filter
+def test_words(name) -> str:
+    """two_proportion_z → two-proportion z-test."""
+    return display_names.test_display(name)
+
+
+@register.filter
+def window_adjective(kind) -> str:
+    """day → daily (never "dayly")."""
+    return display_names.window_adjective(kind)
+
+
+@register.simple_tag
+def window_period(start, end) -> str:
+    """A window [start, end) as the period it covers in the reader's zone: "Sat 5 Dec 2026 (UTC)"."""
+    if not start or not end:
+        return ""
+    if isinstance(start, str):
+        start, end = datetime.fromisoformat(start), datetime.fromisoformat(end)
+    return f"{display_names.window_label(start, end)} ({display_names.zone_name()})"
 
 
 @register.filter

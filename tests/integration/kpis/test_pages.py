@@ -124,7 +124,7 @@ def test_kpi_page_marks_the_deployment_the_alert_and_decisions_and_explains_the_
     # What changed: the DAY3 drop beside the Home drift flagged in the same window, linked.
     changed = re.search(r'data-testid="what-changed">\s*<p>([^<]+)</p>', page).group(1)
     good = [(d["prediction"] == "good").mean() for d in (day2, day3)]
-    assert f"fell from {100 * good[0]:.1f}% to {100 * good[1]:.1f}% on 2025-03-05" in changed
+    assert f"fell from {100 * good[0]:.1f}% to {100 * good[1]:.1f}% on Wed 5 Mar 2025" in changed
     assert f"drift in Home was flagged (alert #{alert.pk})" in changed and "v2 live" in changed
     assert reverse("monitoring:alert-detail", args=[alert.pk]) in page
     # Impact of v2 (the latest change) by Home: before = DAY1+DAY2, after = DAY3.

@@ -90,7 +90,9 @@ def test_after_midnight_the_tile_keeps_yesterdays_out_of_band_value_its_alert_an
         assert f'href="{reverse("kpis:alert-list")}?state=all#kpi-alert-{alert.pk}"' in tile
         # Today so far: shown, labelled partial, not judged against the band.
         partial = _testid(tile, "kpi-partial")
-        assert partial.startswith(f"partial {today:%Y-%m-%d} so far: 80.0% (n=40, 95 % interval")
+        assert partial.startswith(
+            f"partial {today:%a} {today.day} {today:%b %Y} so far: 80.0% (n=40, 95 % interval"
+        )
         assert "not judged against the band" in partial
 
 
@@ -121,10 +123,12 @@ def test_a_kpi_with_a_value_only_in_an_earlier_window_shows_that_value_not_a_das
         assert "2025-03-03 00:00 – 2025-03-04 00:00 UTC" in _testid(tile, "kpi-window")
         # The newer complete window is named, with why it has no value.
         assert _testid(tile, "kpi-unvalued") == (
-            "2025-03-05: no value — no outcome has arrived yet for this window's predictions; "
+            "Wed 5 Mar 2025: no value — no outcome has arrived yet for this window's predictions; "
             "300 of 300 predictions still wait for an outcome and are not counted"
         )
-        assert _testid(tile, "kpi-partial").startswith(f"partial {today:%Y-%m-%d} so far: –")
+        assert _testid(tile, "kpi-partial").startswith(
+            f"partial {today:%a} {today.day} {today:%b %Y} so far: –"
+        )
     # The approval rate needs no outcome: its latest complete window is DAY3.
     tile = _tile(page, "Approval rate")
     assert _testid(tile, "kpi-value") == format_value(approval, approval.points.get(start=DAY3).value)
