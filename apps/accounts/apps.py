@@ -12,6 +12,8 @@ class AccountsConfig(AppConfig):
         from apps.accounts.api import schema  # noqa: F401 (registers the OpenAPI auth scheme)
         from apps.accounts.middleware import start_session_clocks
         from apps.accounts.roles import ensure_role_groups
+        from apps.accounts.timezones import remember_time_zone
 
         post_migrate.connect(ensure_role_groups, dispatch_uid="accounts.ensure_role_groups")
         user_logged_in.connect(start_session_clocks, dispatch_uid="accounts.start_session_clocks")
+        user_logged_in.connect(remember_time_zone, dispatch_uid="accounts.remember_time_zone")

@@ -65,3 +65,13 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.name} ({self.prefix}…)"
+
+
+class Profile(models.Model):
+    """What one person sets for themselves. Blank time zone: the site's (``TIME_ZONE``)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    time_zone = models.CharField(max_length=64, blank=True, help_text="IANA name, e.g. Europe/Paris")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.time_zone or 'site time zone'})"

@@ -273,6 +273,7 @@ SESSION_COOKIE_AGE = MODELYARD_SESSION_MAX_HOURS * 3600
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 MIDDLEWARE += [
     "apps.accounts.middleware.SessionTimeoutMiddleware",
+    "apps.accounts.timezones.UserTimeZoneMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its page
 ]
 
