@@ -38,13 +38,15 @@ _WRITE = re.compile(r'\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM)\
 SCOPE_TABLES = ("accounts_team", "accounts_team_members", "auth_user_groups", "auth_group")
 
 
-def _key(table: str) -> str:
-    return f"table-version:{table}"
+def _key(table: str, database: str) -> str:
+    # The database's name too: two databases behind one cache (tests beside a demo) never
+    # invalidate each other's pages.
+    return f"table-version:{database}:{table}"
 
 
-def _bump(tables: Iterable[str]) -> None:
+def _bump(tables: Iterable[str], database: str) -> None:
     try:
-        cache.set_many({_key(t): uuid.uuid4().hex[:16] for t in tables}, VERSION_SECONDS)
+        cache.set_many({_key(t, database): uuid.uuid4().hex[:16] for t in tables}, VERSION_SECONDS)
     except Exception:  # a write must not fail because the cache is away
         log.warning("could not give %s new versions: cached pages may lag", sorted(tables), exc_info=True)
 
@@ -52,22 +54,24 @@ def _bump(tables: Iterable[str]) -> None:
 class _BumpOnCommit:
     """One per transaction: the tables it wrote, given new versions once it commits."""
 
-    def __init__(self):
+    def __init__(self, database: str):
+        self.database = database
         self.tables: set[str] = set()
 
     def __call__(self):
-        _bump(self.tables)
+        _bump(self.tables, self.database)
 
 
 def _note_write(connection, table: str) -> None:
-    _bump([table])
+    database = connection.settings_dict["NAME"]
+    _bump([table], database)
     if not connection.in_atomic_block:
         return  # autocommit: the statement has committed; the bump above came after it
     for _sids, func, _robust in connection.run_on_commit:
         if isinstance(func, _BumpOnCommit):
             func.tables.add(table)
             return
-    pending = _BumpOnCommit()
+    pending = _BumpOnCommit(database)
     pending.tables.add(table)
     transaction.on_commit(pending, using=connection.alias, robust=True)
 
@@ -115,7 +119,8 @@ def tables_of(*labels: str) -> tuple[str, ...]:
 def versions(tables: Iterable[str]) -> str:
     """The current versions of ``tables``; a table never written (or whose version the cache
     dropped) gets one now, so a page is never keyed on a version that could come back."""
-    keys = [_key(t) for t in sorted(set(tables))]
+    database = connections["default"].settings_dict["NAME"]
+    keys = [_key(t, database) for t in sorted(set(tables))]
     found = cache.get_many(keys)
     missing = {k: uuid.uuid4().hex[:16] for k in keys if k not in found}
     if missing:
