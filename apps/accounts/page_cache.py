@@ -28,8 +28,8 @@ from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.utils import timezone
 
-# Short enough that a write made while the cache was unreachable (its bump lost) shows soon.
 log = logging.getLogger(__name__)
+# Short enough that a write made while the cache was unreachable (its bump lost) shows soon.
 PAGE_SECONDS = 600
 VERSION_SECONDS = 7 * 24 * 3600
 _WRITE = re.compile(r'\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
