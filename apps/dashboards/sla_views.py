@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.accounts import access
+from apps.accounts import access, page_cache
 from apps.dashboards.sla_charts import sla_figures
 from apps.registry.views import error_text
 from apps.sla import selectors, services
@@ -124,6 +124,7 @@ def _page(request, *, slo_form=None, status=200):
 
 
 @login_required
+@page_cache.cached_page()
 def sla_page(request):
     return _page(request)
 

@@ -2,7 +2,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.shortcuts import render
 
-from apps.accounts import access
+from apps.accounts import access, page_cache
 from apps.accounts.roles import Role
 from apps.deployments.models import Deployment
 from apps.jobs.models import Job
@@ -12,6 +12,7 @@ from apps.sla.selectors import home_summaries
 
 
 @login_required
+@page_cache.cached_page()
 def home(request):
     """Each role lands on its own home page."""
     user = request.user

@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.accounts import access
+from apps.accounts import access, page_cache
 from apps.accounts.roles import Role
 from apps.deployments import selectors as deployment_selectors
 from apps.deployments import services
@@ -19,6 +19,7 @@ from apps.sla.selectors import effective_slo
 
 
 @login_required
+@page_cache.cached_page()
 def overview(request):
     """Endpoints with their live versions and traffic split, approvals waiting, and history."""
     endpoints = (

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from apps.accounts import access
+from apps.accounts import access, page_cache
 from apps.kpis import charts, dashboard
 from apps.kpis.annotations import annotations_for
 from apps.kpis.forms import KpiForm, initial_for
@@ -36,6 +36,7 @@ def _definable_models(user):
 
 
 @login_required
+@page_cache.cached_page()
 def kpi_list(request):
     """Tiles for every KPI the user may see, grouped by model."""
     kpis = access.kpis_visible_to(request.user).order_by("model__name", "name")
@@ -59,6 +60,7 @@ def _period(request) -> tuple[str, datetime | None]:
 
 
 @login_required
+@page_cache.cached_page()
 def kpi_detail(request, pk: int):
     kpi = dashboard.kpi_for_user(request.user, pk)
     period, since = _period(request)
@@ -158,6 +160,7 @@ def kpi_edit(request, pk: int):
 
 
 @login_required
+@page_cache.cached_page()
 def alert_list(request):
     state = request.GET.get("state", "open")
     alerts = access.kpi_alerts_visible_to(request.user).select_related("kpi__model", "latest_point")

@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.accounts import access
+from apps.accounts import access, page_cache
 from apps.libraries import selectors as advisory_selectors
 from apps.libraries.models import LibraryFinding, PatchRequest, Severity
 from apps.libraries.patching import selectors
@@ -36,6 +36,7 @@ def _filters(request) -> dict:
 
 
 @login_required
+@page_cache.cached_page()
 def library_page(request):
     _require_viewer(request.user)
     patch_sync_deployed()

@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.accounts import access
+from apps.accounts import access, page_cache
 from apps.dashboards import monitoring_charts as charts
 from apps.monitoring import dashboard, frames, selectors, services
 from apps.monitoring.actions import alert_act, can_act_on_alert
@@ -56,6 +56,7 @@ def _window(request, monitor: Monitor | None) -> str:
 
 
 @login_required
+@page_cache.cached_page()
 def overview(request):
     """Every monitored model the user may see, with its monitors and unresolved alerts."""
     monitors = (
@@ -74,6 +75,7 @@ def overview(request):
 
 
 @login_required
+@page_cache.cached_page("monitoring", "deployments", "registry", "jobs")
 def model_monitoring(request, pk: int):
     """The monitoring page of one model: one of its monitors (a deployment) at a time."""
     model = registry_selectors.model_for_user(request.user, pk)
@@ -168,6 +170,7 @@ def _feature_panel(monitor: Monitor, run: CheckRun, feature: str) -> dict:
 
 
 @login_required
+@page_cache.cached_page("monitoring", "deployments", "registry")
 def feature_panel(request, pk: int):
     """htmx fragment: a feature's distribution in a run (a heatmap cell clicked, a feature picked)."""
     monitor = _monitor_for(request.user, pk)
@@ -189,6 +192,7 @@ def feature_panel(request, pk: int):
 
 
 @login_required
+@page_cache.cached_page()
 def alert_list(request):
     state = request.GET.get("state") or "open"
     alerts = access.alerts_visible_to(request.user).select_related(
@@ -255,6 +259,7 @@ def _alert_page(request, alert: Alert, *, failed_form: AlertActionForm | None = 
 
 
 @login_required
+@page_cache.cached_page()
 def alert_detail(request, pk: int):
     return _alert_page(request, _alert_for(request.user, pk))
 

@@ -4,7 +4,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from apps.accounts import access
+from apps.accounts import access, page_cache
 from apps.accounts.roles import Role
 from apps.dashboards.charts import cached, profile_chart, to_json
 from apps.registry import selectors, services
@@ -27,12 +27,14 @@ def _add_errors(form, exc: ValidationError) -> None:
 
 
 @login_required
+@page_cache.cached_page()
 def model_list(request):
     filterset = RegisteredModelFilter(request.GET, queryset=selectors.model_list_for_user(request.user))
     return render(request, "registry/model_list.html", {"filter": filterset, "models": filterset.qs})
 
 
 @login_required
+@page_cache.cached_page()
 def model_detail(request, pk: int):
     model = selectors.model_for_user(request.user, pk)
     versions = list(model.versions.select_related("created_by", "parent"))
@@ -50,6 +52,7 @@ def model_detail(request, pk: int):
 
 
 @login_required
+@page_cache.cached_page()
 def version_detail(request, pk: int):
     version = selectors.version_for_user(request.user, pk)
     profile = version.reference_profile or {}

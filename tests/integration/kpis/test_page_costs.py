@@ -106,3 +106,19 @@ def test_the_series_chart_is_drawn_once_per_data_and_again_when_predictions_arri
     page, _ = _page(client, kpi)
     assert drawn == [[100, 100, 100], [150, 150, 150]]  # new points: a new figure
     assert _series_counts(page) == [150, 150, 150]
+
+
+def test_a_kpi_page_comes_from_the_cache_until_its_points_change(world, scored):
+    _ingest(world, scored, 0, 100)
+    kpi = make_kpi(world, "Approval rate", "share", APPROVAL)
+    kpi_rollup(kpi=kpi, settle=0)
+    client = logged_in(world["bea"])
+    first, queries = _page(client, kpi)
+    again, cached_queries = _page(client, kpi)
+    assert len(queries) > 10 and len(cached_queries) <= 3  # the session's user only
+    assert _series_counts(again) == _series_counts(first) == [100, 100, 100]
+
+    _ingest(world, scored, 300, 50)
+    kpi_rollup(kpi=kpi, settle=0)
+    page, _ = _page(client, kpi)
+    assert _series_counts(page) == [150, 150, 150]
