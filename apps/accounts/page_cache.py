@@ -173,6 +173,7 @@ def cached_page(*labels: str, per_minute: bool = True):
                 request.headers.get("HX-Request"),
                 request.headers.get("HX-Target"),
                 now and now.isoformat(),
+                timezone.get_current_timezone_name(),  # each person reads times in their own zone
                 versions([*tables[0], *SCOPE_TABLES]),
             )
             digest = hashlib.sha256(repr(scope).encode()).hexdigest()
