@@ -144,6 +144,7 @@ ROUTES: dict[str, Entry] = {
     "accounts:login": route(GET=Rule(PUBLIC), POST=Rule(PUBLIC, data="login"), PUT=Rule(PUBLIC)),
     "accounts:logout": route(POST=Rule(PUBLIC)),
     "accounts:tokens": route(GET=Rule(ANY_USER), POST=Rule(ANY_USER, data={"name": "matrix"})),
+    "accounts:settings": route(GET=Rule(ANY_USER), POST=Rule(ANY_USER, data={"time_zone": "Europe/Paris"})),
     "accounts:token-revoke": route(
         "token",
         POST=Rule(USER_OWN),
@@ -320,6 +321,7 @@ ROUTES: dict[str, Entry] = {
     "api:alert-explanation": route("alert", siblings={"analysis_id": "analysis"}, GET=Rule(TEAM_READ)),
     # --- libraries ------------------------------------------------------------------------------
     "libraries:page": route(GET=Rule(TECH_PAGES)),
+    "libraries:advisory": route("advisory", GET=Rule(TECH_PAGES)),
     "libraries:export-csv": route(GET=Rule(TECH_PAGES)),
     "libraries:approve": route(
         POST=Rule(IT_ONLY, kind="library_finding", data=lambda finding: {"finding": [str(finding.pk)]})
