@@ -56,13 +56,13 @@ def test_beat_task_rolls_up_new_data(settle_now, celery_worker, world, scored):
             object_id=approval.alerts.get().pk,
             emailed_at__isnull=False,
         ).first(),
-        timeout=60,
+        timeout=120,
     )
     assert notice.url == f"/kpis/{approval.pk}/"
 
     outcomes_submit(user=world["dana"], records=outcome_records(day1))
     rollup.delay()
-    point = wait_for(lambda: default.points.filter(start=DAY1, status="ok").first(), timeout=60)
+    point = wait_for(lambda: default.points.filter(start=DAY1, status="ok").first(), timeout=120)
     among = day1[day1["prediction"] == "good"]
     assert point.value == pytest.approx((among["Status"] == "bad").mean())
     # The watermark moves after the points are written (a moment later on a loaded machine).
