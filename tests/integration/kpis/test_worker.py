@@ -41,7 +41,7 @@ def test_beat_task_rolls_up_new_data(settle_now, celery_worker, world, scored):
     ingest_batch(records(day1, world["v1"], DAY1) + records(day2, world["v1"], DAY2))
     rollup.delay()
     points = wait_for(
-        lambda: KpiPoint.objects.filter(kpi=approval).count() == 2 and approval.points.all(), timeout=60
+        lambda: KpiPoint.objects.filter(kpi=approval).count() == 2 and approval.points.all(), timeout=120
     )
     assert {p.value for p in points} == {
         (day1["prediction"] == "good").mean(),
