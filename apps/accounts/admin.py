@@ -7,7 +7,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 
 from apps.accounts.admin_base import AuditedAdmin, ReadOnlyAdmin, _audit
-from apps.accounts.models import ApiToken, Team
+from apps.accounts.models import ApiToken, Profile, Team
 
 User = get_user_model()
 
@@ -19,6 +19,12 @@ class TeamAdmin(AuditedAdmin):
     list_display = ("name", "slug", "created_at")
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("members",)
+
+
+@admin.register(Profile)
+class ProfileAdmin(AuditedAdmin):
+    list_display = ("user", "time_zone")
+    search_fields = ("user__username",)
 
 
 @admin.register(ApiToken)
