@@ -1,6 +1,7 @@
 """Each person reads times in their own zone. The zone is kept in their session (set at sign-in
 and when they change it), so activating it costs no query per request."""
 
+from functools import cache
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.utils import timezone
@@ -10,12 +11,19 @@ from apps.accounts.models import Profile
 SESSION_KEY = "modelyard_time_zone"
 
 
+@cache
+def _zones() -> frozenset[str]:
+    # available_timezones() walks the zone files on every call: read them once per process,
+    # since the middleware checks the zone on every request.
+    return frozenset(available_timezones())
+
+
 def time_zone_choices() -> list[str]:
-    return sorted(name for name in available_timezones() if "/" in name and not name.startswith("Etc/"))
+    return sorted(name for name in _zones() if "/" in name and not name.startswith("Etc/"))
 
 
 def valid_time_zone(name: str) -> bool:
-    return name == "" or name in available_timezones()
+    return name == "" or name in _zones()
 
 
 def user_time_zone(user) -> str:
