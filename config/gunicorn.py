@@ -4,11 +4,11 @@ Docker image and `make demo` all start it this way; each value can be changed fr
 Pages are CPU-bound Python (templates, the ORM, DRF), so the web app scales with processes, and
 threads cover the time a request waits on PostgreSQL, Redis or the disk. Measured with
 bench/load/web.py (60 s of the three roles' pages and API at concurrency 16, 2 cores, 2026-12-07):
-5 workers × 4 threads (the default on 2 cores) 63.6 requests/s, p95 662 ms; 2 × 4 47.1, 988 ms;
-3 × 4 40.3, 1,056 ms; 5 × 2 48.3, 646 ms. Other work kept the load average at 3.5–11 and moved
-every figure, but 5 × 4 had the most requests/s in both rounds run (an earlier one on unfinished
-code: 44.6 against 30–38): more processes keep the two cores busy while a slow page holds one
-worker's GIL. A worker holds 280–350 MB (RSS; 180–250 MB PSS, pages shared after fork counted
+on a quiet machine 5 workers × 4 threads (the default on 2 cores) 173-205 requests/s, p95 212-257 ms;
+2 × 4 198-215, 161-174 ms; 3 × 4 204, 215 ms. With other work on the machine (load average 3.5-11)
+5 × 4 had the most requests/s (63.6 against 40-48 for 2 × 4, 3 × 4 and 5 × 2): more processes keep
+the two cores busy while a slow page holds one worker's GIL, so the default stays 2 × cores + 1.
+A worker holds 280–350 MB (RSS; 180–250 MB PSS, pages shared after fork counted
 once), so 5 workers take about 1.1 GB.
 Figures and how they were taken: bench/README.md ("Web under load")."""
 
@@ -38,8 +38,10 @@ timeout = _int("MODELYARD_WEB_TIMEOUT", 60)
 graceful_timeout = 30
 keepalive = 5
 # A worker is replaced after this many requests (with jitter, so they do not all restart at once):
-# whatever a long-running process accumulates (pandas' caches, fragmentation) is given back.
-max_requests = _int("MODELYARD_WEB_MAX_REQUESTS", 5000)
+# whatever a long-running process accumulates (pandas' caches, fragmentation) is given back. At
+# 5,000 a worker was replaced every 25-50 s under bench/load/web.py's load (its kept-alive
+# connections closed, its caches cold again); the 2-hour soak saw memory flat, so 50,000.
+max_requests = _int("MODELYARD_WEB_MAX_REQUESTS", 50000)
 max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("MODELYARD_WEB_ACCESS_LOG") or None
 errorlog = "-"

@@ -260,6 +260,7 @@ class Run:
         self.statuses: dict[str, Counter] = defaultdict(Counter)  # measured window only
         self.completed = 0
         self.errors: Counter = Counter()
+        self.retried = 0  # GETs sent again after a kept-alive connection closed under them
 
 
 async def read_answer(reader: asyncio.StreamReader) -> int:
@@ -281,6 +282,7 @@ async def read_answer(reader: asyncio.StreamReader) -> int:
 
 async def one_client(run: Run, port: int, mix: list, offset: int) -> None:
     index = offset
+    retry = None  # a request to send again on a new connection (see below)
     while time.perf_counter() < run.deadline:
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -288,48 +290,71 @@ async def one_client(run: Run, port: int, mix: list, offset: int) -> None:
             run.errors[type(exc).__name__] += 1
             await asyncio.sleep(0.1)
             continue
+        answered_here = 0
         try:
             while time.perf_counter() < run.deadline:
-                route, path, header = mix[index % len(mix)]
-                index += 1
-                sent = time.perf_counter()
+                if retry is None:
+                    route, path, header = mix[index % len(mix)]
+                    index += 1
+                    sent = time.perf_counter()
+                else:
+                    (route, path, header), sent = retry
+                    retry = None
                 writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{header}\r\n\r\n".encode())
                 status = await asyncio.wait_for(read_answer(reader), timeout=120)
+                answered_here += 1
                 now = time.perf_counter()
                 if sent >= run.window_start:
                     run.latencies[route].append(now - sent)
                     run.statuses[route][status] += 1
                     run.completed += now < run.deadline
-        except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
+        except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError) as exc:
+            stale = answered_here and not getattr(exc, "partial", b"")
+            if stale and retry is None:
+                # The server closed a kept-alive connection just as this request went out (a worker
+                # replaced after max_requests does that). Nothing of the answer came back, so the GET
+                # is sent again on a new connection, as browsers and urllib3 do (RFC 9112 §9.3.1);
+                # its latency counts from the first attempt.
+                retry = ((route, path, header), sent)
+                run.retried += 1
+            else:
+                run.errors[type(exc).__name__] += 1
+        except (TimeoutError, OSError) as exc:
             run.errors[type(exc).__name__] += 1  # the request in flight is lost; a new connection
         finally:
             writer.close()
 
 
-async def load(port: int, mix: list, *, concurrency: int, duration: float, warmup: float, pids) -> dict:
+async def load(port: int, mix: list, *, concurrency: int, duration: float, warmup: float, root: int) -> dict:
     run = Run(warmup, duration)
     step = max(1, len(mix) // concurrency)
     clients = [asyncio.ensure_future(one_client(run, port, mix, i * step + i)) for i in range(concurrency)]
     await asyncio.sleep(max(0.0, run.window_start - time.perf_counter()))
-    cpu_before = {pid: serving_cpu(pid) for pid in pids}
+    cpu_before = tree_cpu(root)
     own_before = own_cpu()
     await asyncio.sleep(max(0.0, run.deadline - time.perf_counter()))
-    cpu_after = {pid: serving_cpu(pid) for pid in pids}
+    cpu_after = tree_cpu(root)
     own_after = own_cpu()
     loadavg = os.getloadavg()
     await asyncio.wait(clients, timeout=130)
     return {
         "run": run,
-        "server_cpu_s": sum(cpu_after[p] - cpu_before[p] for p in pids),
+        "server_cpu_s": cpu_after - cpu_before,
         "generator_cpu_s": own_after - own_before,
         "loadavg": loadavg,
     }
 
 
-def serving_cpu(pid: int) -> float:
-    from loadgen import cpu_seconds
+def tree_cpu(root: int) -> float:
+    """User + system CPU of the gunicorn tree: the live processes' own, plus what the arbiter's
+    exited workers used (its reaped children's times), so a worker replaced during the run
+    (max_requests) is still counted."""
+    from loadgen import _TICKS, cpu_seconds
 
-    return cpu_seconds(pid)
+    with open(f"/proc/{root}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    reaped = (int(fields[13]) + int(fields[14])) / _TICKS  # cutime, cstime: fields 16 and 17
+    return reaped + sum(cpu_seconds(pid) for pid in serving.descendants(root))
 
 
 def own_cpu() -> float:
@@ -375,6 +400,7 @@ def report(result: dict, args, env: dict, workers: list[int]) -> None:
             " / ".join(f"{percentile(everything, q):.0f}" for q in (0.5, 0.95, 0.99, 1.0)) + " ms",
         ),
         ("errors (non-2xx, lost connections)", f"{sum(errors.values())} {dict(errors) or ''}".strip()),
+        ("sent again (kept-alive conn. closed)", f"{run.retried}"),
         ("server CPU per request", f"{1000 * result['server_cpu_s'] / done:.1f} ms"),
         ("generator CPU per request", f"{1000 * result['generator_cpu_s'] / done:.2f} ms"),
         (
@@ -406,6 +432,7 @@ def report(result: dict, args, env: dict, workers: list[int]) -> None:
             "p95_ms": percentile(everything, 0.95),
             "p99_ms": percentile(everything, 0.99),
             "errors": dict(errors),
+            "sent_again": run.retried,
             "routes": {r: {"n": len(v), "p95_ms": percentile(v, 0.95)} for r, v in run.latencies.items()},
             "workers": len(workers),
             "threads": env.get("MODELYARD_WEB_THREADS"),
@@ -448,7 +475,7 @@ def main() -> None:
                 concurrency=args.concurrency,
                 duration=args.duration,
                 warmup=args.warmup,
-                pids=serving.descendants(server.pid),
+                root=server.pid,
             )
         )
         workers = [pid for pid in serving.descendants(server.pid) if pid != server.pid]
