@@ -547,39 +547,113 @@ def merge_profiles(a: dict, b: dict, *, seed: int = 0) -> dict:
 
 def merge_many(windows: list[dict], *, seed: int = 0) -> dict:
     """``merge_profiles`` over many windows at once (a day of hours, a week): the same counts and
-    moments, and one fair sample of the union drawn in a single step (a multivariate hypergeometric
-    split over the windows' rows) instead of one resampling per pair — most of the cost at scale."""
+    moments, added up in one step per feature, and one fair sample of the union drawn in a single
+    step (a multivariate hypergeometric split over the windows' rows) instead of one resampling per
+    pair — most of the cost at scale."""
     if not windows:
         raise ValueError("merge_many needs at least one window profile")
     rng = np.random.default_rng(seed)
     size = min(w.get("reservoir", 2000) for w in windows)
-    merged = windows[0]
+    names = list(windows[0]["features"])
     for window in windows[1:]:
-        features = {}
-        for name in merged["features"].keys() | window["features"].keys():
-            if name not in merged["features"] or name not in window["features"]:
-                raise ValueError(f"feature {name!r} is in only some of the profiles")
-            features[name] = _merge_feature(merged["features"][name], window["features"][name], None, rng)
-        merged = {
-            "format": FORMAT,
-            "rows": merged["rows"] + window["rows"],
-            "reservoir": size,
-            "features": {name: features[name] for name in merged["features"]},
-        }
-    merged = {**merged, "reservoir": size, "features": dict(merged["features"])}
-    for name, feature in merged["features"].items():
-        if feature["kind"] != "numeric":
-            continue
+        if window["features"].keys() != set(names):
+            missing = set(names) ^ window["features"].keys()
+            raise ValueError(f"feature {sorted(missing)[0]!r} is in only some of the profiles")
+    features = {}
+    for name in names:
         parts = [w["features"][name] for w in windows]
-        counts = np.array([p["count"] for p in parts], dtype=np.int64)
-        k = int(min(size, counts.sum()))
-        # Each window's share of the sample follows the rows it stands for; a window's own sample
-        # holds min(count, reservoir) values, never fewer than it is asked for (k ≤ reservoir).
-        taken = rng.multivariate_hypergeometric(counts, k) if k else np.zeros(len(parts), dtype=np.int64)
-        picked = [
-            np.asarray(p["sample"], dtype=float)[rng.choice(len(p["sample"]), size=n, replace=False)]
-            for p, n in zip(parts, taken, strict=True)
-            if n
-        ]
-        merged["features"][name] = {**feature, "sample": np.concatenate(picked).tolist() if picked else []}
+        kinds = {p["kind"] for p in parts}
+        if len(kinds) > 1:
+            raise ValueError(f"cannot merge {' and '.join(sorted(kinds))} profiles of feature {name!r}")
+        merge = {"numeric": _merge_numeric_many, "categorical": _merge_categorical_many}.get(
+            parts[0]["kind"], _merge_text_many
+        )
+        features[name] = {"kind": parts[0]["kind"], "nulls": sum(p["nulls"] for p in parts)} | merge(
+            parts, size, rng
+        )
+    return {
+        "format": FORMAT,
+        "rows": sum(w["rows"] for w in windows),
+        "reservoir": size,
+        "features": features,
+    }
+
+
+def _moments_many(parts: list[dict]) -> dict:
+    """Count, mean, sum of squared deviations, min and max of the union, from each part's own: the
+    parallel form of Chan et al.'s update (m2 = Σ m2_i + Σ n_i (mean_i − mean)²)."""
+    filled = [p for p in parts if p["count"]]
+    if not filled:
+        return {"count": 0, "mean": 0.0, "m2": 0.0, "min": None, "max": None}
+    counts = np.array([p["count"] for p in filled], dtype=float)
+    means = np.array([p["mean"] for p in filled], dtype=float)
+    n = counts.sum()
+    mean = float((counts * means).sum() / n)
+    m2 = float(sum(p["m2"] for p in filled) + (counts * (means - mean) ** 2).sum())
+    return {
+        "count": int(n),
+        "mean": mean,
+        "m2": m2,
+        "min": min(p["min"] for p in filled),
+        "max": max(p["max"] for p in filled),
+    }
+
+
+def _merge_numeric_many(parts: list[dict], size: int, rng) -> dict:
+    edges = parts[0]["edges"]
+    if any(p["edges"] != edges for p in parts[1:]):
+        raise ValueError("numeric profiles on different bin edges cannot be merged (other references)")
+    merged = _moments_many(parts)
+    merged["std"] = std(merged)
+    for key in ("zeros", "type_errors", "out_of_range"):
+        merged[key] = sum(p.get(key, 0) for p in parts)
+    excesses = [fine_excess(p) for p in parts]
+    if all(e is not None for e in excesses):  # a profile stored without it: none merged
+        merged["excess"] = np.sum(excesses, axis=0).tolist()
+    if all("values" in p for p in parts):
+        total = Counter()
+        for p in parts:
+            total.update(p["values"])
+        merged["values"] = dict(total)
+    merged.update(edges=edges, counts=np.sum([fine_counts(p) for p in parts], axis=0).tolist())
+    counts = np.array([p["count"] for p in parts], dtype=np.int64)
+    k = int(min(size, counts.sum()))
+    # Each window's share of the sample follows the rows it stands for; a window's own sample holds
+    # min(count, reservoir) values, never fewer than it is asked for (k ≤ reservoir). Only the picked
+    # values are read, not every window's whole sample.
+    taken = rng.multivariate_hypergeometric(counts, k) if k else np.zeros(len(parts), dtype=np.int64)
+    merged["sample"] = [
+        float(p["sample"][i])
+        for p, n in zip(parts, taken, strict=True)
+        if n
+        for i in rng.choice(len(p["sample"]), size=n, replace=False)
+    ]
     return merged
+
+
+def _merge_categorical_many(parts: list[dict], size: int, rng) -> dict:
+    total = Counter()
+    for p in parts:
+        total.update(p["categories"])
+    return {
+        "count": sum(p["count"] for p in parts),
+        "categories": dict(total),
+        "unseen": sum(p.get("unseen", 0) for p in parts),
+    }
+
+
+def _merge_text_many(parts: list[dict], size: int, rng) -> dict:
+    vocabulary = Counter()
+    for p in parts:
+        vocabulary.update(p["vocabulary"])
+    return {
+        "count": sum(p["count"] for p in parts),
+        "empty": sum(p["empty"] for p in parts),
+        "length_edges": parts[0]["length_edges"],
+        "tokens": sum(p["tokens"] for p in parts),
+        "oov": sum(p.get("oov", 0) for p in parts),
+        "vocabulary": _top_tokens(vocabulary),
+        "length_counts": np.sum(
+            [window_counts(p["length_counts"], p["length_edges"]) for p in parts], axis=0
+        ).tolist(),
+    }

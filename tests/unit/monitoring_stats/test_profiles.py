@@ -140,6 +140,57 @@ def test_merge_many_matches_pairwise_merging_and_samples_by_rows(reference):
         profiles.merge_many([])
 
 
+def test_merge_many_equals_pairwise_merging_on_every_kind_and_empty_windows():
+    """All kinds at once (numeric, few-valued numeric, categorical, text), with empty windows among
+    them: every count, moment, excess and value count equals the pairwise merge's."""
+    rng = np.random.default_rng(11)
+    words = np.array(["late", "fine", "refund", "great", "broken", "slow"], dtype=object)
+
+    def frame(rows):
+        return pd.DataFrame(
+            {
+                "x": rng.lognormal(size=rows),
+                "flag": rng.integers(0, 2, rows).astype(float),
+                "c": np.array(["a", "b", "z"], dtype=object)[rng.integers(0, 3, rows)],
+                "t": [" ".join(rng.choice(words, size=rng.integers(0, 6))) for _ in range(rows)],
+            }
+        )
+
+    specs = [
+        {"name": "x", "type": "number", "nullable": True},
+        {"name": "flag", "type": "number", "nullable": True},
+        {"name": "c", "type": "categorical", "nullable": True},
+        {"name": "t", "type": "text", "nullable": True},
+    ]
+    reference = profiles.build_reference_profile(frame(3000), specs)
+    windows = [profiles.empty_window(reference)] + [
+        profiles.profile_window(frame(rows), reference, seed=i) for i, rows in enumerate((700, 1, 2500))
+    ]
+    windows.insert(2, profiles.empty_window(reference))
+    pairwise = windows[0]
+    for window in windows[1:]:
+        pairwise = profiles.merge_profiles(pairwise, window)
+    many = profiles.merge_many(windows)
+    assert many["rows"] == pairwise["rows"] == 3201
+    for name, p in pairwise["features"].items():
+        m = many["features"][name]
+        assert m.keys() == p.keys(), name
+        for key in p.keys() - {"sample"}:
+            if isinstance(p[key], float):
+                assert m[key] == pytest.approx(p[key], rel=1e-12), (name, key)
+            elif key == "excess":
+                np.testing.assert_allclose(m[key], p[key], rtol=1e-12)
+            else:
+                assert m[key] == p[key], (name, key)
+    assert "values" in many["features"]["flag"] and "vocabulary" in many["features"]["t"]
+    assert len(many["features"]["x"]["sample"]) == 2000
+    assert set(many["features"]["x"]["sample"]) <= {v for w in windows for v in w["features"]["x"]["sample"]}
+    assert profiles.merge_many(windows[:1])["features"]["x"]["count"] == 0
+    without_text = {**windows[3], "features": {k: v for k, v in windows[3]["features"].items() if k != "t"}}
+    with pytest.raises(ValueError, match="'t' is in only some"):
+        profiles.merge_many([windows[1], without_text])
+
+
 def test_profiles_of_other_references_do_not_merge(reference):
     other = profiles.build_reference_profile(
         pd.DataFrame({"x": np.arange(100.0), "c": ["a"] * 100}),
