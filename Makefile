@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test faults lint format migrate worker beat web install clean
+.PHONY: demo test test-fast faults lint format migrate worker beat web install clean
 
 $(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
+
+## The unit tests that need no database, broker, browser or sandbox child (under a minute on 2 cores;
+## docs/contributing.md). Left out: the sandbox (tests/unit/packaging), tests that start a package's
+## or the demo's processes, and the statistical simulations. Not a substitute for `make test`.
+FAST_SKIP := tests/unit/packaging tests/unit/packaging_bundle/test_end_to_end.py \
+	tests/unit/demo/test_supervisor.py tests/unit/monitoring_stats/test_calibration.py \
+	tests/unit/monitoring_stats/test_checks.py tests/unit/libraries/test_lowest_fix.py
+test-fast: $(STAMP)
+	env -u DATABASE_URL -u REDIS_URL -u MODELYARD_TEST_BROKER_URL \
+		$(BIN)/pytest -q -p no:cacheprovider tests/unit $(addprefix --ignore=,$(FAST_SKIP))
 
 ## The fault suite alone (also part of `make test`): PostgreSQL, Redis and processes of its own, stopped and killed.
 faults: $(STAMP)

@@ -1,5 +1,5 @@
 """What one request may carry, refused before (or while) it is read: the size of a body, the size
-of each uploaded file and how deeply JSON may nest. Limits come from settings (README,
+of each uploaded file and how deeply JSON may nest. Limits come from settings (docs/operations.md,
 Configuration); every refusal names the limit and the setting that holds it.
 
 - Bodies that are not files (JSON, form fields): ``DATA_UPLOAD_MAX_MEMORY_SIZE``

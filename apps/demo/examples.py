@@ -1,4 +1,4 @@
-"""The files the README's command-line walk-through uses, written by the demo under
+"""The files the command-line walk-through (docs/cli.md) uses, written by the demo under
 ``var/examples/`` so that every command there runs as written. No Django here.
 
     credit.joblib       a scikit-learn pipeline (imputation, scaling, one-hot, logistic regression)

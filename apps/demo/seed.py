@@ -184,7 +184,7 @@ def seed(stdout=None) -> None:
     from apps.demo.libraries_demo import seed_libraries
 
     seed_libraries(users, stdout)
-    # The files the README's command-line walk-through names (var/examples/).
+    # The files the command-line walk-through in docs/cli.md names (var/examples/).
     write_examples(examples_dir(), folder)
 
 

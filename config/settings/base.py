@@ -345,7 +345,7 @@ LOGGING = {
 # --- Security headers and TLS (issue 12, point 9) ---------------------------------------------
 # Kept as one block: the Content-Security-Policy (django-csp) and the TLS settings, read from the
 # environment. On the embedded default (plain HTTP on 127.0.0.1) TLS is off; config/settings/
-# production.py turns it on. README "Behind TLS" explains each variable.
+# production.py turns it on. docs/operations.md "Behind TLS" explains each variable.
 INSTALLED_APPS += ["csp"]
 MIDDLEWARE += ["csp.middleware.CSPMiddleware"]
 CONTENT_SECURITY_POLICY = {

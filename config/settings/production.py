@@ -19,7 +19,7 @@ STORAGES = {
 MODELYARD_INFERENCE_REQUIRE_KEYS = True
 
 # --- TLS (issue 12, point 9): on by default here; each can be turned off from the environment ---
-# Production is served over HTTPS (README "Behind TLS"): plain HTTP is redirected, browsers are
+# Production is served over HTTPS (docs/operations.md "Behind TLS"): plain HTTP is redirected, browsers are
 # told to use HTTPS only for a year (HSTS), and cookies travel over HTTPS only. A proxy that ends
 # TLS must say so in a header named by DJANGO_SECURE_PROXY_SSL_HEADER (base.py), or every request
 # is redirected again and again.

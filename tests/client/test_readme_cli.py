@@ -1,6 +1,7 @@
-"""The README's command-line walk-through, run as written by bash against a live server and a real
-Celery worker. Only what differs on a test machine is replaced, and each replacement must apply:
-the server's address and the examples folder (``make demo`` writes it under ``var/examples``)."""
+"""The command-line walk-through (docs/cli.md, linked from the README), run as written by bash
+against a live server and a real Celery worker. Only what differs on a test machine is replaced,
+and each replacement must apply: the server's address and the examples folder (``make demo``
+writes it under ``var/examples``)."""
 
 import re
 import subprocess
@@ -19,14 +20,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def readme_cli_block() -> str:
-    """The first sh block under "From Python and the command line"."""
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## From Python and the command line") :]
+    """The first sh block under "From Python and the command line" (docs/cli.md)."""
+    text = (ROOT / "docs" / "cli.md").read_text()
+    section = text[text.index("# From Python and the command line") :]
     return re.search(r"```sh\n(.*?)```", section, re.DOTALL).group(1)
 
 
 def replaced(script: str, old: str, new: str) -> str:
-    assert old in script, f"the README's walk-through no longer has {old!r}: update this test"
+    assert old in script, f"docs/cli.md's walk-through no longer has {old!r}: update this test"
     return script.replace(old, new)
 
 

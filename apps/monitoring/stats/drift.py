@@ -25,7 +25,8 @@ guaranteed bound on the distance's error, in reference standard deviations, 0 wh
   exact wherever the two CDFs cannot cross inside the bin (their ranges over it do not overlap, or
   one side's mass sits on the bin's left edge, as in a bin per value). Where they might cross, the
   area lies between |∫F − ∫G| (used) and the smallest of three upper bounds; the gaps add up to the
-  bound. On every numeric column of the real data sets the error stayed well inside 2 % (README);
+  bound. On every numeric column of the real data sets the error stayed well inside 2 %
+  (docs/features/monitoring.md);
 - profiles stored before excesses existed: quantile grid or bins as before, with no bound (None).
 
 PSI and Jensen–Shannon on numeric features use reference-decile bins (the fine bins grouped) plus

@@ -25,7 +25,7 @@ BIN = Path(sys.executable).parent
 
 
 def _production_env(tmp_path: Path, port: int) -> dict:
-    """Production settings over plain HTTP, on the test database, as the README's trial has them."""
+    """Production settings over plain HTTP, on the test database, as docs/operations.md's trial has them."""
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("postgresql"):
         database_url = (

@@ -128,11 +128,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  {u.username:<6} {u.what}")
         self.stdout.write(f"API docs: {url}api/docs/")
         if examples_dir().is_dir():
-            self.stdout.write(f"Files for the README's command-line walk-through: {examples_dir()}/")
+            self.stdout.write(f"Files for the command-line walk-through in docs/cli.md: {examples_dir()}/")
         auth = f"-H 'Authorization: Bearer {keys['production']}' " if keys.get("production") else ""
         self.stdout.write(
             f"Predictions: curl -X POST http://{inference_bind}/v1/endpoints/credit-risk/predict "
-            f"{auth}-H 'Content-Type: application/json' -d @- (see README)"
+            f"{auth}-H 'Content-Type: application/json' -d @- (see docs/features/serving.md)"
         )
         if keys.get("production"):
             self.stdout.write(

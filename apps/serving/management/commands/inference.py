@@ -76,7 +76,7 @@ def default_routes_file(routes_module: str | None) -> Path:
 
 def _warn_if_the_log_can_lose_answers(stderr) -> None:
     """A Redis that does not write every command to disk before answering loses answered
-    predictions when it crashes: say so at start (README "Operations")."""
+    predictions when it crashes: say so at start (docs/operations.md)."""
     from apps.serving.logbuffer import durability_problem
 
     problem = durability_problem()
