@@ -19,6 +19,7 @@ in the top 5 before merging: the finder's list less drop_broader's broader slice
 
 import argparse
 import multiprocessing
+import queue as queue_module
 import resource
 import sys
 import time
@@ -195,7 +196,13 @@ def main() -> None:
         target=child, args=(args.rows, args.seed, args.plantings, args.recall_rows, queue)
     )
     process.start()
-    out = queue.get()
+    out = None
+    while out is None:  # a child that dies (an exception, the OOM killer) must not leave us waiting
+        try:
+            out = queue.get(timeout=1)
+        except queue_module.Empty:
+            if not process.is_alive():
+                sys.exit(f"the measuring child ended with exit code {process.exitcode} before reporting")
     process.join()
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"rows per window        {args.rows:,} (20 features: 13 resampled credit_data.csv + 7 synthetic)")

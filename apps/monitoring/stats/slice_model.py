@@ -96,10 +96,10 @@ class SliceMetric:
             y = pd.to_numeric(frame[self.column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
             valid = np.isfinite(y)
             return np.where(valid, y, 0.0), valid
+        if self.kind == SHARE:  # by codes: comparing a million-row object array is slow
+            codes, table = coded_labels(frame[self.column])
+            return (table[:-1] == self.value).astype(float)[codes] * (codes >= 0), codes >= 0
         predicted = labels(frame[self.column])
-        if self.kind == SHARE:
-            valid = predicted != None  # noqa: E711 (element-wise on an object array)
-            return (predicted == self.value).astype(float), valid
         truth = labels(frame[self.outcome])
         valid = (predicted != None) & (truth != None)  # noqa: E711
         return (valid & (predicted != truth)).astype(float), valid
@@ -252,7 +252,8 @@ def _rows(frame: pd.DataFrame, condition: Condition, cache: dict) -> np.ndarray:
     codes, table = values
     if condition.kind == "missing":
         return codes == -1
-    return np.isin(codes, np.flatnonzero(table[:-1] == str(condition.value)))
+    # A lookup per code (the trailing None, code -1, is never the value) rather than np.isin.
+    return np.append(table[:-1] == str(condition.value), False)[codes]
 
 
 def _plain(x):
