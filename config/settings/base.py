@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "apps.core",
     "apps.accounts",
     "apps.notices",
     "apps.jobs",
