@@ -3,6 +3,8 @@ that only the admin edits, with every change audited, use ``apps.accounts.admin_
 
 from django.contrib import admin
 
+from apps.core.models import AuditEvent
+
 
 class _NoEdits:
     def has_add_permission(self, request, obj=None):
@@ -21,3 +23,9 @@ class ReadOnlyAdmin(_NoEdits, admin.ModelAdmin):
 
 class ReadOnlyInline(_NoEdits, admin.TabularInline):
     extra = 0
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "actor_name", "action", "object_repr", "team")
+    list_filter = ("action", "object_type")

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.audit import audit_record
 from apps.libraries import cvss, osv
 from apps.libraries.models import (
     SEVERITY_RANK,
@@ -16,7 +17,6 @@ from apps.libraries.models import (
     Severity,
     SeveritySource,
 )
-from apps.registry.audit import audit_record
 
 BATCH = 500  # advisories written per bulk statement
 

@@ -8,9 +8,9 @@ from django.db import transaction
 from packaging.utils import canonicalize_name
 
 from apps.accounts import access, limits
+from apps.core.audit import audit_record
 from apps.libraries.matching import parse_version
 from apps.libraries.models import Advisory, LibraryFinding, PipAuditReport, Severity
-from apps.registry.audit import audit_record
 
 
 @dataclass(frozen=True)
