@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
+from apps.core.pages import error_text
 from apps.dashboards.sla_charts import sla_figures
-from apps.registry.views import error_text
 from apps.sla import selectors, services
 from apps.sla.models import Slo
 

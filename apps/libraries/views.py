@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
+from apps.core.pages import error_text
 from apps.libraries import selectors as advisory_selectors
 from apps.libraries.models import LibraryFinding, PatchRequest, Severity
 from apps.libraries.patching import selectors
@@ -21,7 +22,6 @@ from apps.libraries.patching.services import (
     patch_approve_findings,
     patch_sync_deployed,
 )
-from apps.registry.views import error_text
 
 MAX_UPLOAD_BYTES = 50 * 1024**2
 
