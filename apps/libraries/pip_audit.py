@@ -9,8 +9,9 @@ from packaging.utils import canonicalize_name
 
 from apps.accounts import access, limits
 from apps.core.audit import audit_record
+from apps.core.severity import Severity
 from apps.libraries.matching import parse_version
-from apps.libraries.models import Advisory, LibraryFinding, PipAuditReport, Severity
+from apps.libraries.models import Advisory, LibraryFinding, PipAuditReport
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
 from apps.core.pages import error_text
+from apps.core.severity import Severity
 from apps.libraries import selectors as advisory_selectors
-from apps.libraries.models import LibraryFinding, PatchRequest, Severity
+from apps.libraries.models import LibraryFinding, PatchRequest
 from apps.libraries.patching import selectors
 from apps.libraries.patching.services import (
     patch_approve_all,
