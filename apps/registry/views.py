@@ -6,9 +6,10 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
 from apps.accounts.roles import Role
+from apps.core.charts import cached, to_json
 from apps.core.pages import error_text
-from apps.dashboards.charts import cached, profile_chart, to_json
 from apps.registry import selectors, services
+from apps.registry.charts import profile_chart
 from apps.registry.filters import RegisteredModelFilter
 from apps.registry.forms import RegisterVersionForm, StageForm
 
