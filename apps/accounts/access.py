@@ -99,7 +99,7 @@ def can_change_stage(user, model) -> bool:
 
 
 def audit_events_visible_to(user) -> QuerySet:
-    from apps.registry.models import AuditEvent
+    from apps.core.models import AuditEvent
 
     qs = AuditEvent.objects.all()
     if sees_every_model(user):

@@ -6,8 +6,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 
-from apps.accounts.admin_base import AuditedAdmin, ReadOnlyAdmin, _audit
+from apps.accounts.admin_base import AuditedAdmin, _audit
 from apps.accounts.models import ApiToken, Profile, Team
+from apps.core.admin import ReadOnlyAdmin
 
 User = get_user_model()
 

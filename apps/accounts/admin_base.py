@@ -1,6 +1,7 @@
 """The two kinds of admin page Modelyard has. The admin is no side door around the services:
 
-- ``ReadOnlyAdmin``: rows that services write (with their checks and audit events) are only shown;
+- ``ReadOnlyAdmin`` (in ``apps.core.admin``): rows that services write (with their checks and
+  audit events) are only shown;
   nobody adds, changes or deletes them here, superusers included.
 - ``AuditedAdmin``: settings that only the admin edits (no service writes them): every add, change
   and delete made here is an audit event naming each field with its value before and after.
@@ -12,28 +13,9 @@ from django.contrib import admin
 
 
 def _audit(**kwargs) -> None:
-    from apps.registry.audit import audit_record  # the audit trail lives with the registry
+    from apps.core.audit import audit_record
 
     audit_record(**kwargs)
-
-
-class _NoEdits:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(_NoEdits, admin.ModelAdmin):
-    """Shown, never edited: services write these rows and audit what they do."""
-
-
-class ReadOnlyInline(_NoEdits, admin.TabularInline):
-    extra = 0
 
 
 def _plain(value):

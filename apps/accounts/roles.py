@@ -30,7 +30,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "registry.view_modelversion",
         "registry.add_modelversion",
         "registry.change_modelversion",
-        "registry.view_auditevent",
+        "core.view_auditevent",
         "jobs.view_job",
     ],
     Role.IT_OPERATOR: [
@@ -38,7 +38,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         # the production gate and audits); in the admin, models and versions are only shown.
         "registry.view_registeredmodel",
         "registry.view_modelversion",
-        "registry.view_auditevent",
+        "core.view_auditevent",
         "jobs.view_job",
         # IT sets what the sandbox trusts and allows, in the admin (IT operators are staff).
         "packaging.view_packagingpolicy",

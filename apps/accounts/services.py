@@ -13,7 +13,7 @@ from apps.accounts.roles import Role, ensure_role_groups
 
 
 def _audit(**kwargs) -> None:
-    from apps.registry.audit import audit_record  # the audit trail lives with the registry
+    from apps.core.audit import audit_record
 
     audit_record(**kwargs)
 

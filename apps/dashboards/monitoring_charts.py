@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import plotly.graph_objects as go
 
-from apps.dashboards.charts import _LAYOUT, Cached, cached, to_json  # noqa: F401  (cached: for the views)
+from apps.core.charts import _LAYOUT, Cached, cached, to_json  # noqa: F401  (cached: for the views)
 from apps.dashboards.sla_charts import _figure
 from apps.monitoring.alerts import short_number
 from apps.monitoring.display_names import (

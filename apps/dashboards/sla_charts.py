@@ -3,7 +3,7 @@ and worker CPU and memory, with the endpoint's deployments drawn as labelled ver
 
 import plotly.graph_objects as go
 
-from apps.dashboards.charts import _LAYOUT, cached, to_json
+from apps.core.charts import _LAYOUT, cached, to_json
 
 _VERSION_COLOURS = ("#3b6ea5", "#c2682b", "#2e8b57", "#8e44ad", "#b03a48", "#5d6d7e")
 _PERCENTILE_STYLE = {50: ("#8fb3d9", "dot"), 95: ("#3b6ea5", "dash"), 99: ("#1d3f66", "solid")}

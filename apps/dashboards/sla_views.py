@@ -15,8 +15,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
+from apps.core.pages import error_text
 from apps.dashboards.sla_charts import sla_figures
-from apps.registry.views import error_text
 from apps.sla import selectors, services
 from apps.sla.models import Slo
 
@@ -90,7 +90,7 @@ def _page(request, *, slo_form=None, status=200):
         return render(request, "sla/page.html", context, status=status)
     # The period ends at the end of the current minute rather than this microsecond: roll-ups are
     # per minute, so it holds the same rows, and requests within a minute that find no new data
-    # draw the same figures, which the chart cache then serves (apps/dashboards/charts.py).
+    # draw the same figures, which the chart cache then serves (apps/core/charts.py).
     now = timezone.now().replace(second=0, microsecond=0) + timedelta(minutes=1)
     try:
         period = selectors.parse_period(period=period_name, now=now)

@@ -67,9 +67,9 @@ def _override_if_needed(ivan, version, environment) -> None:
 def seed_canary(users: dict, primary, version, *, end: datetime, rng: np.random.Generator):
     """The backfilled canary of ``version`` beside ``primary`` (see the module docstring); the
     deployment, or None when the version has no package."""
+    from apps.core.audit import audit_record
     from apps.deployments.models import Deployment
     from apps.packaging.scoring import sandbox_score
-    from apps.registry.audit import audit_record
     from apps.serving.ingest import ingest_batch
     from apps.serving.outcomes import outcomes_submit
 

@@ -16,6 +16,7 @@ from django.utils.text import slugify
 
 from apps.accounts import access
 from apps.accounts.roles import Role
+from apps.core.audit import audit_record
 from apps.deployments.models import Deployment, Endpoint, EndpointKey, Environment
 from apps.jobs.services import job_enqueue
 from apps.notices.models import Notice
@@ -23,7 +24,6 @@ from apps.notices.services import notices_send
 from apps.packaging.bundle.archive import verify_archive
 from apps.packaging.models import PackageBuild
 from apps.packaging.services import production_blocker
-from apps.registry.audit import audit_record
 from apps.registry.models import ModelVersion
 from apps.serving.inference.keys import generate_key, hash_key
 

@@ -8,12 +8,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.accounts import access, page_cache
 from apps.accounts.roles import Role
+from apps.core.pages import error_text
 from apps.deployments import selectors as deployment_selectors
 from apps.deployments import services
 from apps.deployments.comparison import shadow_agreement
 from apps.deployments.models import Deployment
 from apps.registry import selectors
-from apps.registry.views import error_text
 from apps.serving.outcomes import outcomes_from_csv, outcomes_submit
 from apps.sla.selectors import effective_slo
 

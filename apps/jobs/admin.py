@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.accounts.admin_base import ReadOnlyAdmin
+from apps.core.admin import ReadOnlyAdmin
 from apps.jobs.models import Job
 
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.accounts.admin_base import ReadOnlyAdmin
+from apps.core.admin import ReadOnlyAdmin
 from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition, KpiNotification, KpiPoint
 
 # KPIs are defined and changed on their pages (scoped to their model's team and audited); points,

@@ -21,15 +21,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts import access
+from apps.core.audit import audit_record
+from apps.core.severity import SEVERITY_RANK
 from apps.kpis.formatting import format_value
 from apps.kpis.models import KpiAlert, KpiAlertAction, KpiDefinition, KpiNotification, KpiPoint
-from apps.monitoring.alerts import SEVERITY_RANK
 from apps.monitoring.display_names import window_label
 from apps.monitoring.models import NotificationDelivery
 from apps.monitoring.notifications import alert_lifecycle, channels_for, deliveries_queue
 from apps.notices.models import Notice
 from apps.notices.services import notices_send
-from apps.registry.audit import audit_record
 
 ACTIONS = KpiAlertAction.Kind.values
 MIN_REASON = 5

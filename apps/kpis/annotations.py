@@ -60,7 +60,7 @@ def deployment_annotations(
 ) -> list[dict]:
     """Primaries and canaries going live (promotions and rollbacks named by their audit events) and
     canaries or primaries being stopped. Shadows never answer, so they never move a KPI."""
-    from apps.registry.models import AuditEvent
+    from apps.core.models import AuditEvent
 
     rows = list(
         _deployments_of(model, endpoint, environment)

@@ -4,7 +4,7 @@ sparkline; the impact breakdown by segment. Drawn by our own copy of plotly.js (
 
 import plotly.graph_objects as go
 
-from apps.dashboards.charts import _LAYOUT, Cached, cached, to_json
+from apps.core.charts import _LAYOUT, Cached, cached, to_json
 
 LINE, BAND, TARGET = "#3b6ea5", "#3b6ea5", "#2e8b57"
 OUT_OF_BAND = "#b3261e"

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts import access
+from apps.core.severity import SEVERITY_RANK
 from apps.kpis.formatting import format_value
 from apps.kpis.models import KpiAlert, KpiDefinition, KpiPoint
 from apps.kpis.tile_windows import tile_windows
@@ -266,14 +267,13 @@ def what_changed(kpi: KpiDefinition, points: list[dict], annotations: list[dict]
         f" (band {band_text(kpi)})" if after["status"] == "out_of_band" else ""
     )
     # Strongest first: features by their alerts' severity, then name; long lists are cut.
-    rank = {"high": 0, "medium": 1, "low": 2}
-    severity = {(a.check_name, a.feature): rank.get(a.severity, 3) for a in alerts}
-    drift = sorted(features.get("drift", set()), key=lambda f: (severity.get(("drift", f), 3), f))
+    severity = {(a.check_name, a.feature): -SEVERITY_RANK.get(a.severity, 0) for a in alerts}
+    drift = sorted(features.get("drift", set()), key=lambda f: (severity.get(("drift", f), 0), f))
     others = [
         f"{check_display(check)} of {_name(feature)}"
         for check, feature in sorted(
             ((c, f) for c, names in features.items() if c != "drift" for f in names),
-            key=lambda cf: (severity.get(cf, 3), cf),
+            key=lambda cf: (severity.get(cf, 0), cf),
         )
     ]
     found = []
@@ -283,7 +283,7 @@ def what_changed(kpi: KpiDefinition, points: list[dict], annotations: list[dict]
         found.append(f"{_and(others, 2)} {'was' if len(others) == 1 else 'were'} flagged")
     if found:
         refs = ", ".join(
-            f"#{a.pk}" for a in sorted(alerts, key=lambda a: rank.get(a.severity, 3))[:MAX_NAMED]
+            f"#{a.pk}" for a in sorted(alerts, key=lambda a: -SEVERITY_RANK.get(a.severity, 0))[:MAX_NAMED]
         )
         more = f" and {len(alerts) - MAX_NAMED} more" if len(alerts) > MAX_NAMED else ""
         sentence += " while " + " and ".join(found) + (f" (alert {refs}{more})" if refs else "")

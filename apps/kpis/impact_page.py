@@ -21,12 +21,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from apps.core.pages import error_text
 from apps.deployments.models import Deployment
 from apps.kpis.dashboard import format_change, format_value
 from apps.kpis.impact import DEFAULT_DAYS, kpi_impact
 from apps.kpis.models import KpiDefinition
 from apps.kpis.rollup import scoped_predictions
-from apps.registry.views import error_text
 
 MAX_SEGMENT_FIELDS = 20
 

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.core.severity import AlertSeverity
+
 
 class KpiDefinition(models.Model):
     """An aggregation over the predictions (and outcomes) of one endpoint in one environment,
@@ -113,10 +115,7 @@ class KpiAlert(models.Model):
         ACKNOWLEDGED = "acknowledged"
         RESOLVED = "resolved"
 
-    class Severity(models.TextChoices):
-        LOW = "low"
-        MEDIUM = "medium"
-        HIGH = "high"
+    Severity = AlertSeverity
 
     kpi = models.ForeignKey(KpiDefinition, on_delete=models.CASCADE, related_name="alerts")
     severity = models.CharField(max_length=16, choices=Severity.choices)

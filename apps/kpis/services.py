@@ -11,10 +11,10 @@ from django.db import transaction
 
 from apps.accounts import access
 from apps.accounts.roles import Role
+from apps.core.audit import audit_record
 from apps.kpis.definitions import CompiledKpi, DefinitionError, check_fields, compile_kpi
 from apps.kpis.models import KpiDefinition
 from apps.kpis.rollup import own_deployments
-from apps.registry.audit import audit_record
 
 EDITABLE = (
     "name",

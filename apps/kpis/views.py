@@ -16,11 +16,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
+from apps.core.pages import error_text
 from apps.kpis import charts, dashboard
 from apps.kpis.annotations import annotations_for
 from apps.kpis.forms import KpiForm, initial_for
 from apps.kpis.models import KpiAlert
-from apps.registry.views import error_text
 
 
 def tiles_with_sparklines(kpis) -> list:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.accounts.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from apps.libraries.models import (
     Advisory,
     AffectedPackage,

@@ -3,7 +3,8 @@
 import django_filters
 from django.db.models import Q
 
-from apps.libraries.models import Advisory, LibraryFinding, LibraryRule, Severity
+from apps.core.severity import Severity
+from apps.libraries.models import Advisory, LibraryFinding, LibraryRule
 
 
 class AdvisoryFilter(django_filters.FilterSet):

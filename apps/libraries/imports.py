@@ -7,16 +7,10 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.audit import audit_record
+from apps.core.severity import SEVERITY_RANK, Severity
 from apps.libraries import cvss, osv
-from apps.libraries.models import (
-    SEVERITY_RANK,
-    Advisory,
-    AffectedPackage,
-    ImportRun,
-    Severity,
-    SeveritySource,
-)
-from apps.registry.audit import audit_record
+from apps.libraries.models import Advisory, AffectedPackage, ImportRun, SeveritySource
 
 BATCH = 500  # advisories written per bulk statement
 

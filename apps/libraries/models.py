@@ -5,16 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-class Severity(models.TextChoices):
-    """From the CVSS base score (v3 qualitative scale), else from a severity the advisory states
-    (see ``SeveritySource``); UNKNOWN when neither it nor an alias gives one."""
-
-    CRITICAL = "critical"
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-    UNKNOWN = "unknown"
+from apps.core.severity import Severity
 
 
 class SeveritySource(models.TextChoices):
@@ -24,9 +15,6 @@ class SeveritySource(models.TextChoices):
     DATABASE = "database", "stated by the database"  # e.g. database_specific.severity: MODERATE
     ALIAS = "alias", "from an alias"  # another imported advisory for the same flaw (GHSA of a PYSEC)
     NONE = "none", "not given"
-
-
-SEVERITY_RANK = {"unknown": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 
 class Advisory(models.Model):

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from apps.accounts import access
 from apps.accounts.roles import Role
-from apps.libraries.models import SEVERITY_RANK, LibraryFinding
+from apps.core.severity import SEVERITY_RANK
+from apps.libraries.models import LibraryFinding
 from apps.monitoring.notifications import channels_for, deliveries_queue
 from apps.notices.models import Notice
 from apps.notices.services import notices_send

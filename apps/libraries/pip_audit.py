@@ -8,9 +8,10 @@ from django.db import transaction
 from packaging.utils import canonicalize_name
 
 from apps.accounts import access, limits
+from apps.core.audit import audit_record
+from apps.core.severity import Severity
 from apps.libraries.matching import parse_version
-from apps.libraries.models import Advisory, LibraryFinding, PipAuditReport, Severity
-from apps.registry.audit import audit_record
+from apps.libraries.models import Advisory, LibraryFinding, PipAuditReport
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from django.utils import timezone
 from packaging.utils import canonicalize_name
 
 from apps.accounts import access
+from apps.core.audit import audit_record
 from apps.libraries.matching import parse_version
 from apps.libraries.models import LibraryException, LibraryRule
-from apps.registry.audit import audit_record
 
 
 def library_policy_violations(*, team, packages, at=None) -> list[str]:

@@ -12,8 +12,9 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from apps.core.severity import Severity
 from apps.libraries.matching import AdvisoryIndex, Constraint
-from apps.libraries.models import Advisory, AffectedPackage, LibraryFinding, Severity
+from apps.libraries.models import Advisory, AffectedPackage, LibraryFinding
 from apps.packaging.models import PackageBuild
 
 _index_cache: dict = {"key": None, "index": None}

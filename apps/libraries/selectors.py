@@ -6,8 +6,9 @@ import io
 from django.db.models import Prefetch, QuerySet
 
 from apps.accounts import access
+from apps.core.severity import SEVERITY_RANK
 from apps.deployments.models import Deployment
-from apps.libraries.models import SEVERITY_RANK, Advisory, LibraryFinding
+from apps.libraries.models import Advisory, LibraryFinding
 
 LIVE = (Deployment.Status.LIVE, Deployment.Status.ROLLING_OUT, Deployment.Status.PENDING_APPROVAL)
 

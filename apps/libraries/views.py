@@ -13,15 +13,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
+from apps.core.pages import error_text
+from apps.core.severity import Severity
 from apps.libraries import selectors as advisory_selectors
-from apps.libraries.models import LibraryFinding, PatchRequest, Severity
+from apps.libraries.models import LibraryFinding, PatchRequest
 from apps.libraries.patching import selectors
 from apps.libraries.patching.services import (
     patch_approve_all,
     patch_approve_findings,
     patch_sync_deployed,
 )
-from apps.registry.views import error_text
 
 MAX_UPLOAD_BYTES = 50 * 1024**2
 

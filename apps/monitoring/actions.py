@@ -17,11 +17,11 @@ from django.utils import timezone
 
 from apps.accounts import access
 from apps.accounts.roles import Role
+from apps.core.audit import audit_record
 from apps.deployments import services as deployments
 from apps.monitoring.models import Alert, AlertAction, Monitor, ReferenceProfile
 from apps.monitoring.notifications import notifications_queue
 from apps.monitoring.windows import merged_window
-from apps.registry.audit import audit_record
 
 ACTIONS = AlertAction.Kind.values
 MIN_REASON = 5

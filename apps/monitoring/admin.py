@@ -2,7 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from apps.accounts.admin_base import AuditedAdmin, ReadOnlyAdmin
+from apps.accounts.admin_base import AuditedAdmin
+from apps.core.admin import ReadOnlyAdmin
 from apps.monitoring.config import config_validate
 from apps.monitoring.models import (
     Alert,

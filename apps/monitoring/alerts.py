@@ -6,6 +6,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from apps.core.severity import SEVERITY_RANK
 from apps.monitoring.display_names import (
     check_display,
     effect_display,
@@ -15,8 +16,6 @@ from apps.monitoring.display_names import (
     zone_name,
 )
 from apps.monitoring.models import Alert, CheckRun, Finding
-
-SEVERITY_RANK = {Alert.Severity.LOW: 0, Alert.Severity.MEDIUM: 1, Alert.Severity.HIGH: 2}
 
 
 def severity_of(*, effect: float, floor: float, adjusted_p: float | None, q: float) -> str:

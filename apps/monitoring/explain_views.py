@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts import access
+from apps.core.pages import error_text
 from apps.monitoring import explain_charts
 from apps.monitoring.actions import can_act_on_alert
 from apps.monitoring.models import Alert, SliceAnalysis
 from apps.monitoring.stats.slice_model import Slice
-from apps.registry.views import error_text
 
 
 def _alert_for(user, pk: int) -> Alert:

@@ -8,6 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from apps.core.severity import AlertSeverity
+
 
 class MonitorTemplate(models.Model):
     """The starting configuration for every monitor of one model type. Seeded after migrate
@@ -198,10 +200,7 @@ class Alert(models.Model):
         ACKNOWLEDGED = "acknowledged"
         RESOLVED = "resolved"
 
-    class Severity(models.TextChoices):
-        LOW = "low"
-        MEDIUM = "medium"
-        HIGH = "high"
+    Severity = AlertSeverity
 
     monitor = models.ForeignKey(Monitor, on_delete=models.CASCADE, related_name="alerts")
     check_name = models.CharField(

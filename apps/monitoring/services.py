@@ -11,11 +11,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from apps.accounts import access
+from apps.core.audit import audit_record
 from apps.deployments.models import Deployment
 from apps.monitoring.config import config_merge, config_validate
 from apps.monitoring.models import Monitor
 from apps.monitoring.templates import template_for
-from apps.registry.audit import audit_record
 
 log = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
+from apps.core.pages import error_text
 from apps.dashboards import monitoring_charts as charts
 from apps.monitoring import dashboard, frames, selectors, services
 from apps.monitoring.actions import alert_act, can_act_on_alert
@@ -25,7 +26,6 @@ from apps.monitoring.display_names import feature_display, window_label, window_
 from apps.monitoring.forms import AlertActionForm, MonitorSettingsForm
 from apps.monitoring.models import Alert, AlertAction, CheckRun, Monitor
 from apps.registry import selectors as registry_selectors
-from apps.registry.views import error_text
 
 ACTION_HELP = {
     "acknowledge": "someone is looking at it",

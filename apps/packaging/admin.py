@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from apps.accounts.admin_base import AuditedAdmin, ReadOnlyAdmin
+from apps.accounts.admin_base import AuditedAdmin
+from apps.core.admin import ReadOnlyAdmin
 from apps.packaging.models import PackageBuild, PackagingPolicy
 
 

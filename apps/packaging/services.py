@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts import access
 from apps.accounts.roles import Role
+from apps.core.audit import audit_record
 from apps.jobs.services import job_enqueue
 from apps.libraries.policy import library_policy_refusal
 from apps.packaging import validation
@@ -26,7 +27,6 @@ from apps.packaging.environment_check import check_lock_provides, model_modules
 from apps.packaging.models import PackageBuild, PackagingPolicy
 from apps.packaging.scoring import sandbox_run
 from apps.registry import datasets
-from apps.registry.audit import audit_record
 from apps.registry.models import ModelVersion
 from apps.registry.storage import store_by_hash
 

@@ -5,9 +5,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from apps.accounts import access
+from apps.core.pages import error_text
 from apps.packaging import services
 from apps.registry import selectors
-from apps.registry.views import error_text
 
 
 @login_required

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from apps.accounts.admin_base import ReadOnlyAdmin, ReadOnlyInline
-from apps.registry.models import AuditEvent, ModelVersion, RegisteredModel
+from apps.core.admin import ReadOnlyAdmin, ReadOnlyInline
+from apps.registry.models import ModelVersion, RegisteredModel
 
 # Models and versions are registered, described and moved between stages by the registry services,
 # which check (the production gate, team scope) and audit; the audit trail is append-only. Shown only.
@@ -26,9 +26,3 @@ class RegisteredModelAdmin(ReadOnlyAdmin):
 class ModelVersionAdmin(ReadOnlyAdmin):
     list_display = ("model", "number", "framework", "format", "safe_format", "stage", "created_at")
     list_filter = ("framework", "format", "stage")
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "actor_name", "action", "object_repr", "team")
-    list_filter = ("action", "object_type")

@@ -2,7 +2,8 @@
 
 import django_filters
 
-from apps.registry.models import AuditEvent, ModelVersion, RegisteredModel, Stage, TaskType
+from apps.core.models import AuditEvent
+from apps.registry.models import ModelVersion, RegisteredModel, Stage, TaskType
 
 
 class RegisteredModelFilter(django_filters.FilterSet):

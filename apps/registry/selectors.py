@@ -4,8 +4,9 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
 from apps.accounts import access
+from apps.core.models import AuditEvent
 from apps.jobs.models import Job
-from apps.registry.models import AuditEvent, ModelVersion, RegisteredModel
+from apps.registry.models import ModelVersion, RegisteredModel
 
 
 def model_for_user(user, pk: int) -> RegisteredModel:

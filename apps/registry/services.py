@@ -9,11 +9,11 @@ from django.db.models import Max
 
 from apps.accounts import access, limits
 from apps.accounts.models import Team
+from apps.core.audit import audit_record
 from apps.jobs.models import Job
 from apps.jobs.services import job_enqueue
 from apps.packaging.metrics import threshold_problems
 from apps.registry import datasets, formats
-from apps.registry.audit import audit_record
 from apps.registry.models import ModelVersion, RegisteredModel, Stage, TaskType
 from apps.registry.names import model_name_problem
 from apps.registry.storage import StoredFile, discard, store_by_hash

@@ -6,17 +6,12 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
 from apps.accounts.roles import Role
-from apps.dashboards.charts import cached, profile_chart, to_json
+from apps.core.charts import cached, to_json
+from apps.core.pages import error_text
 from apps.registry import selectors, services
+from apps.registry.charts import profile_chart
 from apps.registry.filters import RegisteredModelFilter
 from apps.registry.forms import RegisterVersionForm, StageForm
-
-
-def error_text(exc) -> str:
-    """A ValidationError or PermissionDenied as one sentence for a page message."""
-    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
-        return "; ".join(f"{field}: {' '.join(errors)}" for field, errors in exc.message_dict.items())
-    return " ".join(getattr(exc, "messages", [str(exc)]))
 
 
 def _add_errors(form, exc: ValidationError) -> None:

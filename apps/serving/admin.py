@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.accounts.admin_base import ReadOnlyAdmin
+from apps.core.admin import ReadOnlyAdmin
 from apps.serving.models import BatchChunk, BatchJob, Outcome, OutcomeRevision, Prediction, RejectedRequest
 
 # The log is written by ingestion only; the admin looks, it never edits.

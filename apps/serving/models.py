@@ -103,7 +103,7 @@ class OutcomeRevision(models.Model):
     outcome = models.ForeignKey(Outcome, on_delete=models.CASCADE, related_name="revisions")
     value = models.JSONField()
     observed_at = models.DateTimeField()
-    audit_event = models.ForeignKey("registry.AuditEvent", on_delete=models.PROTECT, related_name="+")
+    audit_event = models.ForeignKey("core.AuditEvent", on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["outcome", "id"]

@@ -29,8 +29,8 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from apps.accounts import access
+from apps.core.audit import audit_record
 from apps.deployments.models import Endpoint
-from apps.registry.audit import audit_record
 from apps.serving.ingest import in_chunks
 from apps.serving.logbuffer import record_time
 from apps.serving.models import Outcome, OutcomeRevision, Prediction

@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from apps.accounts import access
 from apps.accounts.roles import Role
+from apps.core.pages import error_text
 from apps.deployments.models import Deployment
-from apps.registry.views import error_text
 from apps.serving.batch.services import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, batch_job_submit
 from apps.serving.models import BatchJob
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from apps.accounts import access
-from apps.registry.models import AuditEvent
+from apps.core.models import AuditEvent
 from apps.sla import series, stats
 from apps.sla.models import SlaRollup, Slo, WorkerSample
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from apps.accounts import access
 from apps.accounts.roles import Role
-from apps.registry.audit import audit_record
+from apps.core.audit import audit_record
 from apps.sla.models import Slo
 
 PERCENTILES = tuple(Slo.Percentile.values)

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "apps.core",
     "apps.accounts",
     "apps.notices",
     "apps.jobs",
@@ -324,9 +325,9 @@ SPECTACULAR_SETTINGS = {
         # Jobs and package builds share one set of states; deployments have their own.
         "WorkStatusEnum": "apps.jobs.models.Job.Status",
         "DeploymentStatusEnum": "apps.deployments.models.Deployment.Status",
-        "AdvisorySeverityEnum": "apps.libraries.models.Severity",
-        # Monitoring and KPI alerts share severities; their people's actions differ.
-        "AlertSeverityEnum": "apps.monitoring.models.Alert.Severity",
+        "AdvisorySeverityEnum": "apps.core.severity.Severity",
+        # Monitoring and KPI alerts share severities (one class); their people's actions differ.
+        "AlertSeverityEnum": "apps.core.severity.AlertSeverity",
         "AlertActionEnum": "apps.monitoring.models.AlertAction.Kind",
         "KpiAlertActionEnum": "apps.kpis.models.KpiAlertAction.Kind",
     },

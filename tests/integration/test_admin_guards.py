@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.roles import Role
-from apps.registry.models import AuditEvent
+from apps.core.models import AuditEvent
 from tests import model_zoo
 from tests.conftest import register_credit_version
 

@@ -4,7 +4,8 @@ team's channels that monitoring alerts use: e-mail and/or webhook, one delivery 
 from django.urls import reverse
 
 from apps.accounts import access
-from apps.libraries.models import SEVERITY_RANK, PatchRequest
+from apps.core.severity import SEVERITY_RANK
+from apps.libraries.models import PatchRequest
 from apps.libraries.notifications import library_notify
 from apps.notices.models import Notice
 from apps.notices.services import notices_send

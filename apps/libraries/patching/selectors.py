@@ -7,8 +7,9 @@ from django.shortcuts import get_object_or_404
 
 from apps.accounts import access
 from apps.accounts.roles import Role
+from apps.core.severity import SEVERITY_RANK
 from apps.deployments.models import Deployment
-from apps.libraries.models import SEVERITY_RANK, LibraryFinding, PatchRequest
+from apps.libraries.models import LibraryFinding, PatchRequest
 
 FILTERS = ("severity", "package", "status", "team", "model")
 # Production first, then the other environments in their own order.

@@ -24,6 +24,7 @@ from packaging.version import Version
 
 from apps.accounts import access
 from apps.accounts.roles import Role
+from apps.core.audit import audit_record
 from apps.jobs.services import job_enqueue
 from apps.libraries.models import LibraryFinding, PatchRequest
 from apps.libraries.patching import environments, lockpatch, parity
@@ -34,7 +35,6 @@ from apps.packaging.sandbox.process import interpreter
 from apps.packaging.scoring import sandbox_run
 from apps.packaging.services import build_inputs_digest, package_build_run
 from apps.registry import datasets
-from apps.registry.audit import audit_record
 from apps.registry.models import ModelVersion
 
 Step = Callable[[int, str], None]

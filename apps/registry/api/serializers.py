@@ -2,8 +2,9 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from apps.accounts.api.parsers import LimitedJSONField
+from apps.core.models import AuditEvent
 from apps.jobs.models import Job
-from apps.registry.models import AuditEvent, ModelVersion, RegisteredModel, Stage, TaskType
+from apps.registry.models import ModelVersion, RegisteredModel, Stage, TaskType
 from apps.registry.names import model_name_validator
 
 

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import migrations, models
 from django.db.models import OuterRef, Subquery
 
-from apps.registry import append_only
+from apps.core import append_only
 
 
 def backfill_actor_names(apps, schema_editor):

@@ -23,6 +23,7 @@ from django.utils import timezone
 from apps.accounts.models import ApiToken
 from apps.accounts.roles import Role
 from apps.accounts.services import token_create, user_create
+from apps.core.audit import audit_record
 from apps.deployments.models import Deployment, Endpoint, EndpointKey, Environment
 from apps.jobs.models import Job
 from apps.kpis.models import KpiAlert, KpiDefinition, KpiPoint
@@ -39,7 +40,6 @@ from apps.monitoring.models import Alert, CheckRun, Finding, Monitor, SliceAnaly
 from apps.monitoring.templates import template_for
 from apps.notices.models import Notice
 from apps.packaging.models import PackageBuild
-from apps.registry.audit import audit_record
 from apps.registry.datasets import infer_output_schema, infer_schema
 from apps.registry.models import ModelVersion, RegisteredModel
 from apps.serving.models import BatchJob

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import ApiToken, hash_token
 from apps.accounts.services import token_create
-from apps.registry.models import AuditEvent
+from apps.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -32,7 +32,7 @@ def test_create_user_command_prints_a_working_token(capsys):
 
 
 def test_a_second_create_user_changes_the_role_and_every_change_is_audited(capsys):
-    from apps.registry.models import AuditEvent
+    from apps.core.models import AuditEvent
 
     call_command("create_user", "zed", "--team", "Fraud", "--role", "data_scientist")
     call_command("create_user", "zed", "--role", "business_owner")

@@ -3,10 +3,10 @@
 import pytest
 
 from apps.accounts.roles import Role
+from apps.core.models import AuditEvent
 from apps.deployments.models import Deployment
 from apps.deployments.routing import load_routes
 from apps.deployments.services import deployment_rollout_run
-from apps.registry.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from apps.accounts.roles import Role
+from apps.core.models import AuditEvent
 from apps.deployments.models import Deployment, EndpointKey
 from apps.deployments.services import deployment_request, deployment_rollout_run
-from apps.registry.models import AuditEvent
 from apps.serving.inference.keys import hash_key
 
 pytestmark = pytest.mark.django_db

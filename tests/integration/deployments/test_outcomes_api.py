@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from apps.accounts.roles import Role
-from apps.registry.models import AuditEvent, RegisteredModel
+from apps.core.models import AuditEvent
+from apps.registry.models import RegisteredModel
 from apps.serving.ingest import ingest_batch
 from apps.serving.models import Outcome
 from tests.integration.serving_log.conftest import deployed

@@ -5,10 +5,11 @@ the inference service in its routes."""
 import pytest
 
 from apps.accounts.roles import Role
+from apps.core.models import AuditEvent
 from apps.deployments.models import Deployment, Endpoint
 from apps.deployments.routing import load_routes
 from apps.deployments.services import deployment_request, deployment_rollout_run
-from apps.registry.models import AuditEvent, ModelVersion
+from apps.registry.models import ModelVersion
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
+from apps.core.models import AuditEvent
 from apps.kpis.models import KpiAlert, KpiDefinition
 from apps.kpis.rollup import kpi_rollup
-from apps.registry.models import AuditEvent
 from apps.serving.ingest import ingest_batch
 from tests.integration.kpis.conftest import APPROVAL, DAY1, DAY2, records, with_ids
 

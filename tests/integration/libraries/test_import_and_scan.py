@@ -7,11 +7,11 @@ from django.core import mail
 from django.core.management import call_command
 
 from apps.accounts.roles import Role
+from apps.core.models import AuditEvent
 from apps.libraries.imports import advisories_import_path
 from apps.libraries.models import Advisory, ImportRun, LibraryFinding
 from apps.libraries.scans import library_scan
 from apps.monitoring.models import NotificationChannel, NotificationDelivery
-from apps.registry.models import AuditEvent
 from tests.integration.libraries.conftest import advisory
 from tests.shared_data import require
 from tests.unit.libraries.conftest import ADVISORIES

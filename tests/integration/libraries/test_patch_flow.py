@@ -8,12 +8,12 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.accounts.roles import Role
+from apps.core.models import AuditEvent
 from apps.jobs.models import Job
 from apps.libraries.models import LibraryFinding, PatchRequest
 from apps.libraries.patching.services import patch_approve
 from apps.monitoring.models import NotificationChannel, NotificationDelivery
 from apps.packaging.models import PackageBuild
-from apps.registry.models import AuditEvent
 from tests import model_zoo
 from tests.conftest import wait_for
 from tests.fixtures import patching, wheelhouse

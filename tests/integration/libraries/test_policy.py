@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from apps.accounts.roles import Role
+from apps.core.models import AuditEvent
 from apps.libraries.policy import (
     library_exception_grant,
     library_policy_refusal,
@@ -15,7 +16,6 @@ from apps.libraries.policy import (
 )
 from apps.packaging.models import PackageBuild
 from apps.packaging.services import package_build_enqueue, package_build_run
-from apps.registry.models import AuditEvent
 from tests import model_zoo
 from tests.conftest import register_credit_version
 

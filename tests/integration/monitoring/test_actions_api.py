@@ -4,9 +4,9 @@ monitor config edits with field-level errors."""
 import pytest
 
 from apps.accounts.roles import Role
+from apps.core.models import AuditEvent
 from apps.deployments.models import Deployment
 from apps.monitoring.models import AlertAction, CheckRun, Monitor, NotificationDelivery
-from apps.registry.models import AuditEvent
 from tests.integration.monitoring.conftest import FEATURES, HOUR1, register_and_deploy, run
 
 pytestmark = pytest.mark.django_db

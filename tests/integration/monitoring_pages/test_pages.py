@@ -11,8 +11,8 @@ from django.http import HttpRequest
 from django.test import Client
 from django.urls import reverse
 
+from apps.core.models import AuditEvent
 from apps.monitoring.models import Alert, AlertAction, CheckRun, Monitor
-from apps.registry.models import AuditEvent
 from tests.integration.monitoring_pages.conftest import PASSWORD, income_alert
 
 pytestmark = pytest.mark.django_db

@@ -222,7 +222,7 @@ def test_predictions_of_the_wrong_type_fail_validation_and_never_strand_the_buil
 def test_a_stored_build_is_not_run_again(make_user, frame):
     """A redelivered message after the build was stored (the worker died before acking) returns
     the stored build: no second archive, no second audit event."""
-    from apps.registry.models import AuditEvent
+    from apps.core.models import AuditEvent
 
     filename, content = model_zoo.sklearn_joblib(frame)
     version = register(make_user("dana"), filename, content, frame)

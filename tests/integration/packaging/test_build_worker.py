@@ -10,10 +10,10 @@ import tarfile
 
 import pytest
 
+from apps.core.models import AuditEvent
 from apps.jobs.models import Job
 from apps.packaging.bundle.archive import verify_archive
 from apps.packaging.models import PackageBuild, PackagingPolicy
-from apps.registry.models import AuditEvent
 from tests import model_zoo
 from tests.conftest import named_file, wait_for
 

@@ -5,9 +5,9 @@ can still accept the package, audited. With the environment the client now captu
 import pytest
 
 from apps.accounts.roles import Role
+from apps.core.models import AuditEvent
 from apps.packaging.environment_check import CHECK
 from apps.packaging.services import package_build_enqueue, package_build_run
-from apps.registry.models import AuditEvent
 from tests import model_zoo
 from tests.conftest import register_credit_version
 

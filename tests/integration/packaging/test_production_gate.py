@@ -3,7 +3,7 @@
 import pytest
 
 from apps.accounts.roles import Role
-from apps.registry.models import AuditEvent
+from apps.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

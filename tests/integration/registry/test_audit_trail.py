@@ -9,8 +9,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import ProtectedError
 
 from apps.accounts.roles import Role
-from apps.registry.audit import audit_record
-from apps.registry.models import AuditEvent
+from apps.core.audit import audit_record
+from apps.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ from django.core.files.storage import default_storage
 from django.test import override_settings
 
 from apps.accounts.roles import Role
-from apps.registry.models import AuditEvent, ModelVersion, RegisteredModel
+from apps.core.models import AuditEvent
+from apps.registry.models import ModelVersion, RegisteredModel
 
 pytestmark = pytest.mark.django_db
 
@@ -213,7 +214,7 @@ def test_stage_change_is_audited(make_user, api_for, credit_model_bytes, credit_
 
 def test_audit_events_are_append_only(make_user):
     user = make_user("dana")
-    from apps.registry.audit import audit_record
+    from apps.core.audit import audit_record
 
     event = audit_record(actor=user, action="model.created", obj=user.teams.get())
     event.action = "something.else"

@@ -12,9 +12,9 @@ import requests
 from django.contrib.auth import get_user_model
 
 from apps.accounts.roles import Role
+from apps.core.models import AuditEvent
 from apps.deployments.models import Deployment
 from apps.deployments.services import deployment_request, deployment_rollout_run
-from apps.registry.models import AuditEvent
 from apps.serving.ingest import drain
 from apps.serving.logbuffer import SpoolBuffer, open_buffer
 from apps.serving.models import Prediction

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from apps.accounts.roles import Role
-from apps.registry.models import AuditEvent
+from apps.core.models import AuditEvent
 from apps.serving.ingest import ingest_batch
 from apps.serving.models import Outcome, OutcomeRevision
 from apps.serving.outcomes import OutcomesAnswer, outcomes_submit

@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.registry.models import AuditEvent
+from apps.core.models import AuditEvent
 from apps.sla.models import Slo
 
 pytestmark = pytest.mark.django_db

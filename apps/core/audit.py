@@ -1,4 +1,4 @@
-from apps.registry.models import AuditEvent
+from apps.core.models import AuditEvent
 
 
 def audit_record(*, actor, action: str, obj, team=None, **details) -> AuditEvent:

@@ -4,7 +4,7 @@ every table at once (transactional tests run it between tests). Everything else 
 from django.core.management.commands import flush
 from django.db import connections
 
-from apps.registry import append_only
+from apps.core import append_only
 
 
 class Command(flush.Command):

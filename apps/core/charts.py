@@ -9,6 +9,7 @@ chart modules' source and plotly's version, so changed drawing code never serves
 
 import datetime as dt
 import decimal
+import functools
 import hashlib
 import json
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import plotly
 import plotly.graph_objects as go
+from django.apps import apps
 from django.core.cache import cache
 from django.db.models import Model
 from plotly.utils import PlotlyJSONEncoder
@@ -24,19 +26,20 @@ from plotly.utils import PlotlyJSONEncoder
 _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 40, "b": 40}, "height": 300, "template": "plotly_white"}
 FIGURE_CACHE_SECONDS = 6 * 3600
 
-_APPS = Path(__file__).resolve().parents[1]
-_CHART_CODE = hashlib.sha256(
-    plotly.__version__.encode()
-    + b"".join(
-        (_APPS / name).read_bytes()
-        for name in (
-            "dashboards/charts.py",
-            "dashboards/monitoring_charts.py",
-            "dashboards/sla_charts.py",
-            "kpis/charts.py",
-        )
+
+@functools.cache
+def _chart_code() -> str:
+    """A digest of plotly's version and of every installed app's chart modules (``charts.py``,
+    ``*_charts.py``): a change to any of them is a new key for every figure."""
+    sources = sorted(
+        path
+        for config in apps.get_app_configs()
+        for pattern in ("charts.py", "*_charts.py")
+        for path in Path(config.path).glob(pattern)
     )
-).hexdigest()[:12]
+    return hashlib.sha256(
+        plotly.__version__.encode() + b"".join(p.read_bytes() for p in sources)
+    ).hexdigest()[:12]
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ class Cached:
     def key(self) -> str:
         inputs = json.dumps([self.args, self.kwargs], sort_keys=True, default=_plain, separators=(",", ":"))
         digest = hashlib.sha256(inputs.encode()).hexdigest()
-        return f"figure:{_CHART_CODE}:{self.build.__module__}.{self.build.__qualname__}:{digest}"
+        return f"figure:{_chart_code()}:{self.build.__module__}.{self.build.__qualname__}:{digest}"
 
 
 def cached(build: Callable[..., go.Figure], *args, **kwargs) -> Cached:
@@ -82,23 +85,3 @@ def to_json(figure: go.Figure | Cached) -> str:
             cache.set(key, drawn, FIGURE_CACHE_SECONDS)
         return drawn
     return json.dumps(figure.to_plotly_json(), cls=PlotlyJSONEncoder)
-
-
-def profile_chart(column: dict) -> go.Figure | None:
-    """The reference distribution of one feature: a histogram for numbers and text lengths,
-    bars of category counts for categoricals."""
-    title = column["name"]
-    if "histogram" in column:
-        edges, counts = column["histogram"]["edges"], column["histogram"]["counts"]
-        centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)]
-        widths = [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)]
-        label = "length (characters)" if column["type"] == "text" else column["name"]
-        fig = go.Figure(go.Bar(x=centres, y=counts, width=widths, marker_color="#3b6ea5", name="reference"))
-        fig.update_layout(title=title, xaxis_title=label, yaxis_title="rows", bargap=0.02, **_LAYOUT)
-        return fig
-    if "categories" in column:
-        cats = column["categories"]
-        fig = go.Figure(go.Bar(x=list(cats), y=list(cats.values()), marker_color="#3b6ea5", name="reference"))
-        fig.update_layout(title=title, yaxis_title="rows", **_LAYOUT)
-        return fig
-    return None
