@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
 from apps.core.pages import error_text
-from apps.dashboards.sla_charts import sla_figures
 from apps.sla import selectors, services
+from apps.sla.charts import sla_figures
 from apps.sla.models import Slo
 
 PERIOD_LABELS = {"1h": "last hour", "6h": "last 6 hours", "24h": "last 24 hours", "7d": "last 7 days"}

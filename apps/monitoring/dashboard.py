@@ -2,7 +2,7 @@
 performance over time, the quality findings of a run and the deployments to mark on time charts.
 
 Every function takes a monitor (or run) the caller already fetched through apps.accounts.access,
-and returns dicts and lists ready for apps/dashboards/monitoring_charts.py and the templates.
+and returns dicts and lists ready for apps/monitoring/charts.py and the templates.
 Reads stay cheap: findings come in one query, and window profiles are read only for the JSON keys
 a chart needs (the database extracts them), never whole profiles per hour."""
 

@@ -17,8 +17,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
 from apps.core.pages import error_text
-from apps.dashboards import monitoring_charts as charts
-from apps.monitoring import dashboard, frames, selectors, services
+from apps.monitoring import charts, dashboard, frames, selectors, services
 from apps.monitoring.actions import alert_act, can_act_on_alert
 from apps.monitoring.alerts import evidence_period
 from apps.monitoring.config import WINDOWS

@@ -29,7 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connections, transaction
 
-from apps.serving.logbuffer import dumps, record_time
+from apps.core.records import record_time
+from apps.serving.logbuffer import dumps
 from apps.serving.models import Prediction, RejectedRequest
 from apps.sla.ingest import ingest_resource_records, ingest_sla_records
 

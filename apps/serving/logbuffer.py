@@ -26,7 +26,6 @@ import socket
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -77,14 +76,6 @@ def dumps(value) -> bytes:
 
 def loads(data: bytes):
     return orjson.loads(data) if orjson is not None else json.loads(data)
-
-
-def record_time(value) -> datetime:
-    """A record's time: an ISO 8601 string (naive means UTC) or seconds since the epoch."""
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- Choosing the buffer ----------------------------------------------------------------------

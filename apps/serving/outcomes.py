@@ -30,9 +30,9 @@ from django.utils import timezone
 
 from apps.accounts import access
 from apps.core.audit import audit_record
+from apps.core.records import record_time
 from apps.deployments.models import Endpoint
 from apps.serving.ingest import in_chunks
-from apps.serving.logbuffer import record_time
 from apps.serving.models import Outcome, OutcomeRevision, Prediction
 
 DEFAULT_ENVIRONMENT = "production"

@@ -27,7 +27,7 @@ from datetime import timedelta
 from django.db import connections
 from django.utils import timezone
 
-from apps.serving.logbuffer import record_time
+from apps.core.records import record_time
 from apps.sla import stats
 from apps.sla.models import SlaFlush, SlaRollup, WorkerSample
 

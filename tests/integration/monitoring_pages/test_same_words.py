@@ -14,8 +14,8 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.dashboards import monitoring_charts as charts
 from apps.kpis.models import KpiDefinition
+from apps.monitoring import charts
 from apps.monitoring.models import Alert, CheckRun, Finding, Monitor
 from apps.notices.models import Notice
 from apps.notices.services import notice_email

@@ -1,6 +1,6 @@
 """The monitoring pages' Plotly figures: the drift heatmap, a feature's reference-versus-current
 distribution, predicted-class shares over time, and performance over time (realised beside the
-CBPE estimate). Time charts mark the endpoint's deployments (sla_charts._figure)."""
+CBPE estimate). Time charts mark the endpoint's deployments (apps/sla/charts.py, _figure)."""
 
 import math
 from zoneinfo import ZoneInfo
@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import plotly.graph_objects as go
 
 from apps.core.charts import _LAYOUT, Cached, cached, to_json  # noqa: F401  (cached: for the views)
-from apps.dashboards.sla_charts import _figure
 from apps.monitoring.alerts import short_number
 from apps.monitoring.display_names import (
     check_display,
@@ -20,6 +19,7 @@ from apps.monitoring.display_names import (
     window_times,
     zone_name,
 )
+from apps.sla.charts import _figure
 
 REFERENCE, CURRENT = "#3b6ea5", "#c2682b"
 CLASS_COLOURS = ("#3b6ea5", "#c2682b", "#2e8b57", "#8e44ad", "#b03a48", "#5d6d7e")
