@@ -9,7 +9,12 @@ class LibrariesConfig(AppConfig):
 
     def ready(self):
         from apps.deployments.models import Deployment
+        from apps.libraries.policy import library_policy_refusal
+        from apps.packaging.gates import register_lock_gate
         from apps.packaging.models import PackageBuild
+
+        # IT's library policy refuses a package whose lock holds a blocked library.
+        register_lock_gate(library_policy_refusal)
 
         # A new package's lock is scanned at once against the advisories already imported, not
         # only at the next import or the nightly scan.

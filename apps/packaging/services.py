@@ -16,7 +16,6 @@ from apps.accounts import access
 from apps.accounts.roles import Role
 from apps.core.audit import audit_record
 from apps.jobs.services import job_enqueue
-from apps.libraries.policy import library_policy_refusal
 from apps.packaging import validation
 from apps.packaging.bundle.archive import build_archive
 from apps.packaging.bundle.card import render_model_card
@@ -24,6 +23,7 @@ from apps.packaging.bundle.lock import build_lock
 from apps.packaging.bundle.sbom import build_sbom
 from apps.packaging.bundle.scaffold import render_scaffold
 from apps.packaging.environment_check import check_lock_provides, model_modules
+from apps.packaging.gates import lock_refusal
 from apps.packaging.models import PackageBuild, PackagingPolicy
 from apps.packaging.scoring import sandbox_run
 from apps.registry import datasets
@@ -258,10 +258,9 @@ def package_build_run(*, build: PackageBuild, step) -> PackageBuild:
         packages=env.get("packages") or {},
         declared=version.requirements,
     )
-    # IT's library policy: a blocked library (or one below its minimum) stops the build here.
-    refusal = library_policy_refusal(
-        team=version.model.team, packages=[(e.name, e.version) for e in lock.entries]
-    )
+    # The registered gates (IT's library policy: a blocked library, or one below its minimum) stop
+    # the build here.
+    refusal = lock_refusal(team=version.model.team, packages=[(e.name, e.version) for e in lock.entries])
     if refusal is not None:
         build.lock_text, build.lock_problems = lock.text, list(lock.problems)
         return package_build_fail(build=build, error=refusal, action="package.refused")
