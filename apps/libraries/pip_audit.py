@@ -11,6 +11,7 @@ from apps.accounts import access, limits
 from apps.libraries.matching import parse_version
 from apps.libraries.models import Advisory, LibraryFinding, PipAuditReport, Severity
 from apps.registry.audit import audit_record
+from apps.registry.selectors import versions_visible_to
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def pip_audit_import(
     """Store a report; each vulnerability becomes a finding (of the version, when one is named)."""
     version = None
     if version_id is not None:
-        version = access.versions_visible_to(user).select_related("model__team").filter(pk=version_id).first()
+        version = versions_visible_to(user).select_related("model__team").filter(pk=version_id).first()
         if version is None:
             raise ValidationError(
                 {"version": f"model version {version_id} does not exist or is not yours to see"}

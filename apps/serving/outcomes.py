@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from apps.accounts import access
 from apps.deployments.models import Endpoint
+from apps.deployments.selectors import outcome_endpoints_for
 from apps.registry.audit import audit_record
 from apps.serving.ingest import in_chunks
 from apps.serving.logbuffer import record_time
@@ -180,7 +181,7 @@ def _endpoints_for(user, groups: dict) -> dict[tuple[str, str], Endpoint]:
     names, environments = {k[0] for k in groups}, {k[1] for k in groups}
     found = {
         (e.name, e.environment.name): e
-        for e in access.outcome_endpoints_for(user)
+        for e in outcome_endpoints_for(user)
         .filter(name__in=names, environment__name__in=environments)
         .select_related("environment", "team")
     }
