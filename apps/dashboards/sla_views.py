@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from apps.accounts import access, page_cache
 from apps.core.pages import error_text
+from apps.deployments.selectors import endpoints_visible_to
 from apps.sla import selectors, services
 from apps.sla.charts import sla_figures
 from apps.sla.models import Slo
@@ -71,7 +72,7 @@ def _page(request, *, slo_form=None, status=200):
     user = request.user
     is_it = access.sees_every_model(user)
     endpoints = list(
-        access.endpoints_visible_to(user)
+        endpoints_visible_to(user)
         .select_related("environment", "team")
         .order_by("name", "environment__order")
     )
@@ -133,7 +134,7 @@ def sla_page(request):
 @require_POST
 def slo_update(request, pk: int):
     endpoint = get_object_or_404(
-        access.endpoints_visible_to(request.user).select_related("environment", "team"), pk=pk
+        endpoints_visible_to(request.user).select_related("environment", "team"), pk=pk
     )
     if not access.sees_every_model(request.user):
         raise PermissionDenied("only IT operators set service-level objectives")

@@ -5,9 +5,13 @@ from django.shortcuts import render
 from apps.accounts import access, page_cache
 from apps.accounts.roles import Role
 from apps.deployments.models import Deployment
+from apps.deployments.selectors import deployments_visible_to
 from apps.jobs.models import Job
+from apps.jobs.selectors import jobs_visible_to
+from apps.kpis.selectors import kpis_visible_to
 from apps.registry import selectors
 from apps.registry.models import ModelVersion
+from apps.registry.selectors import audit_events_for_home, versions_visible_to
 from apps.sla.selectors import home_summaries
 
 
@@ -19,27 +23,25 @@ def home(request):
     role = access.primary_role(user)
     models = selectors.model_list_for_user(user)
     versions = (
-        access.versions_visible_to(user)
-        .select_related("model__team", "created_by")
-        .order_by("-created_at")[:10]
+        versions_visible_to(user).select_related("model__team", "created_by").order_by("-created_at")[:10]
     )
     context = {"role": role, "models": models, "recent_versions": versions}
     if role in (Role.IT_OPERATOR, Role.ADMIN):
         context["stage_counts"] = dict(
             ModelVersion.objects.values_list("stage").annotate(n=Count("id")).values_list("stage", "n")
         )
-        context["jobs"] = access.jobs_visible_to(user).order_by("-created_at")[:10]
-        context["failed_jobs"] = access.jobs_visible_to(user).filter(status=Job.Status.FAILED).count()
-        context["events"] = access.audit_events_for_home(user)
+        context["jobs"] = jobs_visible_to(user).order_by("-created_at")[:10]
+        context["failed_jobs"] = jobs_visible_to(user).filter(status=Job.Status.FAILED).count()
+        context["events"] = audit_events_for_home(user)
         context["approvals_waiting"] = (
-            access.deployments_visible_to(user).filter(status=Deployment.Status.PENDING_APPROVAL).count()
+            deployments_visible_to(user).filter(status=Deployment.Status.PENDING_APPROVAL).count()
         )
         context["sla_rows"] = _sla_rows(user)
         context["library_findings"] = _library_findings(user)
         template = "dashboards/home_it.html"
     elif role == Role.DATA_SCIENTIST:
         context["teams"] = user.teams.all()
-        context["jobs"] = access.jobs_visible_to(user).order_by("-created_at")[:10]
+        context["jobs"] = jobs_visible_to(user).order_by("-created_at")[:10]
         context["open_alerts"] = _open_alerts(user)
         template = "dashboards/home_data_scientist.html"
     elif role == Role.BUSINESS_OWNER:
@@ -65,7 +67,7 @@ def _kpi_tiles(user) -> list:
     """The business owner's KPI tiles: every KPI of the models they may see (those they sponsor)."""
     from apps.kpis.views import tiles_with_sparklines
 
-    return tiles_with_sparklines(access.kpis_visible_to(user).order_by("model__name", "name"))
+    return tiles_with_sparklines(kpis_visible_to(user).order_by("model__name", "name"))
 
 
 def _library_findings(user) -> dict:

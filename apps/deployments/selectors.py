@@ -3,12 +3,32 @@
 import re
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.accounts import access
 from apps.accounts.roles import Role
 from apps.deployments.models import Deployment, Endpoint, EndpointKey
 from apps.deployments.services import may_manage_keys
+from apps.registry.selectors import versions_visible_to
+
+
+def endpoints_visible_to(user) -> QuerySet:
+    qs = Endpoint.objects.all()
+    if access.sees_every_model(user):
+        return qs
+    return qs.filter(Q(team__members=user) | Q(deployments__version__model__business_owner=user)).distinct()
+
+
+def outcome_endpoints_for(user) -> QuerySet:
+    """Endpoints the user may send outcomes for: every one for IT and admins, their teams' own for
+    data scientists, none for anyone else."""
+    if not access.sees_every_model(user) and not access.can_write_outcomes(user):
+        return Endpoint.objects.none()
+    return access.restrict(Endpoint.objects.all(), user)
+
+
+def deployments_visible_to(user) -> QuerySet:
+    return Deployment.objects.filter(version__in=versions_visible_to(user).values("id"))
 
 
 def endpoint_keys(*, user, endpoint: Endpoint) -> QuerySet:
@@ -21,7 +41,7 @@ def endpoint_keys(*, user, endpoint: Endpoint) -> QuerySet:
 
 def keyed_endpoints(user) -> QuerySet:
     """Endpoints whose keys the user manages: every one for IT, their teams' for data scientists."""
-    endpoints = access.endpoints_visible_to(user)
+    endpoints = endpoints_visible_to(user)
     if access.sees_every_model(user):
         return endpoints
     if not access.has_role(user, Role.DATA_SCIENTIST):

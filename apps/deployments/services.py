@@ -96,6 +96,8 @@ def deployment_request(
 ) -> Deployment:
     """Ask for a version to serve behind an endpoint. Environments that require approval wait for
     an IT operator; the others roll out at once."""
+    from apps.deployments.selectors import deployments_visible_to  # selectors import this module
+
     if not access.can_edit_model(user, version.model) and not access.has_role(user, Role.IT_OPERATOR):
         raise PermissionDenied("only the owning team or IT may deploy this model")
     env = environment_named(environment)
@@ -157,13 +159,15 @@ def deployment_request(
             f"{target.name} in {env.name} ({strategy}). Approve or reject it on the deployments page.",
             url=reverse("deployments:overview"),
             obj=deployment,
-            visible=access.deployments_visible_to,
+            visible=deployments_visible_to,
             exclude=user,
         )
     return deployment
 
 
 def _decide(*, user, deployment: Deployment, approve: bool, reason: str) -> Deployment:
+    from apps.deployments.selectors import deployments_visible_to  # selectors import this module
+
     if not access.has_role(user, Role.IT_OPERATOR, Role.ADMIN):
         raise PermissionDenied("only an IT operator may approve or reject a deployment")
     deployment = Deployment.objects.select_for_update().select_related("version__model").get(pk=deployment.pk)
@@ -199,7 +203,7 @@ def _decide(*, user, deployment: Deployment, approve: bool, reason: str) -> Depl
         body=reason or "",
         url=reverse("deployments:overview"),
         obj=deployment,
-        visible=access.deployments_visible_to,
+        visible=deployments_visible_to,
         exclude=user,
     )
     return deployment
@@ -301,6 +305,8 @@ def _go_live(deployment: Deployment, package_dir: Path, actor=None) -> Deploymen
 
 def _tell_requester(deployment: Deployment, what: str, body: str = "") -> None:
     """How a person's own deployment request ended, in their notices."""
+    from apps.deployments.selectors import deployments_visible_to  # selectors import this module
+
     version = deployment.version
     notices_send(
         recipients=[deployment.requested_by],
@@ -310,7 +316,7 @@ def _tell_requester(deployment: Deployment, what: str, body: str = "") -> None:
         body=body,
         url=reverse("deployments:overview"),
         obj=deployment,
-        visible=access.deployments_visible_to,
+        visible=deployments_visible_to,
     )
 
 

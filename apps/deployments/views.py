@@ -13,6 +13,7 @@ from apps.deployments import selectors as deployment_selectors
 from apps.deployments import services
 from apps.deployments.comparison import shadow_agreement
 from apps.deployments.models import Deployment
+from apps.deployments.selectors import deployments_visible_to, endpoints_visible_to, outcome_endpoints_for
 from apps.registry import selectors
 from apps.serving.outcomes import outcomes_from_csv, outcomes_submit
 from apps.sla.selectors import effective_slo
@@ -23,11 +24,11 @@ from apps.sla.selectors import effective_slo
 def overview(request):
     """Endpoints with their live versions and traffic split, approvals waiting, and history."""
     endpoints = (
-        access.endpoints_visible_to(request.user)
+        endpoints_visible_to(request.user)
         .select_related("environment", "team", "slo")
         .prefetch_related("deployments__version__model")
     )
-    deployments = access.deployments_visible_to(request.user).select_related(
+    deployments = deployments_visible_to(request.user).select_related(
         "endpoint__environment", "version__model", "requested_by", "decided_by"
     )
     for endpoint in endpoints:
@@ -43,7 +44,7 @@ def overview(request):
             "pending": deployments.filter(status=Deployment.Status.PENDING_APPROVAL),
             "history": deployments[:50],
             "is_it": access.has_role(request.user, Role.IT_OPERATOR, Role.ADMIN),
-            "outcome_endpoints": access.outcome_endpoints_for(request.user).select_related("environment"),
+            "outcome_endpoints": outcome_endpoints_for(request.user).select_related("environment"),
             "keyed": set(deployment_selectors.keyed_endpoints(request.user).values_list("pk", flat=True)),
         },
     )
@@ -80,7 +81,7 @@ def deploy(request, version_pk: int):
 @login_required
 @require_POST
 def decide(request, pk: int, decision: str):
-    deployment = get_object_or_404(access.deployments_visible_to(request.user), pk=pk)
+    deployment = get_object_or_404(deployments_visible_to(request.user), pk=pk)
     reason = request.POST.get("reason", "")
     if decision == "approve":
         _act(
@@ -100,7 +101,7 @@ def decide(request, pk: int, decision: str):
 @login_required
 @require_POST
 def endpoint_action(request, pk: int, action: str):
-    endpoint = get_object_or_404(access.endpoints_visible_to(request.user), pk=pk)
+    endpoint = get_object_or_404(endpoints_visible_to(request.user), pk=pk)
     reason = request.POST.get("reason", "")
     service = services.endpoint_promote if action == "promote" else services.endpoint_rollback
     _act(
@@ -152,9 +153,7 @@ def outcomes_upload(request):
 def endpoint_keys(request, pk: int):
     """An endpoint's consumer keys: its team's data scientists and IT list, create and revoke them.
     A new key is on the answer to its POST only (never stored, never in a message or a redirect)."""
-    endpoint = get_object_or_404(
-        access.endpoints_visible_to(request.user).select_related("environment"), pk=pk
-    )
+    endpoint = get_object_or_404(endpoints_visible_to(request.user).select_related("environment"), pk=pk)
     keys = deployment_selectors.endpoint_keys(
         user=request.user, endpoint=endpoint
     )  # 403 for a business owner
@@ -181,7 +180,7 @@ def endpoint_keys(request, pk: int):
 @login_required
 @require_POST
 def endpoint_key_revoke(request, pk: int, key_pk: int):
-    endpoint = get_object_or_404(access.endpoints_visible_to(request.user), pk=pk)
+    endpoint = get_object_or_404(endpoints_visible_to(request.user), pk=pk)
     key = get_object_or_404(
         deployment_selectors.endpoint_keys(user=request.user, endpoint=endpoint), pk=key_pk
     )

@@ -141,6 +141,8 @@ def kpi_alert_payload(alert: KpiAlert, event: str, extra: dict | None = None) ->
 
 def kpi_notifications_queue(*, alert: KpiAlert, event: str) -> list[NotificationDelivery]:
     """One delivery per channel and means, sent by monitoring's notify task after the commit."""
+    from apps.kpis.selectors import kpi_alerts_visible_to  # selectors import this module
+
     kpi = alert.kpi
     channels = [
         channel
@@ -158,7 +160,7 @@ def kpi_notifications_queue(*, alert: KpiAlert, event: str) -> list[Notification
         body=alert.summary,
         url=reverse("kpis:detail", args=[kpi.pk]),
         obj=alert,
-        visible=access.kpi_alerts_visible_to,
+        visible=kpi_alerts_visible_to,
     )
     deliveries = deliveries_queue(channels=channels, event=event, payload=payload)
     KpiNotification.objects.bulk_create(KpiNotification(alert=alert, delivery=d) for d in deliveries)

@@ -12,10 +12,10 @@ from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.accounts import access
 from apps.core.severity import SEVERITY_RANK
 from apps.kpis.formatting import format_value
 from apps.kpis.models import KpiAlert, KpiDefinition, KpiPoint
+from apps.kpis.selectors import kpis_visible_to
 from apps.kpis.tile_windows import tile_windows
 from apps.monitoring.display_names import check_display, feature_phrase, window_label, window_times
 
@@ -193,9 +193,7 @@ def tiles(kpis, *, now: datetime | None = None) -> list[Tile]:
 def kpi_for_user(user, pk: int) -> KpiDefinition:
     from django.shortcuts import get_object_or_404
 
-    return get_object_or_404(
-        access.kpis_visible_to(user).select_related("model", "owner", "created_by"), pk=pk
-    )
+    return get_object_or_404(kpis_visible_to(user).select_related("model", "owner", "created_by"), pk=pk)
 
 
 def _moved_most(points: list[dict]) -> tuple[dict, dict] | None:

@@ -7,6 +7,17 @@ from django.utils import timezone
 
 from apps.kpis.alerts import latest_complete_point
 from apps.kpis.models import KpiAlert, KpiDefinition, KpiPoint
+from apps.registry.selectors import models_visible_to
+
+
+def kpis_visible_to(user) -> QuerySet:
+    """KPIs of the models the user may see: every one for IT and admins, their teams' models' for
+    data scientists, and for business owners those of the models they sponsor."""
+    return KpiDefinition.objects.filter(model__in=models_visible_to(user).values("id"))
+
+
+def kpi_alerts_visible_to(user) -> QuerySet:
+    return KpiAlert.objects.filter(kpi__in=kpis_visible_to(user).values("id"))
 
 
 def kpi_points(kpi: KpiDefinition, start: datetime | None = None, end: datetime | None = None) -> QuerySet:

@@ -21,6 +21,8 @@ from apps.kpis import charts, dashboard
 from apps.kpis.annotations import annotations_for
 from apps.kpis.forms import KpiForm, initial_for
 from apps.kpis.models import KpiAlert
+from apps.kpis.selectors import kpi_alerts_visible_to, kpis_visible_to
+from apps.registry.selectors import models_visible_to
 
 
 def tiles_with_sparklines(kpis) -> list:
@@ -32,21 +34,21 @@ def tiles_with_sparklines(kpis) -> list:
 
 
 def _definable_models(user):
-    return [m for m in access.models_visible_to(user).order_by("name") if access.can_define_kpis(user, m)]
+    return [m for m in models_visible_to(user).order_by("name") if access.can_define_kpis(user, m)]
 
 
 @login_required
 @page_cache.cached_page()
 def kpi_list(request):
     """Tiles for every KPI the user may see, grouped by model."""
-    kpis = access.kpis_visible_to(request.user).order_by("model__name", "name")
+    kpis = kpis_visible_to(request.user).order_by("model__name", "name")
     return render(
         request,
         "kpis/list.html",
         {
             "tiles": tiles_with_sparklines(kpis),
             "can_define": bool(_definable_models(request.user)),
-            "open_alerts": access.kpi_alerts_visible_to(request.user).exclude(state="resolved").count(),
+            "open_alerts": kpi_alerts_visible_to(request.user).exclude(state="resolved").count(),
         },
     )
 
@@ -124,7 +126,7 @@ def kpi_create(request):
         raise PermissionDenied(
             "only a model's data scientists or the business owner who sponsors it define KPIs"
         )
-    queryset = access.models_visible_to(request.user).filter(pk__in=[m.pk for m in models])
+    queryset = models_visible_to(request.user).filter(pk__in=[m.pk for m in models])
     form = KpiForm(request.POST or None, models=queryset, initial={"model": models[0].pk, "unit": "percent"})
     if request.method == "POST" and form.is_valid():
         from apps.kpis.services import kpi_create as create
@@ -144,7 +146,7 @@ def kpi_edit(request, pk: int):
     kpi = dashboard.kpi_for_user(request.user, pk)
     if not access.can_define_kpis(request.user, kpi.model):
         raise PermissionDenied("only the model's data scientists or the business owner who sponsors it")
-    queryset = access.models_visible_to(request.user).filter(pk=kpi.model_id)
+    queryset = models_visible_to(request.user).filter(pk=kpi.model_id)
     form = KpiForm(request.POST or None, models=queryset, initial=initial_for(kpi), editing=True)
     if request.method == "POST" and form.is_valid():
         from apps.kpis.services import kpi_update
@@ -163,7 +165,7 @@ def kpi_edit(request, pk: int):
 @page_cache.cached_page()
 def alert_list(request):
     state = request.GET.get("state", "open")
-    alerts = access.kpi_alerts_visible_to(request.user).select_related("kpi__model", "latest_point")
+    alerts = kpi_alerts_visible_to(request.user).select_related("kpi__model", "latest_point")
     if state in KpiAlert.State.values:
         alerts = alerts.filter(state=state)
     alerts = list(alerts.prefetch_related("actions__actor").order_by("-last_seen", "-id")[:100])
@@ -183,7 +185,7 @@ def alert_act(request, pk: int):
     and records who, what and why)."""
     from apps.kpis.alerts import kpi_alert_act
 
-    alert = get_object_or_404(access.kpi_alerts_visible_to(request.user).select_related("kpi__model"), pk=pk)
+    alert = get_object_or_404(kpi_alerts_visible_to(request.user).select_related("kpi__model"), pk=pk)
     try:
         kpi_alert_act(
             user=request.user,

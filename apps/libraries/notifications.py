@@ -13,6 +13,7 @@ from apps.libraries.models import LibraryFinding
 from apps.monitoring.notifications import channels_for, deliveries_queue
 from apps.notices.models import Notice
 from apps.notices.services import notices_send
+from apps.registry.selectors import versions_visible_to
 
 # A channel's minimum alert severity (low/medium/high) read against an advisory's severity.
 _CHANNEL_FLOOR = {"low": 0, "medium": 2, "high": 3}
@@ -75,7 +76,7 @@ def findings_notify(*, finding_ids: list[int]) -> int:
                 body=text,
                 url=reverse("libraries:page"),
                 obj=version,
-                visible=access.versions_visible_to,
+                visible=versions_visible_to,
             )
             notices_send(  # and the model's team, in the app
                 recipients=version.model.team.members.filter(is_active=True),
@@ -85,7 +86,7 @@ def findings_notify(*, finding_ids: list[int]) -> int:
                 body=text,
                 url=reverse("registry:version-detail", args=[version.pk]),
                 obj=version,
-                visible=access.versions_visible_to,
+                visible=versions_visible_to,
             )
             library_notify(
                 team=version.model.team,

@@ -12,6 +12,7 @@ from apps.core.audit import audit_record
 from apps.core.severity import Severity
 from apps.libraries.matching import parse_version
 from apps.libraries.models import Advisory, LibraryFinding, PipAuditReport
+from apps.registry.selectors import versions_visible_to
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def pip_audit_import(
     """Store a report; each vulnerability becomes a finding (of the version, when one is named)."""
     version = None
     if version_id is not None:
-        version = access.versions_visible_to(user).select_related("model__team").filter(pk=version_id).first()
+        version = versions_visible_to(user).select_related("model__team").filter(pk=version_id).first()
         if version is None:
             raise ValidationError(
                 {"version": f"model version {version_id} does not exist or is not yours to see"}

@@ -3,21 +3,50 @@
 import csv
 import io
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from apps.accounts import access
 from apps.core.severity import SEVERITY_RANK
 from apps.deployments.models import Deployment
-from apps.libraries.models import Advisory, LibraryFinding
+from apps.libraries.models import Advisory, LibraryFinding, PipAuditReport
+from apps.registry.selectors import versions_visible_to
 
 LIVE = (Deployment.Status.LIVE, Deployment.Status.ROLLING_OUT, Deployment.Status.PENDING_APPROVAL)
+
+
+def library_findings_visible_to(user) -> QuerySet:
+    """Library findings: all for IT and admins; otherwise those of the model versions the user may
+    see, and of standalone pip-audit reports of their teams or their own upload."""
+    qs = LibraryFinding.objects.all()
+    if access.sees_every_model(user):
+        return qs
+    if not user.is_authenticated or not access.roles_of(user):
+        return qs.none()
+    return qs.filter(
+        Q(version__in=versions_visible_to(user).values("id"))
+        | Q(version__isnull=True, report__team__in=access.team_ids_of(user))
+        | Q(version__isnull=True, report__uploaded_by=user)
+    )
+
+
+def pip_audit_reports_visible_to(user) -> QuerySet:
+    qs = PipAuditReport.objects.all()
+    if access.sees_every_model(user):
+        return qs
+    if not user.is_authenticated or not access.roles_of(user):
+        return qs.none()
+    return qs.filter(
+        Q(version__in=versions_visible_to(user).values("id"))
+        | Q(version__isnull=True, team__in=access.team_ids_of(user))
+        | Q(uploaded_by=user)
+    )
 
 
 def findings_for(user) -> QuerySet:
     """The user's findings with what the list needs, deployments prefetched (no N+1)."""
     deployments = Deployment.objects.filter(status__in=LIVE).select_related("endpoint__environment")
     return (
-        access.library_findings_visible_to(user)
+        library_findings_visible_to(user)
         .select_related("version__model__team", "report__team", "advisory")
         .prefetch_related(Prefetch("version__deployments", queryset=deployments, to_attr="live_deployments"))
     )

@@ -23,6 +23,7 @@ from apps.libraries.patching.services import (
     patch_approve_findings,
     patch_sync_deployed,
 )
+from apps.registry.selectors import versions_visible_to
 
 MAX_UPLOAD_BYTES = 50 * 1024**2
 
@@ -252,9 +253,7 @@ def pip_audit_upload(request):
     version_id = request.POST.get("version", "").strip()
     version = None
     if version_id:
-        version = access.versions_visible_to(request.user).filter(
-            pk=version_id if version_id.isdigit() else 0
-        )
+        version = versions_visible_to(request.user).filter(pk=version_id if version_id.isdigit() else 0)
         version = version.select_related("model__team").first()
         if version is None:
             messages.error(request, f"version: there is no model version #{version_id}")

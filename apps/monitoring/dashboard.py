@@ -14,11 +14,10 @@ from django.db.models import Count, F, Max
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
-from apps.accounts import access
 from apps.deployments.models import Deployment
 from apps.monitoring import frames
 from apps.monitoring.models import CheckRun, Finding, Monitor, ReferenceProfile, WindowProfile
-from apps.monitoring.selectors import page_reference
+from apps.monitoring.selectors import alerts_visible_to, monitors_visible_to, page_reference
 from apps.monitoring.stats.prediction import class_shares
 
 # The checks drawn as heatmap cells (distribution tests); the rate checks go to the quality table.
@@ -48,7 +47,7 @@ FINDING_FIELDS = (
 def monitors_of_model(user, model) -> list[Monitor]:
     """The model's monitors the user may see: live deployments first, production before staging."""
     monitors = (
-        access.monitors_visible_to(user)
+        monitors_visible_to(user)
         .filter(deployment__version__model=model)
         .select_related("deployment__endpoint__environment", "deployment__version__model", "template")
     )
@@ -65,7 +64,7 @@ def monitors_of_model(user, model) -> list[Monitor]:
 def open_alerts(user, monitor: Monitor, limit: int = 20):
     """The monitor's unresolved alerts, most recently seen first, with what the rows print loaded."""
     return (
-        access.alerts_visible_to(user)
+        alerts_visible_to(user)
         .filter(monitor=monitor)
         .exclude(state="resolved")
         .select_related("monitor__deployment__endpoint__environment", "monitor__deployment__version__model")

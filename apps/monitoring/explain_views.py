@@ -13,17 +13,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from apps.accounts import access
 from apps.core.pages import error_text
 from apps.monitoring import explain_charts
 from apps.monitoring.actions import can_act_on_alert
 from apps.monitoring.models import Alert, SliceAnalysis
+from apps.monitoring.selectors import alerts_visible_to
 from apps.monitoring.stats.slice_model import Slice
 
 
 def _alert_for(user, pk: int) -> Alert:
     return get_object_or_404(
-        access.alerts_visible_to(user).select_related("monitor__deployment__version__model"), pk=pk
+        alerts_visible_to(user).select_related("monitor__deployment__version__model"), pk=pk
     )
 
 

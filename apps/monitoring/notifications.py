@@ -8,7 +8,6 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.accounts import access
 from apps.accounts.models import Team
 from apps.monitoring.alerts import SEVERITY_RANK, evidence_period
 from apps.monitoring.display_names import (
@@ -110,6 +109,8 @@ def notifications_queue(*, alert: Alert, event: str, extra: dict | None = None) 
 def alert_notices_send(*, alert: Alert, event: str, payload: dict) -> list:
     """Each member of the model's team who may see the alert gets a notice in the app (and an
     e-mail if they chose so), whatever the team's channels are."""
+    from apps.monitoring.selectors import alerts_visible_to  # selectors import this module
+
     model = alert.monitor.deployment.version.model
     requester = payload.get("requested_by")
     return notices_send(
@@ -120,7 +121,7 @@ def alert_notices_send(*, alert: Alert, event: str, payload: dict) -> list:
         body=_body(payload),
         url=reverse("monitoring:alert-detail", args=[alert.pk]),
         obj=alert,
-        visible=access.alerts_visible_to,
+        visible=alerts_visible_to,
     )
 
 

@@ -6,18 +6,39 @@ from collections import OrderedDict
 from datetime import datetime
 
 import numpy as np
+from django.db.models import QuerySet
 
-from apps.accounts import access
-from apps.monitoring.models import Alert, CheckRun, Monitor, ReferenceProfile
+from apps.monitoring.models import Alert, CheckRun, Finding, Monitor, ReferenceProfile
 from apps.monitoring.runs import window_bounds
 from apps.monitoring.windows import merged_window
+from apps.registry.selectors import models_visible_to
+
+
+def monitors_visible_to(user) -> QuerySet:
+    """Monitors of the deployments whose model the user may see: their team's for data scientists,
+    all for IT and admins, the sponsored models' (read-only) for business owners."""
+    return Monitor.objects.filter(deployment__version__model__in=models_visible_to(user).values("id"))
+
+
+def check_runs_visible_to(user) -> QuerySet:
+    return CheckRun.objects.filter(monitor__in=monitors_visible_to(user).values("id"))
+
+
+def findings_visible_to(user) -> QuerySet:
+    return Finding.objects.filter(run__monitor__in=monitors_visible_to(user).values("id"))
+
+
+def alerts_visible_to(user) -> QuerySet:
+    """Alerts follow their monitor: the same people see them; who may act is decided in
+    apps.monitoring.actions.can_act_on_alert."""
+    return Alert.objects.filter(monitor__in=monitors_visible_to(user).values("id"))
 
 
 def alerts_for_model(user, model, *, states=("open", "acknowledged"), limit: int = 50):
     """The model's alerts the user may see, newest first (all of its deployments' monitors), with
     the monitor's deployment, endpoint and version loaded for display."""
     return (
-        access.alerts_visible_to(user)
+        alerts_visible_to(user)
         .filter(monitor__deployment__version__model=model, state__in=states)
         .select_related("monitor__deployment__endpoint__environment", "monitor__deployment__version__model")
         .order_by("-last_seen", "-id")[:limit]
@@ -135,7 +156,7 @@ def open_alert_counts(user) -> dict[str, int]:
     """Unresolved alerts the user may see, by severity (for a home page badge)."""
     counts = {s: 0 for s in Alert.Severity.values}
     for severity in (
-        access.alerts_visible_to(user).exclude(state=Alert.State.RESOLVED).values_list("severity", flat=True)
+        alerts_visible_to(user).exclude(state=Alert.State.RESOLVED).values_list("severity", flat=True)
     ):
         counts[severity] += 1
     return counts

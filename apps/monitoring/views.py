@@ -24,6 +24,7 @@ from apps.monitoring.config import WINDOWS
 from apps.monitoring.display_names import feature_display, window_label, window_noun, window_times, zone_name
 from apps.monitoring.forms import AlertActionForm, MonitorSettingsForm
 from apps.monitoring.models import Alert, AlertAction, CheckRun, Monitor
+from apps.monitoring.selectors import alerts_visible_to, monitors_visible_to
 from apps.registry import selectors as registry_selectors
 
 ACTION_HELP = {
@@ -39,7 +40,7 @@ PERFORMANCE_METRICS = {"classification": ("roc_auc", "accuracy"), "regression": 
 
 def _monitor_for(user, pk: int) -> Monitor:
     return get_object_or_404(
-        access.monitors_visible_to(user).select_related(
+        monitors_visible_to(user).select_related(
             "deployment__endpoint__environment", "deployment__version__model__team", "template"
         ),
         pk=pk,
@@ -59,7 +60,7 @@ def _window(request, monitor: Monitor | None) -> str:
 def overview(request):
     """Every monitored model the user may see, with its monitors and unresolved alerts."""
     monitors = (
-        access.monitors_visible_to(request.user)
+        monitors_visible_to(request.user)
         .select_related("deployment__endpoint__environment", "deployment__version__model__team")
         .annotate(
             unresolved=Count("alerts", filter=~Q(alerts__state=Alert.State.RESOLVED)),
@@ -194,7 +195,7 @@ def feature_panel(request, pk: int):
 @page_cache.cached_page()
 def alert_list(request):
     state = request.GET.get("state") or "open"
-    alerts = access.alerts_visible_to(request.user).select_related(
+    alerts = alerts_visible_to(request.user).select_related(
         "monitor__deployment__endpoint__environment", "monitor__deployment__version__model"
     )
     counts = dict(alerts.order_by().values_list("state").annotate(n=Count("id")).values_list("state", "n"))
@@ -213,7 +214,7 @@ def alert_list(request):
 
 def _alert_for(user, pk: int) -> Alert:
     return get_object_or_404(
-        access.alerts_visible_to(user).select_related(
+        alerts_visible_to(user).select_related(
             "monitor__deployment__endpoint__environment",
             "monitor__deployment__version__model__team",
             "latest_run",

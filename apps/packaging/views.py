@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts import access
 from apps.core.pages import error_text
 from apps.packaging import services
+from apps.packaging.selectors import packages_visible_to
 from apps.registry import selectors
 
 
@@ -24,7 +25,7 @@ def package_build(request, version_pk: int):
 @login_required
 @require_POST
 def package_override(request, pk: int):
-    build = get_object_or_404(access.packages_visible_to(request.user), pk=pk)
+    build = get_object_or_404(packages_visible_to(request.user), pk=pk)
     try:
         services.package_override(user=request.user, build=build, reason=request.POST.get("reason", ""))
         messages.success(request, "Validation overridden; the reason is in the audit trail.")

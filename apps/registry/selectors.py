@@ -1,27 +1,43 @@
 """Reads for pages: scoped through apps.accounts.access, so another team's object is a 404."""
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from apps.accounts import access
+from apps.accounts.roles import Role
 from apps.core.models import AuditEvent
 from apps.jobs.models import Job
 from apps.registry.models import ModelVersion, RegisteredModel
 
 
+def models_visible_to(user) -> QuerySet:
+    """Registered models the user may see: all for IT and admins, their teams' models for data
+    scientists, and, for business owners, the models they sponsor as well."""
+    qs = RegisteredModel.objects.all()
+    if not user.is_authenticated or not access.roles_of(user):
+        return qs.none()
+    if access.sees_every_model(user):
+        return qs
+    return qs.filter(Q(team__members=user) | Q(business_owner=user)).distinct()
+
+
+def versions_visible_to(user) -> QuerySet:
+    return ModelVersion.objects.filter(model__in=models_visible_to(user).values("id"))
+
+
 def model_for_user(user, pk: int) -> RegisteredModel:
-    return get_object_or_404(access.models_visible_to(user).select_related("team", "business_owner"), pk=pk)
+    return get_object_or_404(models_visible_to(user).select_related("team", "business_owner"), pk=pk)
 
 
 def version_for_user(user, pk: int) -> ModelVersion:
     return get_object_or_404(
-        access.versions_visible_to(user).select_related("model__team", "parent", "created_by"), pk=pk
+        versions_visible_to(user).select_related("model__team", "parent", "created_by"), pk=pk
     )
 
 
 def model_list_for_user(user):
     return (
-        access.models_visible_to(user)
+        models_visible_to(user)
         .select_related("team", "business_owner")
         .prefetch_related("versions")
         .order_by("team__name", "name")
@@ -59,3 +75,20 @@ def latest_job_for_package_of(version: ModelVersion) -> Job | None:
     return (
         Job.objects.filter(subject_type="package", subject_id__in=build_ids).order_by("-created_at").first()
     )
+
+
+def audit_events_visible_to(user) -> QuerySet:
+    qs = AuditEvent.objects.all()
+    if access.sees_every_model(user):
+        return qs
+    # Business owners see the history of the models they sponsor, as the model pages show it.
+    sponsored = Q(object_type="registeredmodel", object_id__in=models_visible_to(user).values("id")) | Q(
+        object_type="modelversion", object_id__in=versions_visible_to(user).values("id")
+    )
+    if not access.has_role(user, Role.DATA_SCIENTIST):
+        return qs.filter(sponsored) if access.has_role(user, Role.BUSINESS_OWNER) else qs.none()
+    return qs.filter(Q(team__in=access.team_ids_of(user)) | sponsored)
+
+
+def audit_events_for_home(user, limit: int = 15):
+    return audit_events_visible_to(user).select_related("actor")[:limit]

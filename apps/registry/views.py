@@ -8,6 +8,7 @@ from apps.accounts import access, page_cache
 from apps.accounts.roles import Role
 from apps.core.charts import cached, to_json
 from apps.core.pages import error_text
+from apps.jobs.selectors import jobs_visible_to
 from apps.registry import selectors, services
 from apps.registry.charts import profile_chart
 from apps.registry.filters import RegisteredModelFilter
@@ -125,5 +126,5 @@ def register(request):
 @login_required
 def job_progress(request, pk: int):
     """An htmx fragment: the job's progress bar, polling itself until the job is done."""
-    job = get_object_or_404(access.jobs_visible_to(request.user), pk=pk)
+    job = get_object_or_404(jobs_visible_to(request.user), pk=pk)
     return render(request, "registry/_job_progress.html", {"job": job})

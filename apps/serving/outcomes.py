@@ -32,6 +32,7 @@ from apps.accounts import access
 from apps.core.audit import audit_record
 from apps.core.records import record_time
 from apps.deployments.models import Endpoint
+from apps.deployments.selectors import outcome_endpoints_for
 from apps.serving.ingest import in_chunks
 from apps.serving.models import Outcome, OutcomeRevision, Prediction
 
@@ -180,7 +181,7 @@ def _endpoints_for(user, groups: dict) -> dict[tuple[str, str], Endpoint]:
     names, environments = {k[0] for k in groups}, {k[1] for k in groups}
     found = {
         (e.name, e.environment.name): e
-        for e in access.outcome_endpoints_for(user)
+        for e in outcome_endpoints_for(user)
         .filter(name__in=names, environment__name__in=environments)
         .select_related("environment", "team")
     }

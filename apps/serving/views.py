@@ -11,8 +11,10 @@ from apps.accounts import access
 from apps.accounts.roles import Role
 from apps.core.pages import error_text
 from apps.deployments.models import Deployment
+from apps.deployments.selectors import endpoints_visible_to
 from apps.serving.batch.services import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, batch_job_submit
 from apps.serving.models import BatchJob
+from apps.serving.selectors import batch_jobs_visible_to
 
 PAGE_SIZE = 50
 
@@ -40,9 +42,7 @@ def _may_use(user) -> bool:
 
 
 def _jobs(user):
-    return access.batch_jobs_visible_to(user).select_related(
-        "job", "endpoint", "version__model", "submitted_by"
-    )
+    return batch_jobs_visible_to(user).select_related("job", "endpoint", "version__model", "submitted_by")
 
 
 @login_required
@@ -51,7 +51,7 @@ def batch_jobs(request):
     if not _may_use(request.user):
         raise Http404("batch scoring is for data scientists and IT operators")
     endpoints = (
-        access.endpoints_visible_to(request.user)
+        endpoints_visible_to(request.user)
         .filter(deployments__status=Deployment.Status.LIVE, deployments__role=Deployment.Role.PRIMARY)
         .select_related("environment")
         .distinct()
@@ -91,7 +91,7 @@ def batch_job_card(request, pk: int):
 
 @login_required
 def batch_job_download(request, pk: int):
-    batch = get_object_or_404(access.batch_jobs_visible_to(request.user), pk=pk)
+    batch = get_object_or_404(batch_jobs_visible_to(request.user), pk=pk)
     if batch.status != BatchJob.Status.SUCCEEDED:
         raise Http404("this job has no scored file")
     filename = batch.output_file.name.rsplit("/", 1)[-1]

@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from apps.accounts import access
 from apps.core.models import AuditEvent
+from apps.deployments.selectors import endpoints_visible_to
 from apps.sla import series, stats
 from apps.sla.models import SlaRollup, Slo, WorkerSample
 
@@ -40,7 +40,7 @@ class Period:
 def endpoint_for_user(user, *, name: str, environment: str):
     """The endpoint named in an environment, if the user may see it (otherwise 404)."""
     return get_object_or_404(
-        access.endpoints_visible_to(user).select_related("environment", "team"),
+        endpoints_visible_to(user).select_related("environment", "team"),
         name=name,
         environment__name=environment,
     )
@@ -197,9 +197,7 @@ def home_summaries(user, *, now=None) -> list[dict]:
     over the last 24 hours, against its SLO. A fixed number of queries, however many endpoints."""
     now = now or timezone.now()
     endpoints = list(
-        access.endpoints_visible_to(user)
-        .select_related("environment", "slo")
-        .order_by("name", "environment__order")
+        endpoints_visible_to(user).select_related("environment", "slo").order_by("name", "environment__order")
     )
     if not endpoints:
         return []

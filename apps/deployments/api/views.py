@@ -4,7 +4,6 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.accounts import access
 from apps.deployments import selectors, services
 from apps.deployments.api.serializers import (
     DecisionSerializer,
@@ -17,6 +16,8 @@ from apps.deployments.api.serializers import (
     EndpointUpdateSerializer,
 )
 from apps.deployments.models import Endpoint
+from apps.deployments.selectors import deployments_visible_to, endpoints_visible_to
+from apps.registry.selectors import versions_visible_to
 
 
 class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -26,7 +27,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     filterset_fields = ["status", "role", "endpoint__name", "endpoint__environment__name", "version"]
 
     def get_queryset(self):
-        return access.deployments_visible_to(self.request.user).select_related(
+        return deployments_visible_to(self.request.user).select_related(
             "endpoint__environment", "version__model", "requested_by", "decided_by"
         )
 
@@ -35,7 +36,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         data = DeployRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        version = get_object_or_404(access.versions_visible_to(request.user), pk=values.pop("version"))
+        version = get_object_or_404(versions_visible_to(request.user), pk=values.pop("version"))
         deployment = services.deployment_request(user=request.user, version=version, **values)
         return Response(DeploymentSerializer(deployment).data, status=status.HTTP_201_CREATED)
 
@@ -65,7 +66,7 @@ class EndpointViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return (
-            access.endpoints_visible_to(self.request.user)
+            endpoints_visible_to(self.request.user)
             .select_related("environment", "team", "slo")
             .prefetch_related("deployments__version")
         )

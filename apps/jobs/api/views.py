@@ -1,8 +1,8 @@
 from rest_framework import viewsets
 
-from apps.accounts import access
 from apps.jobs.api.serializers import JobSerializer
 from apps.jobs.models import Job
+from apps.jobs.selectors import jobs_visible_to
 
 
 class JobViewSet(viewsets.ReadOnlyModelViewSet):
@@ -11,4 +11,4 @@ class JobViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["kind", "status", "subject_type", "subject_id"]
 
     def get_queryset(self):
-        return access.jobs_visible_to(self.request.user)
+        return jobs_visible_to(self.request.user)

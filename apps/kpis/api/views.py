@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from apps.accounts import access
+from apps.deployments.selectors import deployments_visible_to
 from apps.kpis import services
 from apps.kpis.alerts import kpi_alert_act
 from apps.kpis.api.serializers import (
@@ -21,7 +22,8 @@ from apps.kpis.api.serializers import (
 )
 from apps.kpis.impact import kpi_impact
 from apps.kpis.models import KpiAlert, KpiDefinition
-from apps.kpis.selectors import kpi_points
+from apps.kpis.selectors import kpi_alerts_visible_to, kpi_points, kpis_visible_to
+from apps.registry.selectors import models_visible_to
 
 
 class KpiViewSet(viewsets.ModelViewSet):
@@ -32,7 +34,7 @@ class KpiViewSet(viewsets.ModelViewSet):
     serializer_class = KpiSerializer
 
     def get_queryset(self):
-        qs = access.kpis_visible_to(self.request.user).select_related("model__team", "owner", "created_by")
+        qs = kpis_visible_to(self.request.user).select_related("model__team", "owner", "created_by")
         model = self.request.query_params.get("model")
         return qs.filter(model_id=model) if model and model.isdigit() else qs
 
@@ -47,7 +49,7 @@ class KpiViewSet(viewsets.ModelViewSet):
     def create(self, request, *args, **kwargs):
         values = self._values(creating=True)
         model_id = values.pop("model")
-        model = access.models_visible_to(request.user).filter(pk=model_id).first()
+        model = models_visible_to(request.user).filter(pk=model_id).first()
         if model is None:
             raise ValidationError({"model": f"no model you can see has id {model_id}"})
         kpi = services.kpi_create(user=request.user, model=model, **values)
@@ -89,7 +91,7 @@ class KpiViewSet(viewsets.ModelViewSet):
         query = KpiImpactQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
-        deployments = access.deployments_visible_to(request.user).select_related("endpoint__environment")
+        deployments = deployments_visible_to(request.user).select_related("endpoint__environment")
         kwargs = {
             "kpi": kpi,
             "days": q["days"],
@@ -125,7 +127,7 @@ class KpiAlertViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         qs = (
-            access.kpi_alerts_visible_to(self.request.user)
+            kpi_alerts_visible_to(self.request.user)
             .select_related("kpi__model")
             .prefetch_related("actions__actor")
         )

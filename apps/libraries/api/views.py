@@ -32,6 +32,7 @@ from apps.libraries.models import (
     LibraryRule,
     PipAuditReport,
 )
+from apps.libraries.selectors import pip_audit_reports_visible_to
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -204,7 +205,7 @@ class PipAuditReportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     parser_classes = [MultiPartParser, FormParser, LimitedJSONParser]
 
     def get_queryset(self):
-        return access.pip_audit_reports_visible_to(self.request.user).select_related("team", "uploaded_by")
+        return pip_audit_reports_visible_to(self.request.user).select_related("team", "uploaded_by")
 
     @extend_schema(request=PipAuditUploadSerializer, responses={201: PipAuditReportSerializer})
     def create(self, request, *args, **kwargs):

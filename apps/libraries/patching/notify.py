@@ -3,12 +3,12 @@ team's channels that monitoring alerts use: e-mail and/or webhook, one delivery 
 
 from django.urls import reverse
 
-from apps.accounts import access
 from apps.core.severity import SEVERITY_RANK
 from apps.libraries.models import PatchRequest
 from apps.libraries.notifications import library_notify
 from apps.notices.models import Notice
 from apps.notices.services import notices_send
+from apps.registry.selectors import versions_visible_to
 
 
 def patch_payload(patch: PatchRequest, event: str) -> dict:
@@ -70,12 +70,12 @@ def patch_notify(*, patch: PatchRequest, event: str) -> list:
     common = {"event": event, "title": title, "body": _body(payload), "url": url, "obj": patch.version}
     # The IT operator who approved it hears how their request ended; the model's team what it got.
     notices_send(
-        recipients=[patch.approved_by], kind=Notice.Kind.OUTCOME, visible=access.versions_visible_to, **common
+        recipients=[patch.approved_by], kind=Notice.Kind.OUTCOME, visible=versions_visible_to, **common
     )
     notices_send(
         recipients=patch.version.model.team.members.filter(is_active=True),
         kind=Notice.Kind.LIBRARY,
-        visible=access.versions_visible_to,
+        visible=versions_visible_to,
         exclude=patch.approved_by,
         **common,
     )

@@ -25,6 +25,12 @@ from apps.monitoring.api.serializers import (
 )
 from apps.monitoring.filters import AlertFilter, CheckRunFilter, FindingFilter, MonitorFilter
 from apps.monitoring.models import Alert, CheckRun, Finding, Monitor, SliceAnalysis
+from apps.monitoring.selectors import (
+    alerts_visible_to,
+    check_runs_visible_to,
+    findings_visible_to,
+    monitors_visible_to,
+)
 
 
 class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -37,7 +43,7 @@ class MonitorViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_queryset(self):
         return (
-            access.monitors_visible_to(self.request.user)
+            monitors_visible_to(self.request.user)
             .select_related(
                 "deployment__endpoint__environment",
                 "deployment__version__model",
@@ -63,14 +69,14 @@ class CheckRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filterset_class = CheckRunFilter
 
     def get_queryset(self):
-        return access.check_runs_visible_to(self.request.user).select_related("requested_by")
+        return check_runs_visible_to(self.request.user).select_related("requested_by")
 
     @extend_schema(request=CheckRunRequestSerializer, responses={202: CheckRunSerializer})
     def create(self, request, *args, **kwargs):
         data = CheckRunRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        monitor = get_object_or_404(access.monitors_visible_to(request.user), pk=values["monitor"])
+        monitor = get_object_or_404(monitors_visible_to(request.user), pk=values["monitor"])
         if not services.can_edit_monitor(request.user, monitor) and not access.sees_every_model(request.user):
             raise PermissionDenied("only the model's data scientists or IT may run its checks")
         from apps.monitoring.runs import check_run_enqueue  # imports the statistics only when asked
@@ -91,7 +97,7 @@ class FindingViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = FindingFilter
 
     def get_queryset(self):
-        return access.findings_visible_to(self.request.user)
+        return findings_visible_to(self.request.user)
 
 
 class AlertViewSet(viewsets.ReadOnlyModelViewSet):
@@ -104,7 +110,7 @@ class AlertViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return (
-            access.alerts_visible_to(self.request.user)
+            alerts_visible_to(self.request.user)
             .select_related("monitor__deployment__version__model", "monitor__deployment__endpoint")
             .prefetch_related("actions__actor")
         )

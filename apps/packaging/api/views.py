@@ -4,10 +4,10 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.accounts import access
 from apps.packaging import services
 from apps.packaging.api.serializers import OverrideSerializer, PackageBuildSerializer
 from apps.packaging.filters import PackageBuildFilter
+from apps.packaging.selectors import packages_visible_to
 
 
 class PackageBuildViewSet(viewsets.ReadOnlyModelViewSet):
@@ -17,7 +17,7 @@ class PackageBuildViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = PackageBuildFilter
 
     def get_queryset(self):
-        return access.packages_visible_to(self.request.user).select_related("version__model", "override_by")
+        return packages_visible_to(self.request.user).select_related("version__model", "override_by")
 
     @extend_schema(responses={200: OpenApiResponse(description="the package, a .tar.gz")})
     @action(detail=True, methods=["get"])

@@ -21,6 +21,7 @@ from apps.registry.api.serializers import (
     VersionRegisterSerializer,
 )
 from apps.registry.filters import AuditEventFilter, ModelVersionFilter, RegisteredModelFilter
+from apps.registry.selectors import audit_events_visible_to, models_visible_to, versions_visible_to
 
 
 def team_for(user, slug: str | None):
@@ -52,7 +53,7 @@ class RegisteredModelViewSet(
 
     def get_queryset(self):
         return (
-            access.models_visible_to(self.request.user)
+            models_visible_to(self.request.user)
             .select_related("team", "business_owner")
             .prefetch_related("versions")
         )
@@ -94,7 +95,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
     def get_queryset(self):
         return (
-            access.versions_visible_to(self.request.user)
+            versions_visible_to(self.request.user)
             .select_related("model__team", "parent", "created_by")
             .prefetch_related("packages")
         )
@@ -212,4 +213,4 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = AuditEventFilter
 
     def get_queryset(self):
-        return access.audit_events_visible_to(self.request.user).select_related("team")
+        return audit_events_visible_to(self.request.user).select_related("team")

@@ -10,9 +10,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from apps.accounts import access
+from apps.registry.selectors import versions_visible_to
 from apps.serving.batch.services import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, batch_job_submit
 from apps.serving.models import BatchJob
+from apps.serving.selectors import batch_jobs_visible_to
 
 
 class BatchJobSerializer(serializers.ModelSerializer):
@@ -95,7 +96,7 @@ class BatchJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filterset_fields = ["status", "endpoint__name", "environment", "version"]
 
     def get_queryset(self):
-        return access.batch_jobs_visible_to(self.request.user).select_related(
+        return batch_jobs_visible_to(self.request.user).select_related(
             "job", "team", "endpoint", "version__model", "submitted_by"
         )
 
@@ -106,7 +107,7 @@ class BatchJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         values = data.validated_data
         version = None
         if values.get("version") is not None:
-            version = get_object_or_404(access.versions_visible_to(request.user), pk=values["version"])
+            version = get_object_or_404(versions_visible_to(request.user), pk=values["version"])
         upload = values["file"]
         batch = batch_job_submit(
             user=request.user,

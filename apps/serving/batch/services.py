@@ -30,6 +30,7 @@ from django.utils import timezone
 from apps.accounts import access
 from apps.accounts.roles import Role
 from apps.deployments.models import Deployment
+from apps.deployments.selectors import endpoints_visible_to
 from apps.deployments.services import environment_named
 from apps.jobs.models import Job
 from apps.jobs.services import job_enqueue, job_fail, job_start, job_step, job_succeed
@@ -116,7 +117,7 @@ def _target(*, user, endpoint, environment, version) -> dict:
         _check_may_run(user, version.model.team)
         return {"team": version.model.team, "version": version, "package": package}
     env = environment_named(environment or "production")
-    found = access.endpoints_visible_to(user).filter(name=endpoint, environment=env).first()
+    found = endpoints_visible_to(user).filter(name=endpoint, environment=env).first()
     if found is None:
         raise Http404(f"no endpoint '{endpoint}' in {env.name} that you can see")
     _check_may_run(user, found.team)

@@ -8,6 +8,7 @@ from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from apps.accounts import access
+from apps.deployments.selectors import endpoints_visible_to
 from apps.sla import selectors, services
 from apps.sla.api.serializers import SlaQuerySerializer, SloInputSerializer, SloSerializer
 
@@ -63,7 +64,7 @@ def sla_series(request):
 @api_view(["GET", "PUT"])
 def endpoint_slo(request, pk: int):
     endpoint = get_object_or_404(
-        access.endpoints_visible_to(request.user).select_related("environment", "team"), pk=pk
+        endpoints_visible_to(request.user).select_related("environment", "team"), pk=pk
     )
     if request.method == "PUT":
         data = SloInputSerializer(data=request.data)

@@ -12,6 +12,7 @@ from apps.kpis.alerts import kpi_notifications_queue
 from apps.libraries.notifications import findings_notify
 from apps.libraries.patching.notify import patch_notify
 from apps.monitoring.notifications import notifications_queue
+from apps.monitoring.selectors import alerts_visible_to
 from apps.notices.models import Notice, NoticePreference
 from apps.notices.services import digests_send, notice_email, preference_save
 from config.celery import app as celery_app
@@ -289,14 +290,11 @@ def test_the_demo_gives_everyone_an_address_and_each_team_a_mailbox(db):
 
 
 def test_nobody_gets_a_notice_about_what_they_cannot_open(world):
-    from apps.accounts import access
     from apps.notices.services import notices_send
 
     alert = world.objects[("aurora", "alert")]
     everyone = list(world.users.values())
-    sent = notices_send(
-        recipients=everyone, kind="alert", title="t", obj=alert, visible=access.alerts_visible_to
-    )
+    sent = notices_send(recipients=everyone, kind="alert", title="t", obj=alert, visible=alerts_visible_to)
     assert {n.recipient.username for n in sent} == {"ds-aurora", "it-operator", "bo-sponsor", "admin"}
 
 
