@@ -18,10 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	PYTHONUNBUFFERED=1 $(BIN)/python manage.py demo
 
-## Lint, migration check and the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
+## Lint, the apps' layers contract, migration check and the whole test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	DJANGO_SETTINGS_MODULE=config.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 
@@ -41,6 +42,7 @@ faults: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .
