@@ -446,36 +446,10 @@ def empty_window(reference: dict) -> dict:
 # Merging
 
 
-def _merge_moments(a: dict, b: dict) -> dict:
-    """Chan et al.'s pairwise update: exact count, mean and sum of squared deviations."""
-    n = a["count"] + b["count"]
-    if a["count"] == 0 or b["count"] == 0:
-        source = a if a["count"] else b
-        return {key: source[key] for key in ("count", "mean", "m2", "min", "max")} | {"count": n}
-    delta = b["mean"] - a["mean"]
-    mean = a["mean"] + delta * b["count"] / n
-    m2 = a["m2"] + b["m2"] + delta * delta * a["count"] * b["count"] / n
-    low, high = min(a["min"], b["min"]), max(a["max"], b["max"])
-    return {"count": n, "mean": mean, "m2": m2, "min": low, "max": high}
-
-
-def merge_samples(a: list, n_a: int, b: list, n_b: int, size: int, rng: np.random.Generator) -> list:
-    """A uniform sample of the union: how many come from each side is hypergeometric in the rows they
-    stand for (not in their sample sizes), then each side gives a uniform subset of its own sample."""
-    total = n_a + n_b
-    k = min(size, total)
-    if n_a == 0 or n_b == 0:
-        source = a if n_a else b
-        return [source[i] for i in rng.choice(len(source), size=min(k, len(source)), replace=False)]
-    from_a = int(rng.hypergeometric(n_a, n_b, k)) if k < total else n_a
-    pick_a = rng.choice(len(a), size=from_a, replace=False)
-    pick_b = rng.choice(len(b), size=k - from_a, replace=False)
-    return np.concatenate([np.asarray(a, dtype=float)[pick_a], np.asarray(b, dtype=float)[pick_b]]).tolist()
-
-
-def _add_dicts(a: dict, b: dict) -> dict:
-    total = Counter(a)
-    total.update(b)
+def _sum_counts(dicts) -> dict:
+    total = Counter()
+    for counts in dicts:
+        total.update(counts)
     return dict(total)
 
 
@@ -483,66 +457,11 @@ def _top_tokens(counts: dict) -> dict[str, int]:
     return dict(Counter(counts).most_common(VOCABULARY))
 
 
-def _merge_feature(a: dict, b: dict, size: int, rng) -> dict:
-    if a["kind"] != b["kind"]:
-        raise ValueError(f"cannot merge a {a['kind']} feature with a {b['kind']} one")
-    merged = {"kind": a["kind"], "nulls": a["nulls"] + b["nulls"]}
-    if a["kind"] == "numeric":
-        if a["edges"] != b["edges"]:
-            raise ValueError("numeric profiles on different bin edges cannot be merged (other references)")
-        merged.update(_merge_moments(a, b))
-        merged["std"] = std(merged)
-        for key in ("zeros", "type_errors", "out_of_range"):
-            merged[key] = a.get(key, 0) + b.get(key, 0)
-        excess_a, excess_b = fine_excess(a), fine_excess(b)
-        if excess_a is not None and excess_b is not None:  # a profile stored without it: none merged
-            merged["excess"] = (excess_a + excess_b).tolist()
-        if "values" in a and "values" in b:
-            merged["values"] = _add_dicts(a["values"], b["values"])
-        merged.update(
-            edges=a["edges"],
-            counts=(fine_counts(a) + fine_counts(b)).tolist(),
-            sample=[]
-            if size is None  # merge_many draws the union's sample once, at the end
-            else merge_samples(a["sample"], a["count"], b["sample"], b["count"], size, rng),
-        )
-    elif a["kind"] == "categorical":
-        merged["count"] = a["count"] + b["count"]
-        merged["categories"] = _add_dicts(a["categories"], b["categories"])
-        merged["unseen"] = a.get("unseen", 0) + b.get("unseen", 0)
-    else:
-        merged.update(
-            count=a["count"] + b["count"],
-            empty=a["empty"] + b["empty"],
-            length_edges=a["length_edges"],
-            tokens=a["tokens"] + b["tokens"],
-            oov=a.get("oov", 0) + b.get("oov", 0),
-            vocabulary=_top_tokens(_add_dicts(a["vocabulary"], b["vocabulary"])),
-        )
-        merged["length_counts"] = (
-            window_counts(a["length_counts"], a["length_edges"])
-            + window_counts(b["length_counts"], b["length_edges"])
-        ).tolist()
-    return merged
-
-
 def merge_profiles(a: dict, b: dict, *, seed: int = 0) -> dict:
     """Add two window profiles of the same reference: counts, moments, min/max exactly; reservoirs as a
     fair sample of the union. Associative (up to the reservoirs' randomness), with ``empty_window`` as
     identity, so profiles of any span cost the same to check."""
-    rng = np.random.default_rng(seed)
-    size = min(a.get("reservoir", 2000), b.get("reservoir", 2000))
-    features = {}
-    for name in a["features"].keys() | b["features"].keys():
-        if name not in a["features"] or name not in b["features"]:
-            raise ValueError(f"feature {name!r} is in only one of the two profiles")
-        features[name] = _merge_feature(a["features"][name], b["features"][name], size, rng)
-    return {
-        "format": FORMAT,
-        "rows": a["rows"] + b["rows"],
-        "reservoir": size,
-        "features": {name: features[name] for name in a["features"]},
-    }
+    return merge_many([a, b], seed=seed)
 
 
 def merge_many(windows: list[dict], *, seed: int = 0) -> dict:
@@ -585,6 +504,8 @@ def _moments_many(parts: list[dict]) -> dict:
     filled = [p for p in parts if p["count"]]
     if not filled:
         return {"count": 0, "mean": 0.0, "m2": 0.0, "min": None, "max": None}
+    if len(filled) == 1:  # merging with empty windows changes nothing, not even the last bit
+        return {key: filled[0][key] for key in ("count", "mean", "m2", "min", "max")}
     counts = np.array([p["count"] for p in filled], dtype=float)
     means = np.array([p["mean"] for p in filled], dtype=float)
     n = counts.sum()
@@ -611,10 +532,7 @@ def _merge_numeric_many(parts: list[dict], size: int, rng) -> dict:
     if all(e is not None for e in excesses):  # a profile stored without it: none merged
         merged["excess"] = np.sum(excesses, axis=0).tolist()
     if all("values" in p for p in parts):
-        total = Counter()
-        for p in parts:
-            total.update(p["values"])
-        merged["values"] = dict(total)
+        merged["values"] = _sum_counts(p["values"] for p in parts)
     merged.update(edges=edges, counts=np.sum([fine_counts(p) for p in parts], axis=0).tolist())
     counts = np.array([p["count"] for p in parts], dtype=np.int64)
     k = int(min(size, counts.sum()))
@@ -632,27 +550,21 @@ def _merge_numeric_many(parts: list[dict], size: int, rng) -> dict:
 
 
 def _merge_categorical_many(parts: list[dict], size: int, rng) -> dict:
-    total = Counter()
-    for p in parts:
-        total.update(p["categories"])
     return {
         "count": sum(p["count"] for p in parts),
-        "categories": dict(total),
+        "categories": _sum_counts(p["categories"] for p in parts),
         "unseen": sum(p.get("unseen", 0) for p in parts),
     }
 
 
 def _merge_text_many(parts: list[dict], size: int, rng) -> dict:
-    vocabulary = Counter()
-    for p in parts:
-        vocabulary.update(p["vocabulary"])
     return {
         "count": sum(p["count"] for p in parts),
         "empty": sum(p["empty"] for p in parts),
         "length_edges": parts[0]["length_edges"],
         "tokens": sum(p["tokens"] for p in parts),
         "oov": sum(p.get("oov", 0) for p in parts),
-        "vocabulary": _top_tokens(vocabulary),
+        "vocabulary": _top_tokens(_sum_counts(p["vocabulary"] for p in parts)),
         "length_counts": np.sum(
             [window_counts(p["length_counts"], p["length_edges"]) for p in parts], axis=0
         ).tolist(),
