@@ -43,6 +43,12 @@ def coded_labels(values) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.array([*names, None], dtype=object)
 
 
+def rows_labelled(codes: np.ndarray, table: np.ndarray, label: str) -> np.ndarray:
+    """Rows whose label (from ``coded_labels``) is ``label``: one lookup per code, not a comparison of
+    a million-row object array; the trailing None (code -1, missing) never matches."""
+    return np.append(table[:-1] == label, False)[codes]
+
+
 @dataclass(frozen=True)
 class SliceMetric:
     """What is compared between the windows, per row: 1/0 for a share or an error, a number for a mean.
@@ -98,7 +104,7 @@ class SliceMetric:
             return np.where(valid, y, 0.0), valid
         if self.kind == SHARE:  # by codes: comparing a million-row object array is slow
             codes, table = coded_labels(frame[self.column])
-            return (table[:-1] == self.value).astype(float)[codes] * (codes >= 0), codes >= 0
+            return rows_labelled(codes, table, self.value).astype(float), codes >= 0
         predicted = labels(frame[self.column])
         truth = labels(frame[self.outcome])
         valid = (predicted != None) & (truth != None)  # noqa: E711
@@ -252,8 +258,7 @@ def _rows(frame: pd.DataFrame, condition: Condition, cache: dict) -> np.ndarray:
     codes, table = values
     if condition.kind == "missing":
         return codes == -1
-    # A lookup per code (the trailing None, code -1, is never the value) rather than np.isin.
-    return np.append(table[:-1] == str(condition.value), False)[codes]
+    return rows_labelled(codes, table, str(condition.value))
 
 
 def _plain(x):
